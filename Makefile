@@ -1,0 +1,45 @@
+# blockmover build. `make run` and `make test` are the two commands a new user needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+JAVA_HOME := $(shell ./scripts/find-jdk 25)
+ifeq ($(JAVA_HOME),)
+$(error no JDK >= 25 found; install one under /usr/lib/jvm or set JAVA_HOME)
+endif
+export JAVA_HOME
+export PATH := $(JAVA_HOME)/bin:$(PATH)
+# Maven itself touches sun.misc.Unsafe; this silences JDK 25's warning without breaking JDK 17.
+export MAVEN_OPTS ?= --sun-misc-unsafe-memory-access=allow
+MVN := mvn -B -ntp
+
+# Debian packages the tests run against (real NBD peers, TLS tools).
+TEST_PACKAGES := qemu-utils nbdkit libnbd-bin libnbd-dev nbd-server gnutls-bin openssl
+# Peers the end-to-end benchmark compares with.
+BENCH_PACKAGES := $(TEST_PACKAGES) restic borgbackup
+
+.PHONY: build test run bench bench-ci clean test-deps bench-deps
+
+build:
+	$(MVN) -q -DskipTests package
+
+test: test-deps
+	$(MVN) verify
+
+run: build
+	./scripts/demo.sh
+
+bench: build bench-deps
+	./blockmover bench
+
+bench-ci: build bench-deps
+	./blockmover bench --ci
+
+clean:
+	$(MVN) -q clean
+	rm -rf data
+
+test-deps:
+	@./scripts/install-packages $(TEST_PACKAGES)
+
+bench-deps:
+	@./scripts/install-packages $(BENCH_PACKAGES)

@@ -1,0 +1,26 @@
+package io.blockmover.mover.cli;
+
+/** Turns an exception into the one line a user sees without {@code --debug}. */
+final class UserMessages {
+    private UserMessages() {}
+
+    static String describe(Throwable t) {
+        Throwable root = t;
+        StringBuilder sb = new StringBuilder();
+        // Walk the cause chain: outer messages give context, the innermost the reason.
+        while (root != null) {
+            String m = root.getMessage();
+            if (m != null && !m.isBlank() && (sb.isEmpty() || !sb.toString().contains(m))) {
+                if (!sb.isEmpty()) {
+                    sb.append(": ");
+                }
+                sb.append(m);
+            }
+            if (root.getCause() == root) {
+                break;
+            }
+            root = root.getCause();
+        }
+        return sb.isEmpty() ? t.getClass().getSimpleName() : sb.toString();
+    }
+}
