@@ -1,0 +1,25 @@
+package io.blockmover.mover.transport;
+
+/**
+ * A run of bytes with one allocation state. The pipeline reads only {@link Kind#DATA}; a
+ * {@link Kind#ZERO} run reads as zeros but is allocated, a {@link Kind#HOLE} is unallocated
+ * (and also reads as zeros).
+ */
+public record DiskExtent(long offset, long length, Kind kind) {
+    public enum Kind { DATA, ZERO, HOLE }
+
+    public DiskExtent {
+        if (offset < 0 || length <= 0 || offset + length < offset) {
+            throw new IllegalArgumentException("bad extent: offset " + offset + " length " + length);
+        }
+    }
+
+    public long end() {
+        return offset + length;
+    }
+
+    /** True when the bytes read as zeros, whether allocated or not. */
+    public boolean readsAsZero() {
+        return kind != Kind.DATA;
+    }
+}
