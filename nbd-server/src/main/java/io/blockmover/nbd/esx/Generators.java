@@ -1,0 +1,117 @@
+package io.blockmover.nbd.esx;
+
+import io.netty.buffer.ByteBuf;
+
+/**
+ * Stateless, random-access content generators. The long at index {@code i} of a grain is a pure
+ * function of the grain's seed and {@code i} (a SplitMix64 counter), so any byte range of any grain
+ * is computed directly into the destination without generating what precedes it and without
+ * allocating. Longs are laid out little-endian.
+ */
+final class Generators {
+    static final long GOLDEN = 0x9E3779B97F4A7C15L;
+
+    private static final int TOKEN_BITS = 12;
+    /**
+     * 4096 eight-byte slices of a pseudo-English word stream built once from a fixed seed. Text
+     * grains are sequences of these slices: letters and spaces (Huffman-friendly) and 12 bits of
+     * entropy per 8 bytes give zstd a ratio of about 3.
+     */
+    private static final long[] TOKENS = buildTokens();
+
+    private Generators() {}
+
+    /** SplitMix64's finalizer: a bijective 64-bit mix with full avalanche. */
+    static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    /** Derives an independent seed from a parent seed and two coordinates. */
+    static long derive(long seed, long a, long b) {
+        return mix(mix(mix(seed + GOLDEN) + a * GOLDEN) ^ (b * 0xD1B54A32D192ED03L + 0x632BE59BD9B4E019L));
+    }
+
+    static long randomLong(long grainSeed, long index) {
+        return mix(grainSeed + (index + 1) * GOLDEN);
+    }
+
+    static long textLong(long grainSeed, long index) {
+        return TOKENS[(int) (mix(grainSeed + (index + 1) * GOLDEN) >>> (64 - TOKEN_BITS))];
+    }
+
+    /** Appends bytes {@code [from, to)} of the random grain with this seed to {@code dst}. */
+    static void appendRandom(long grainSeed, int from, int to, ByteBuf dst) {
+        int w = dst.writerIndex();
+        dst.ensureWritable(to - from);
+        int p = from;
+        while (p < to && (p & 7) != 0) {
+            dst.setByte(w++, (int) (randomLong(grainSeed, p >>> 3) >>> ((p & 7) << 3)));
+            p++;
+        }
+        int end8 = to & ~7;
+        long x = grainSeed + ((long) (p >>> 3) + 1) * GOLDEN;
+        for (; p < end8; p += 8, w += 8, x += GOLDEN) {
+            dst.setLongLE(w, mix(x));
+        }
+        for (; p < to; p++) {
+            dst.setByte(w++, (int) (randomLong(grainSeed, p >>> 3) >>> ((p & 7) << 3)));
+        }
+        dst.writerIndex(w);
+    }
+
+    /** Appends bytes {@code [from, to)} of the text grain with this seed to {@code dst}. */
+    static void appendText(long grainSeed, int from, int to, ByteBuf dst) {
+        int w = dst.writerIndex();
+        dst.ensureWritable(to - from);
+        int p = from;
+        while (p < to && (p & 7) != 0) {
+            dst.setByte(w++, (int) (textLong(grainSeed, p >>> 3) >>> ((p & 7) << 3)));
+            p++;
+        }
+        int end8 = to & ~7;
+        long x = grainSeed + ((long) (p >>> 3) + 1) * GOLDEN;
+        for (; p < end8; p += 8, w += 8, x += GOLDEN) {
+            dst.setLongLE(w, TOKENS[(int) (mix(x) >>> (64 - TOKEN_BITS))]);
+        }
+        for (; p < to; p++) {
+            dst.setByte(w++, (int) (textLong(grainSeed, p >>> 3) >>> ((p & 7) << 3)));
+        }
+        dst.writerIndex(w);
+    }
+
+    static void appendZeros(int length, ByteBuf dst) {
+        dst.writeZero(length);
+    }
+
+    private static long[] buildTokens() {
+        String[] onsets = {"b", "c", "d", "f", "g", "h", "l", "m", "n", "p", "r", "s", "t", "v", "w",
+                "st", "th", "ch", "pr", "tr", ""};
+        String[] vowels = {"a", "e", "i", "o", "u", "ea", "ou", "io"};
+        String[] codas = {"", "", "n", "r", "s", "t", "l", "nd", "ng", "ck"};
+        String[] punctuation = {" ", " ", " ", " ", " ", " ", ", ", ". ", "\n"};
+        int bytesNeeded = (1 << TOKEN_BITS) * 8;
+        StringBuilder text = new StringBuilder(bytesNeeded + 32);
+        long state = 0x5EED_7E47L;
+        while (text.length() < bytesNeeded) {
+            int syllables = 1 + (int) Long.remainderUnsigned(mix(state += GOLDEN), 3);
+            for (int s = 0; s < syllables; s++) {
+                long r = mix(state += GOLDEN);
+                text.append(onsets[(int) Long.remainderUnsigned(r, onsets.length)]);
+                text.append(vowels[(int) Long.remainderUnsigned(r >>> 16, vowels.length)]);
+                text.append(codas[(int) Long.remainderUnsigned(r >>> 32, codas.length)]);
+            }
+            text.append(punctuation[(int) Long.remainderUnsigned(mix(state += GOLDEN), punctuation.length)]);
+        }
+        long[] tokens = new long[1 << TOKEN_BITS];
+        for (int t = 0; t < tokens.length; t++) {
+            long v = 0;
+            for (int b = 0; b < 8; b++) {
+                v |= (long) (text.charAt(t * 8 + b) & 0xFF) << (b << 3);
+            }
+            tokens[t] = v;
+        }
+        return tokens;
+    }
+}
