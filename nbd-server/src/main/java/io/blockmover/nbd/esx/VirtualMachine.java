@@ -1,0 +1,88 @@
+package io.blockmover.nbd.esx;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/** A VM of the emulated host: identity, disks and snapshots. */
+public final class VirtualMachine {
+    private final VmIdentity identity;
+    private final List<VirtualDisk> disks;
+    private final Map<String, Snapshot> snapshots = new LinkedHashMap<>();
+    private final Supplier<String> snapshotMorefs;
+
+    VirtualMachine(VmIdentity identity, List<VirtualDisk> disks, Supplier<String> snapshotMorefs) {
+        this.identity = identity;
+        this.disks = List.copyOf(disks);
+        this.snapshotMorefs = snapshotMorefs;
+    }
+
+    public VmIdentity identity() {
+        return identity;
+    }
+
+    public String name() {
+        return identity.name();
+    }
+
+    public List<VirtualDisk> disks() {
+        return disks;
+    }
+
+    public Optional<VirtualDisk> disk(int deviceKey) {
+        return disks.stream().filter(d -> d.spec().deviceKey() == deviceKey).findFirst();
+    }
+
+    /** Enables CBT on every disk that supports it (independent disks do not). */
+    public void enableCbt() {
+        disks.stream().filter(d -> !d.spec().mode().independent()).forEach(VirtualDisk::enableCbt);
+    }
+
+    public void disableCbt() {
+        disks.forEach(VirtualDisk::disableCbt);
+    }
+
+    /**
+     * Creates a snapshot: every non-independent disk frozen at a new changeId, each disk on its
+     * own (as the guest is not quiesced across disks either).
+     */
+    public synchronized Snapshot createSnapshot(String name) {
+        if (!ExportNames.isValidComponent(name)) {
+            throw new IllegalArgumentException("bad snapshot name '" + name + "' (letters, digits, '.', '_', '-')");
+        }
+        if (snapshots.containsKey(name)) {
+            throw new IllegalArgumentException("VM " + name() + " already has a snapshot named " + name);
+        }
+        List<SnapshotDisk> frozen = new ArrayList<>();
+        for (VirtualDisk d : disks) {
+            if (!d.spec().mode().independent()) {
+                frozen.add(new SnapshotDisk(d, d.freeze()));
+            }
+        }
+        Snapshot s = new Snapshot(name, snapshotMorefs.get(), Instant.now(), frozen);
+        snapshots.put(name, s);
+        return s;
+    }
+
+    /** Removes a snapshot; its grains are freed once no open export reads them. */
+    public synchronized Snapshot removeSnapshot(String name) {
+        Snapshot s = snapshots.remove(name);
+        if (s == null) {
+            throw new IllegalArgumentException("VM " + name() + " has no snapshot named " + name);
+        }
+        return s;
+    }
+
+    public synchronized Optional<Snapshot> snapshot(String name) {
+        return Optional.ofNullable(snapshots.get(name));
+    }
+
+    /** Snapshots in creation order. */
+    public synchronized List<Snapshot> snapshots() {
+        return List.copyOf(snapshots.values());
+    }
+}

@@ -1,0 +1,11 @@
+package io.blockmover.nbd.esx;
+
+/** How a VM is found: by name, BIOS uuid, managed object reference ({@code vm-12}) or guest IP. */
+public record VmIdentity(String name, String uuid, String moref, String ip, PowerState powerState,
+                         int hardwareVersion) {
+    public VmIdentity {
+        if (!ExportNames.isValidComponent(name)) {
+            throw new IllegalArgumentException("bad VM name '" + name + "' (letters, digits, '.', '_', '-')");
+        }
+    }
+}
