@@ -14,6 +14,8 @@ import picocli.CommandLine.Option;
         description = "Block-level data mover for virtual-machine backup.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                NbdInfoCommand.class,
+                NbdCopyCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -1,0 +1,219 @@
+package io.blockmover.mover.cli;
+
+import io.blockmover.mover.transport.DiskExtent;
+import io.blockmover.mover.transport.DiskSource;
+import io.blockmover.mover.transport.nbd.NbdDiskSource;
+import io.blockmover.mover.transport.nbd.NbdTuning;
+import io.netty.buffer.ByteBuf;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code blockmover nbd-copy URI FILE|null:}: a raw copy of an export, reading only allocated
+ * data (holes and zero runs are left unwritten, so the file stays sparse), timed so our client
+ * can be compared with {@code nbdcopy} on equal terms.
+ */
+@Command(name = "nbd-copy", mixinStandardHelpOptions = true,
+        description = "Copy an NBD export to a sparse raw file, or read it and discard the data (null:).")
+public final class NbdCopyCommand implements Callable<Integer> {
+    private static final long WINDOW = 1L << 30;
+
+    @Parameters(index = "0", paramLabel = "URI", description = "The NBD export to read.")
+    String uri;
+
+    @Parameters(index = "1", paramLabel = "FILE|null:", description = "Output file (created or truncated), or null: to discard.")
+    String destination;
+
+    @Option(names = "--requests", paramLabel = "N", description = "Requests in flight (default ${DEFAULT-VALUE}).")
+    int requests = NbdTuning.DEFAULT_REQUESTS_IN_FLIGHT;
+
+    @Option(names = "--request-size", paramLabel = "SIZE", description = "Bytes per request, e.g. 256K, 1M, 4M (default 1M).")
+    String requestSize = "1M";
+
+    @Option(names = "--connections", paramLabel = "C", description = "Connections when the server allows several (default ${DEFAULT-VALUE}).")
+    int connections = NbdTuning.DEFAULT_CONNECTIONS;
+
+    @Option(names = "--progress", negatable = true, description = "Show progress on stderr (default: when stderr is a terminal).")
+    Boolean progress;
+
+    @Mixin
+    NbdInfoCommand.Connection connection;
+
+    @Override
+    public Integer call() throws Exception {
+        int size = parseSize(requestSize);
+        if (requests < 1 || requests > 4096) {
+            throw new IllegalArgumentException("--requests must be 1..4096: " + requests);
+        }
+        boolean discard = destination.equals("null:");
+        boolean showProgress = progress != null ? progress : System.console() != null && System.console().isTerminal();
+        try (NbdDiskSource source = NbdDiskSource.open(connection.uri(uri), connection.options(connections));
+             FileChannel out = discard ? null : FileChannel.open(Path.of(destination), StandardOpenOption.CREATE,
+                     StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            if (out != null) {
+                // Set the size first: what is never written stays a hole.
+                out.truncate(0);
+                if (source.capacity() > 0) {
+                    out.write(ByteBuffer.allocate(1), source.capacity() - 1);
+                }
+            }
+            Copy copy = new Copy(source, out, source.blockConstraints().requestSize(size), requests,
+                    showProgress ? System.err : null);
+            long start = System.nanoTime();
+            copy.run();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            System.err.printf(Locale.ROOT, "%scopied %d bytes (%d read, %d connections, %d x %d bytes in flight) in %.2f s: %.1f MB/s%n",
+                    showProgress ? "\r\033[K" : "", source.capacity(), copy.readBytes.get(),
+                    source.client().connections(), requests, copy.requestSize, seconds, source.capacity() / seconds / 1e6);
+        }
+        return 0;
+    }
+
+    /** Parses 4096, 256K, 1M, 4MiB. */
+    static int parseSize(String s) {
+        String t = s.trim().toUpperCase(Locale.ROOT).replace("IB", "").replace("B", "");
+        long mult = 1;
+        if (!t.isEmpty() && "KMG".indexOf(t.charAt(t.length() - 1)) >= 0) {
+            mult = 1L << (10 * ("KMG".indexOf(t.charAt(t.length() - 1)) + 1));
+            t = t.substring(0, t.length() - 1);
+        }
+        long v;
+        try {
+            v = Long.parseLong(t) * mult;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not a size: '" + s + "' (examples: 4096, 256K, 1M)");
+        }
+        if (v < 4096 || v > 64L << 20) {
+            throw new IllegalArgumentException("--request-size must be between 4K and 64M: " + s);
+        }
+        return (int) v;
+    }
+
+    /** The copy loop: reads of allocated data with a bounded number in flight. */
+    private static final class Copy {
+        private final DiskSource source;
+        private final FileChannel out;
+        private final int requestSize;
+        private final Semaphore slots;
+        private final int maxInFlight;
+        private final PrintStream progress;
+        private final ExecutorService writer;
+        private final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final AtomicLong readBytes = new AtomicLong();
+        private long lastReport = System.nanoTime();
+        private final long started = System.nanoTime();
+
+        Copy(DiskSource source, FileChannel out, int requestSize, int inFlight, PrintStream progress) {
+            this.source = source;
+            this.out = out;
+            this.requestSize = requestSize;
+            this.maxInFlight = inFlight;
+            this.slots = new Semaphore(inFlight);
+            this.progress = progress;
+            // File writes must not run on the network threads.
+            this.writer = out == null ? null : Executors.newFixedThreadPool(2, r -> {
+                Thread t = new Thread(r, "nbd-copy-writer");
+                t.setDaemon(true);
+                return t;
+            });
+        }
+
+        void run() throws Exception {
+            try {
+                long capacity = source.capacity();
+                for (long window = 0; window < capacity && failure.get() == null; window += WINDOW) {
+                    List<DiskExtent> extents = source.extents(window, Math.min(WINDOW, capacity - window)).get();
+                    for (DiskExtent e : extents) {
+                        if (e.kind() != DiskExtent.Kind.DATA) {
+                            continue;
+                        }
+                        for (long at = e.offset(); at < e.end() && failure.get() == null; at += requestSize) {
+                            int n = (int) Math.min(requestSize, e.end() - at);
+                            slots.acquire();
+                            if (failure.get() != null) {
+                                slots.release();
+                                break;
+                            }
+                            submit(at, n);
+                            report(at, capacity);
+                        }
+                    }
+                }
+                slots.acquire(maxInFlight);
+            } finally {
+                if (writer != null) {
+                    writer.shutdownNow();
+                }
+            }
+            Throwable t = failure.get();
+            if (t instanceof Exception ex) {
+                throw ex;
+            } else if (t != null) {
+                throw new IOException(t);
+            }
+        }
+
+        private void submit(long offset, int length) {
+            source.read(offset, length).whenComplete((buf, err) -> {
+                if (err != null) {
+                    failure.compareAndSet(null, err instanceof java.util.concurrent.CompletionException c && c.getCause() != null ? c.getCause() : err);
+                    slots.release();
+                } else if (out == null) {
+                    readBytes.addAndGet(length);
+                    buf.release();
+                    slots.release();
+                } else {
+                    writer.execute(() -> write(offset, buf));
+                }
+            });
+        }
+
+        private void write(long offset, ByteBuf buf) {
+            try {
+                long at = offset;
+                for (ByteBuffer b : buf.nioBuffers()) {
+                    while (b.hasRemaining()) {
+                        at += out.write(b, at);
+                    }
+                }
+                readBytes.addAndGet(buf.readableBytes());
+            } catch (IOException | RuntimeException e) {
+                failure.compareAndSet(null, e);
+            } finally {
+                buf.release();
+                slots.release();
+            }
+        }
+
+        private void report(long at, long capacity) {
+            if (progress == null) {
+                return;
+            }
+            long now = System.nanoTime();
+            if (now - lastReport < 500_000_000L) {
+                return;
+            }
+            lastReport = now;
+            double s = (now - started) / 1e9;
+            progress.printf(Locale.ROOT, "\r\033[K%5.1f%%  %,d / %,d bytes  %.1f MB/s", 100.0 * at / capacity, at, capacity,
+                    readBytes.get() / s / 1e6);
+            progress.flush();
+        }
+    }
+}

@@ -1,0 +1,13 @@
+package io.blockmover.mover.transport.nbd;
+
+/** Defaults measured against nbdcopy on this project's kind of machine (see README, "NBD client"). */
+public final class NbdTuning {
+    private NbdTuning() {}
+
+    /** Requests kept in flight over all connections. */
+    public static final int DEFAULT_REQUESTS_IN_FLIGHT = 16;
+    /** Bytes per READ request. */
+    public static final int DEFAULT_REQUEST_SIZE = 1 << 20;
+    /** Connections when the server allows several. */
+    public static final int DEFAULT_CONNECTIONS = 2;
+}
