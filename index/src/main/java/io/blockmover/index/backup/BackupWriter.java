@@ -1,0 +1,209 @@
+package io.blockmover.index.backup;
+
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.manifest.DiskRecord;
+import io.blockmover.index.manifest.ManifestKeys;
+import io.blockmover.index.manifest.ManifestStore;
+import io.blockmover.index.manifest.StagedManifest;
+import io.blockmover.index.repo.RepoContext;
+import io.blockmover.index.repo.RepositoryException;
+
+import java.io.IOException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One backup (restore point) of one VM being written: add its disks, feed each disk's chunks
+ * from any threads, then {@link #commit()}. Commit makes packs durable first, writes the
+ * manifests, and makes the backup visible with one synced catalog write; until then nothing of
+ * it is visible, and a crash or {@link #abort()} leaves only data gc reclaims. Several writers
+ * may be open on one repository at once.
+ */
+public final class BackupWriter implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(BackupWriter.class);
+    /** Manifest segments per intermediate batch: bounds the batch to 8 MiB. */
+    private static final int SEGMENTS_PER_BATCH = 256;
+
+    private enum State { OPEN, COMMITTING, COMMITTED, ABORTED }
+
+    private final RepoContext ctx;
+    private final BackupSpec spec;
+    private final BackupRecord parent;
+    private final long id;
+    private final Instant started = Instant.now();
+    private final ChunkSink sink;
+    private final List<DiskWriter> disks = new ArrayList<>();
+    private final long gateStamp;
+    private volatile State state = State.OPEN;
+
+    /** Opened by the repository, which has entered its maintenance gate for us. */
+    public BackupWriter(RepoContext ctx, BackupSpec spec, long gateStamp) {
+        this.ctx = ctx;
+        this.spec = spec;
+        this.gateStamp = gateStamp;
+        this.sink = new ChunkSink(ctx);
+        this.id = ctx.nextBackupId().getAndIncrement();
+        if (spec.parentId() != BackupRecord.NO_PARENT) {
+            BackupRecord p = ctx.manifests().backup(spec.parentId()).orElse(null);
+            if (p == null) {
+                ctx.gate().exitShared(gateStamp);
+                state = State.ABORTED;
+                throw new RepositoryException("parent backup " + spec.parentId() + " does not exist");
+            }
+            if (!p.vmId().equals(spec.vmId())) {
+                ctx.gate().exitShared(gateStamp);
+                state = State.ABORTED;
+                throw new RepositoryException("parent backup " + spec.parentId() + " is of VM " + p.vmId() + ", not " + spec.vmId());
+            }
+            this.parent = p;
+        } else {
+            this.parent = null;
+        }
+    }
+
+    /** The id this backup will have once committed. */
+    public long id() {
+        return id;
+    }
+
+    public BackupSpec spec() {
+        return spec;
+    }
+
+    public synchronized DiskWriter addDisk(DiskSpec disk) throws IOException {
+        checkOpen();
+        for (DiskWriter d : disks) {
+            if (d.spec().diskId().equals(disk.diskId())) {
+                throw new IllegalArgumentException("disk " + disk.diskId() + " was already added");
+            }
+        }
+        DiskRecord parentDisk = parent == null ? null : parent.disk(disk.diskId()).orElse(null);
+        int index = disks.size();
+        long chunks = DiskRecord.chunkCount(disk.capacity(), ctx.config().chunkSize());
+        StagedManifest staged = new StagedManifest(ctx.tmpDir().resolve(id + "-" + index + ".manifest"), chunks);
+        DiskWriter w = new DiskWriter(ctx, sink, this, index, disk, staged, parentDisk, parent == null ? BackupRecord.NO_PARENT : parent.id());
+        disks.add(w);
+        return w;
+    }
+
+    /**
+     * Makes the backup visible and returns its id. Fails (and aborts) if any chunk of any disk
+     * was never given, or on an I/O error; the repository is then unchanged as far as readers see.
+     */
+    public synchronized long commit() throws IOException {
+        checkOpen();
+        if (disks.isEmpty()) {
+            throw new IllegalStateException("a backup needs at least one disk");
+        }
+        for (DiskWriter d : disks) {
+            long missing = d.staged().firstMissing();
+            if (missing >= 0) {
+                throw new IllegalStateException("disk " + d.spec().diskId() + ": the chunk at offset " + missing * d.chunkSize()
+                        + " was never written; put, putZero or reuse every chunk before commit");
+            }
+        }
+        state = State.COMMITTING;
+        try {
+            // 1. Every new chunk durable in a sealed pack and indexed.
+            sink.flush();
+            // 2. Manifests, invisible until the catalog entry exists.
+            List<DiskRecord> records = new ArrayList<>();
+            byte[] buf = new byte[ManifestKeys.SEGMENT_ENTRIES * ManifestKeys.ENTRY];
+            for (DiskWriter d : disks) {
+                records.add(d.record(writeManifest(d, buf)));
+            }
+            // 3. The one synced write that makes the backup visible.
+            BackupRecord record = new BackupRecord(id, spec.vmId(), spec.label(), spec.parentId(), started, Instant.now(), records);
+            try (WriteBatch batch = new WriteBatch()) {
+                batch.put(ctx.db().catalog(), ManifestKeys.catalogKey(id), record.encode());
+                ctx.db().write(batch, true);
+            }
+            state = State.COMMITTED;
+            log.debug("committed backup {} of {} ({} disks)", id, spec.vmId(), records.size());
+            return id;
+        } catch (IOException | RuntimeException | RocksDBException e) {
+            sink.fail(e);
+            if (e instanceof IOException io) {
+                throw io;
+            }
+            if (e instanceof RepositoryException re) {
+                throw re;
+            }
+            throw new RepositoryException("commit of backup " + id + " failed: " + e.getMessage(), e);
+        } finally {
+            if (state != State.COMMITTED) {
+                state = State.OPEN; // let finish() abort it
+                abort();
+            } else {
+                finish();
+            }
+        }
+    }
+
+    /** Streams the staged manifest into the index; returns the number of zero chunks. */
+    private long writeManifest(DiskWriter d, byte[] buf) throws IOException, RocksDBException {
+        StagedManifest staged = d.staged();
+        int segments = ManifestKeys.segments(staged.chunkCount());
+        long zeros = 0;
+        WriteBatch batch = new WriteBatch();
+        try {
+            for (int s = 0; s < segments; s++) {
+                int len = staged.readSegment(s, buf);
+                for (int off = 0; off < len; off += ManifestKeys.ENTRY) {
+                    if (io.blockmover.index.chunk.ChunkId.isZeroMarker(buf, off)) {
+                        zeros++;
+                    }
+                }
+                ManifestStore.putSegment(batch, ctx.db(), id, d.index(), s, buf, len);
+                if ((s + 1) % SEGMENTS_PER_BATCH == 0) {
+                    ctx.db().write(batch, false);
+                    batch.close();
+                    batch = new WriteBatch();
+                }
+            }
+            ctx.db().write(batch, false);
+        } finally {
+            batch.close();
+        }
+        return zeros;
+    }
+
+    /** Abandons the backup: nothing becomes visible; written chunks stay for dedup or gc. Idempotent. */
+    public synchronized void abort() {
+        if (state != State.OPEN) {
+            return;
+        }
+        state = State.ABORTED;
+        sink.abort();
+        finish();
+    }
+
+    private void finish() {
+        for (DiskWriter d : disks) {
+            try {
+                d.staged().close();
+            } catch (IOException e) {
+                log.warn("cannot remove staged manifest of backup {}: {}", id, e.getMessage());
+            }
+        }
+        ctx.gate().exitShared(gateStamp);
+    }
+
+    void checkOpen() {
+        State s = state;
+        if (s != State.OPEN) {
+            throw new IllegalStateException("backup " + id + " is " + s.name().toLowerCase());
+        }
+        sink.checkHealthy();
+    }
+
+    @Override
+    public void close() {
+        abort();
+    }
+}

@@ -1,0 +1,133 @@
+package io.blockmover.index.backup;
+
+import io.blockmover.index.chunk.ChunkCodec;
+import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.pack.PackWriter;
+import io.blockmover.index.repo.RepoContext;
+import io.blockmover.index.repo.RepositoryException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteBatch;
+
+/**
+ * The new chunks of one backup, deduplicated and appended to the backup's open pack. When a
+ * pack reaches its target size it is sealed (fsync) and only then are its chunk locations
+ * published to the index, where every other writer's dedup sees them; until then the chunks
+ * are in {@code pending}, which dedups this backup's own threads against each other.
+ */
+final class ChunkSink {
+    private final RepoContext ctx;
+    private final Set<ChunkId> pending = ConcurrentHashMap.newKeySet();
+    private final Object appendLock = new Object();
+    private PackWriter current;
+    private volatile Throwable failure;
+
+    ChunkSink(RepoContext ctx) {
+        this.ctx = ctx;
+    }
+
+    /**
+     * Stores {@code plain} under {@code id} unless the repository or this backup already has it.
+     * Returns the bytes appended to the pack, or -1 for a duplicate.
+     */
+    long store(ChunkId id, ByteBuffer plain, ChunkCodec codec) throws IOException {
+        // Pending before index: publication writes the index before it clears pending, so a
+        // chunk is always found in one of the two.
+        if (pending.contains(id) || ctx.db().contains(id, codec.lookupScratch()) || !pending.add(id)) {
+            return -1;
+        }
+        ByteBuffer[] record = codec.encode(id, plain);
+        long length = record[0].remaining() + record[1].remaining();
+        PackWriter full = null;
+        synchronized (appendLock) {
+            checkHealthy();
+            try {
+                if (current == null) {
+                    current = PackWriter.create(ctx.packs(), ctx.newPackId());
+                }
+                current.append(id, record);
+            } catch (IOException | RuntimeException e) {
+                fail(e);
+                throw e;
+            }
+            if (current.size() >= ctx.config().packTargetSize()) {
+                full = current;
+                current = null;
+            }
+        }
+        if (full != null) {
+            seal(full);
+        }
+        return length;
+    }
+
+    /** Seals the open pack (if any) and publishes it; after this every stored chunk is durable and indexed. */
+    void flush() throws IOException {
+        PackWriter last;
+        synchronized (appendLock) {
+            checkHealthy();
+            last = current;
+            current = null;
+        }
+        if (last != null) {
+            seal(last);
+        }
+    }
+
+    private void seal(PackWriter pack) throws IOException {
+        List<PackWriter.Entry> entries;
+        try {
+            entries = pack.seal();
+            try (WriteBatch batch = new WriteBatch()) {
+                for (PackWriter.Entry e : entries) {
+                    batch.put(ctx.db().chunks(), e.id().bytes(), e.location().encode());
+                }
+                // Not synced: the commit's synced batch comes later in the same WAL and makes this durable too;
+                // a crash before it leaves locations of durable but unreferenced chunks, which gc removes.
+                ctx.db().write(batch, false);
+            }
+        } catch (IOException | RuntimeException | RocksDBException e) {
+            pack.abandon();
+            fail(e);
+            if (e instanceof IOException io) {
+                throw io;
+            }
+            throw new RepositoryException("cannot publish pack " + Long.toHexString(pack.packId()) + ": " + e.getMessage(), e);
+        }
+        for (PackWriter.Entry e : entries) {
+            pending.remove(e.id());
+        }
+    }
+
+    /** Drops the open pack unsealed; sealed packs stay (their chunks are indexed and reusable). */
+    void abort() {
+        synchronized (appendLock) {
+            if (current != null) {
+                current.abandon();
+                current = null;
+            }
+            if (failure == null) {
+                failure = new IllegalStateException("aborted");
+            }
+        }
+        pending.clear();
+    }
+
+    void fail(Throwable t) {
+        if (failure == null) {
+            failure = t;
+        }
+    }
+
+    void checkHealthy() {
+        Throwable f = failure;
+        if (f != null) {
+            throw new RepositoryException("the backup cannot continue after an earlier failure: " + f.getMessage(), f);
+        }
+    }
+}

@@ -1,0 +1,172 @@
+package io.blockmover.index.backup;
+
+import io.blockmover.index.chunk.ChunkCodec;
+import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.manifest.DiskRecord;
+import io.blockmover.index.manifest.ManifestKeys;
+import io.blockmover.index.manifest.StagedManifest;
+import io.blockmover.index.repo.RepoContext;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Receives one disk's chunks by byte offset, from any number of threads at once. Every chunk
+ * of the disk must be given exactly by {@link #put}, {@link #putZero} or {@link #reuse} before the
+ * backup commits. A chunk is {@code chunkSize} bytes at an offset that is a multiple of it; the
+ * last one is shorter when the capacity is not a multiple. Direct buffers avoid a copy.
+ */
+public final class DiskWriter {
+    private final RepoContext ctx;
+    private final ChunkSink sink;
+    private final BackupWriter owner;
+    private final int index;
+    private final DiskSpec spec;
+    private final int chunkSize;
+    private final long chunkCount;
+    private final StagedManifest staged;
+    private final DiskRecord parent;
+    private final long parentId;
+    final LongAdder newChunks = new LongAdder();
+    final LongAdder newStoredBytes = new LongAdder();
+
+    DiskWriter(RepoContext ctx, ChunkSink sink, BackupWriter owner, int index, DiskSpec spec, StagedManifest staged,
+               DiskRecord parent, long parentId) {
+        this.ctx = ctx;
+        this.sink = sink;
+        this.owner = owner;
+        this.index = index;
+        this.spec = spec;
+        this.chunkSize = ctx.config().chunkSize();
+        this.chunkCount = DiskRecord.chunkCount(spec.capacity(), chunkSize);
+        this.staged = staged;
+        this.parent = parent;
+        this.parentId = parentId;
+    }
+
+    public DiskSpec spec() {
+        return spec;
+    }
+
+    public int chunkSize() {
+        return chunkSize;
+    }
+
+    public long chunkCount() {
+        return chunkCount;
+    }
+
+    /** True when {@link #reuse} can take entries from the parent backup's disk of the same id. */
+    public boolean hasParent() {
+        return parent != null;
+    }
+
+    /**
+     * Stores the chunk at {@code offset} ({@code chunk}'s remaining bytes; its position is not
+     * moved and it may be reused as soon as this returns). All-zero chunks are only marked.
+     */
+    public void put(long offset, ByteBuffer chunk) throws IOException {
+        owner.checkOpen();
+        long i = indexOf(offset);
+        int expected = length(i);
+        if (chunk.remaining() != expected) {
+            throw new IllegalArgumentException("chunk at offset " + offset + " has " + chunk.remaining() + " bytes, expected " + expected);
+        }
+        ChunkCodec codec = ctx.codecs().borrow();
+        try {
+            if (codec.isZero(chunk)) {
+                staged.set(i, null);
+                return;
+            }
+            ChunkId id = codec.digest(chunk);
+            long stored = sink.store(id, chunk, codec);
+            staged.set(i, id);
+            if (stored >= 0) {
+                newChunks.increment();
+                newStoredBytes.add(stored);
+            }
+        } catch (IOException | RuntimeException e) {
+            sink.fail(e);
+            throw e;
+        } finally {
+            ctx.codecs().release(codec);
+        }
+    }
+
+    /** Marks the chunk at {@code offset} as all zeros (a hole or a known-zero extent). */
+    public void putZero(long offset) throws IOException {
+        owner.checkOpen();
+        staged.set(indexOf(offset), null);
+    }
+
+    /** Marks every chunk of [offset, offset+length) as zero. */
+    public void putZeros(long offset, long length) throws IOException {
+        owner.checkOpen();
+        long first = indexOf(offset);
+        long end = endIndex(offset, length);
+        for (long i = first; i < end; i++) {
+            staged.set(i, null);
+        }
+    }
+
+    /**
+     * Takes the entries of [offset, offset+length) from the parent backup's manifest of this
+     * disk: the unchanged areas of an incremental. The range must be chunk-aligned (or end at the
+     * capacity) and lie within the parent's disk with the same chunk lengths.
+     */
+    public void reuse(long offset, long length) throws IOException {
+        owner.checkOpen();
+        if (parent == null) {
+            throw new IllegalStateException("disk " + spec.diskId() + " has no parent to reuse from");
+        }
+        long first = indexOf(offset);
+        long end = endIndex(offset, length);
+        if (end > parent.chunkCount() || (end == parent.chunkCount() && parent.chunkLength(end - 1) != length(end - 1))) {
+            throw new IllegalArgumentException("range [" + offset + ", " + (offset + length) + ") is not within the parent's disk of "
+                    + parent.capacity() + " bytes");
+        }
+        long i = first;
+        while (i < end) {
+            int segment = (int) (i / ManifestKeys.SEGMENT_ENTRIES);
+            int from = (int) (i % ManifestKeys.SEGMENT_ENTRIES);
+            int count = (int) Math.min(ManifestKeys.SEGMENT_ENTRIES - from, end - i);
+            byte[] seg = ctx.manifests().segment(parentId, parent, segment);
+            staged.setRun(i, seg, from, count);
+            i += count;
+        }
+    }
+
+    private long indexOf(long offset) {
+        if (offset < 0 || offset >= spec.capacity() || offset % chunkSize != 0) {
+            throw new IllegalArgumentException("offset " + offset + " is not a chunk boundary inside the disk (capacity "
+                    + spec.capacity() + ", chunk size " + chunkSize + ")");
+        }
+        return offset / chunkSize;
+    }
+
+    private long endIndex(long offset, long length) {
+        long end = offset + length;
+        if (length <= 0 || end > spec.capacity() || (end % chunkSize != 0 && end != spec.capacity())) {
+            throw new IllegalArgumentException("range [" + offset + ", " + end + ") must end on a chunk boundary or at the capacity");
+        }
+        return DiskRecord.chunkCount(end, chunkSize);
+    }
+
+    private int length(long i) {
+        return (int) Math.min(chunkSize, spec.capacity() - i * chunkSize);
+    }
+
+    int index() {
+        return index;
+    }
+
+    StagedManifest staged() {
+        return staged;
+    }
+
+    DiskRecord record(long zeroChunks) {
+        return new DiskRecord(index, spec.diskId(), spec.capacity(), chunkSize, spec.changeId(), chunkCount - zeroChunks,
+                zeroChunks, newChunks.sum(), newStoredBytes.sum());
+    }
+}

@@ -1,0 +1,184 @@
+package io.blockmover.index.db;
+
+import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.pack.ChunkLocation;
+import io.blockmover.index.repo.RepositoryException;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.BloomFilter;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompressionType;
+import org.rocksdb.DBOptions;
+import org.rocksdb.LRUCache;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The RocksDB index (see FORMAT.md for every key and value): {@code chunks} digest → location,
+ * {@code catalog} backup id → backup record, {@code manifests} (backup, disk, segment) → 1024
+ * digests, {@code default} for format metadata. Memory is bounded by one shared 64 MiB block
+ * cache (index and filter blocks included) and 64 MiB of memtables, whatever the repository size.
+ */
+public final class IndexDb implements AutoCloseable {
+    public static final long BLOCK_CACHE = 64L << 20;
+    public static final long MEMTABLES = 64L << 20;
+    private static final byte[] FORMAT_KEY = "formatVersion".getBytes(StandardCharsets.US_ASCII);
+
+    static {
+        RocksDB.loadLibrary();
+    }
+
+    private final RocksDB db;
+    private final DBOptions dbOptions;
+    private final LRUCache cache;
+    private final List<ColumnFamilyOptions> cfOptions = new ArrayList<>();
+    private final List<ColumnFamilyHandle> handles = new ArrayList<>();
+    private final ColumnFamilyHandle meta;
+    private final ColumnFamilyHandle chunks;
+    private final ColumnFamilyHandle catalog;
+    private final ColumnFamilyHandle manifests;
+    private final WriteOptions syncWrite = new WriteOptions().setSync(true);
+    private final WriteOptions plainWrite = new WriteOptions();
+    private final ReadOptions read = new ReadOptions();
+
+    private IndexDb(Path dir, int formatVersion) throws RocksDBException {
+        cache = new LRUCache(BLOCK_CACHE);
+        dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
+                .setDbWriteBufferSize(MEMTABLES).setMaxOpenFiles(1024).setKeepLogFileNum(4)
+                // No fallocate: a small (or nearly full) filesystem must fail on real data, not on preallocation.
+                .setAllowFAllocate(false).setManifestPreallocationSize(64 << 10);
+        List<ColumnFamilyDescriptor> descriptors = List.of(
+                new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, options(4 << 20)),
+                new ColumnFamilyDescriptor("chunks".getBytes(StandardCharsets.US_ASCII), options(32 << 20)),
+                new ColumnFamilyDescriptor("catalog".getBytes(StandardCharsets.US_ASCII), options(4 << 20)),
+                new ColumnFamilyDescriptor("manifests".getBytes(StandardCharsets.US_ASCII), options(32 << 20)));
+        db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+        meta = handles.get(0);
+        chunks = handles.get(1);
+        catalog = handles.get(2);
+        manifests = handles.get(3);
+        byte[] v = db.get(meta, FORMAT_KEY);
+        if (v == null) {
+            db.put(meta, syncWrite, FORMAT_KEY, Integer.toString(formatVersion).getBytes(StandardCharsets.US_ASCII));
+        } else if (Integer.parseInt(new String(v, StandardCharsets.US_ASCII)) != formatVersion) {
+            close();
+            throw new RepositoryException("index format " + new String(v, StandardCharsets.US_ASCII) + " does not match repository format " + formatVersion);
+        }
+    }
+
+    private ColumnFamilyOptions options(long writeBuffer) {
+        BlockBasedTableConfig table = new BlockBasedTableConfig()
+                .setBlockCache(cache)
+                // Bloom at 10 bits/key: ~1% false positives, so a lookup of a new chunk rarely touches a data block.
+                .setFilterPolicy(new BloomFilter(10, false))
+                .setCacheIndexAndFilterBlocks(true)
+                .setPinL0FilterAndIndexBlocksInCache(true)
+                .setOptimizeFiltersForMemory(true);
+        ColumnFamilyOptions o = new ColumnFamilyOptions().setTableFormatConfig(table)
+                .setWriteBufferSize(writeBuffer).setMaxWriteBufferNumber(2)
+                // Digests do not compress.
+                .setCompressionType(CompressionType.NO_COMPRESSION)
+                .setLevelCompactionDynamicLevelBytes(true);
+        cfOptions.add(o);
+        return o;
+    }
+
+    public static IndexDb open(Path dir, int formatVersion) {
+        try {
+            return new IndexDb(dir, formatVersion);
+        } catch (RocksDBException e) {
+            throw new RepositoryException("cannot open the index at " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    public RocksDB rocks() {
+        return db;
+    }
+
+    public ColumnFamilyHandle chunks() {
+        return chunks;
+    }
+
+    public ColumnFamilyHandle catalog() {
+        return catalog;
+    }
+
+    public ColumnFamilyHandle manifests() {
+        return manifests;
+    }
+
+    /** True when the chunk is indexed. {@code scratch} must hold 25 bytes (one per thread). */
+    public boolean contains(ChunkId id, byte[] scratch) {
+        try {
+            return db.get(chunks, read, id.bytes(), scratch) != RocksDB.NOT_FOUND;
+        } catch (RocksDBException e) {
+            throw new RepositoryException("index lookup failed: " + e.getMessage(), e);
+        }
+    }
+
+    public ChunkLocation location(ChunkId id) {
+        try {
+            byte[] v = db.get(chunks, read, id.bytes());
+            return v == null ? null : ChunkLocation.decode(v, v.length);
+        } catch (RocksDBException e) {
+            throw new RepositoryException("index lookup failed: " + e.getMessage(), e);
+        }
+    }
+
+    public byte[] get(ColumnFamilyHandle cf, byte[] key) {
+        try {
+            return db.get(cf, read, key);
+        } catch (RocksDBException e) {
+            throw new RepositoryException("index read failed: " + e.getMessage(), e);
+        }
+    }
+
+    public RocksIterator iterator(ColumnFamilyHandle cf) {
+        return db.newIterator(cf, read);
+    }
+
+    /** Applies a batch atomically; {@code sync} waits until the write-ahead log is on disk. */
+    public void write(WriteBatch batch, boolean sync) {
+        try {
+            db.write(sync ? syncWrite : plainWrite, batch);
+        } catch (RocksDBException e) {
+            throw new RepositoryException("index write failed: " + e.getMessage(), e);
+        }
+    }
+
+    public void flushAndCompact() {
+        try {
+            for (ColumnFamilyHandle h : handles) {
+                db.compactRange(h);
+            }
+        } catch (RocksDBException e) {
+            throw new RepositoryException("index compaction failed: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        for (ColumnFamilyHandle h : handles) {
+            h.close();
+        }
+        db.close();
+        dbOptions.close();
+        for (ColumnFamilyOptions o : cfOptions) {
+            o.close();
+        }
+        cache.close();
+        syncWrite.close();
+        plainWrite.close();
+        read.close();
+    }
+}

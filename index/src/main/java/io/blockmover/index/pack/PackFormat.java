@@ -1,0 +1,73 @@
+package io.blockmover.index.pack;
+
+import java.nio.ByteBuffer;
+import java.util.zip.CRC32C;
+
+/**
+ * Byte layout of pack files (big-endian; see index/FORMAT.md). A pack is a file header, then
+ * self-describing chunk records, then (once sealed) a footer. Every header carries its own
+ * CRC32C so a scanner can trust lengths before it trusts payloads.
+ */
+public final class PackFormat {
+    public static final long FILE_MAGIC = 0x424D5041434B0001L; // "BMPACK" 0x00 0x01
+    public static final int FILE_VERSION = 1;
+    public static final int FILE_HEADER = 32;
+
+    public static final int RECORD_MAGIC = 0x424D4348; // "BMCH"
+    public static final byte KIND_CHUNK = 1;
+    public static final int RECORD_HEADER = 56;
+    public static final int FLAG_ZSTD = 1;
+    public static final int FLAG_AES_GCM = 2;
+
+    public static final int FOOTER_MAGIC = 0x424D5345; // "BMSE"
+    public static final int FOOTER = 16;
+
+    /** Off-sets inside a record header. */
+    public static final int H_KIND = 4;
+    public static final int H_FLAGS = 5;
+    public static final int H_PLAIN = 8;
+    public static final int H_PAYLOAD = 12;
+    public static final int H_DIGEST = 16;
+    public static final int H_PAYLOAD_CRC = 48;
+    public static final int H_HEADER_CRC = 52;
+
+    /** Payloads larger than this are refused when scanning: a pack never holds a chunk over 4 MiB plus framing. */
+    public static final int MAX_PAYLOAD = (4 << 20) + 4096;
+
+    private PackFormat() {
+    }
+
+    public static void writeFileHeader(ByteBuffer b, long packId) {
+        int start = b.position();
+        b.putLong(FILE_MAGIC).putInt(FILE_VERSION).putInt(0).putLong(packId);
+        b.putInt(crc(b, start, 24)).putInt(0);
+    }
+
+    /** Returns the pack id recorded in the header, or throws if the header is not a valid v1 header. */
+    public static long readFileHeader(ByteBuffer b) {
+        int start = b.position();
+        if (b.remaining() < FILE_HEADER || b.getLong(start) != FILE_MAGIC) {
+            throw new IllegalArgumentException("not a blockmover pack (bad magic)");
+        }
+        if (b.getInt(start + 8) != FILE_VERSION) {
+            throw new IllegalArgumentException("pack format version " + b.getInt(start + 8) + " is not supported");
+        }
+        if (b.getInt(start + 24) != crc(b, start, 24)) {
+            throw new IllegalArgumentException("pack header checksum mismatch");
+        }
+        return b.getLong(start + 16);
+    }
+
+    public static void writeFooter(ByteBuffer b, int records) {
+        int start = b.position();
+        b.putInt(FOOTER_MAGIC).putInt(records).putInt(0);
+        b.putInt(crc(b, start, 12));
+    }
+
+    /** CRC32C of {@code len} bytes at absolute {@code from}, without moving the buffer's position. */
+    public static int crc(ByteBuffer b, int from, int len) {
+        CRC32C c = new CRC32C();
+        c.update(b.slice(from, len));
+        return (int) c.getValue();
+    }
+}

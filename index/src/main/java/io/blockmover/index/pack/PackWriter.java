@@ -1,0 +1,84 @@
+package io.blockmover.index.pack;
+
+import io.blockmover.index.chunk.ChunkId;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Appends chunk records to one pack and seals it (footer, fsync). Not thread-safe: the owner
+ * serialises appends. Remembers what it holds so the owner can publish the locations once the
+ * pack is durable, never before.
+ */
+public final class PackWriter {
+    private final long packId;
+    private final PackStore.Output out;
+    private final List<Entry> entries = new ArrayList<>();
+    private final ByteBuffer small = ByteBuffer.allocate(Math.max(PackFormat.FILE_HEADER, PackFormat.FOOTER));
+    private boolean sealed;
+
+    public record Entry(ChunkId id, ChunkLocation location) {
+    }
+
+    private PackWriter(long packId, PackStore.Output out) {
+        this.packId = packId;
+        this.out = out;
+    }
+
+    public static PackWriter create(PackStore store, long packId) throws IOException {
+        PackWriter w = new PackWriter(packId, store.create(packId));
+        w.small.clear();
+        PackFormat.writeFileHeader(w.small, packId);
+        w.out.append(w.small.flip());
+        return w;
+    }
+
+    public long packId() {
+        return packId;
+    }
+
+    public long size() {
+        return out.size();
+    }
+
+    public int count() {
+        return entries.size();
+    }
+
+    /** Appends a record whose header and payload a codec just encoded (or a record copied whole). */
+    public ChunkLocation append(ChunkId id, ByteBuffer[] record) throws IOException {
+        ByteBuffer header = record[0];
+        int p = header.position();
+        int flags = header.get(p + PackFormat.H_FLAGS) & 0xFF;
+        int plain = header.getInt(p + PackFormat.H_PLAIN);
+        int payload = header.getInt(p + PackFormat.H_PAYLOAD);
+        long at = out.append(record);
+        ChunkLocation loc = new ChunkLocation(packId, at, payload, plain, flags);
+        entries.add(new Entry(id, loc));
+        return loc;
+    }
+
+    /** Writes the footer and makes the pack durable. Returns what it holds. */
+    public List<Entry> seal() throws IOException {
+        if (!sealed) {
+            small.clear();
+            PackFormat.writeFooter(small, entries.size());
+            out.append(small.flip());
+            out.sync();
+            out.close();
+            sealed = true;
+        }
+        return entries;
+    }
+
+    /** Gives up without sealing (the writer failed); the file stays for gc to reclaim. */
+    public void abandon() {
+        try {
+            out.close();
+        } catch (IOException ignored) {
+            // nothing was promised about this pack; gc removes it
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package io.blockmover.index.repo;
+
+import io.blockmover.index.chunk.CodecPool;
+import io.blockmover.index.db.IndexDb;
+import io.blockmover.index.manifest.ManifestStore;
+import io.blockmover.index.pack.PackStore;
+
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The parts of an open repository that writers, readers and maintenance share. Handed out by
+ * {@link Repository}; not for use by other modules.
+ */
+public record RepoContext(Path root, RepositoryConfig config, IndexDb db, ManifestStore manifests, PackStore packs,
+                          CodecPool codecs, MaintenanceGate gate, AtomicLong nextBackupId, Path tmpDir,
+                          SecureRandom random) {
+
+    /** Random 64-bit pack ids: no counter to persist, no reuse after a crash. */
+    public long newPackId() {
+        long id;
+        do {
+            id = random.nextLong();
+        } while (id == 0);
+        return id;
+    }
+}

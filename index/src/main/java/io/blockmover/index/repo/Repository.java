@@ -1,0 +1,196 @@
+package io.blockmover.index.repo;
+
+import io.blockmover.index.backup.BackupReader;
+import io.blockmover.index.backup.BackupSpec;
+import io.blockmover.index.backup.BackupWriter;
+import io.blockmover.index.chunk.ChunkCodec;
+import io.blockmover.index.chunk.ChunkKeys;
+import io.blockmover.index.chunk.CodecPool;
+import io.blockmover.index.chunk.Compression;
+import io.blockmover.index.chunk.KeyWrap;
+import io.blockmover.index.db.IndexDb;
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.manifest.ManifestKeys;
+import io.blockmover.index.manifest.ManifestStore;
+import io.blockmover.index.pack.LocalPackStore;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import org.rocksdb.RocksIterator;
+
+/**
+ * A chunk store on a local directory: {@code config}, {@code lock}, {@code packs/}, {@code index/}
+ * (RocksDB) and {@code tmp/}. One process opens it at a time (a second gets
+ * {@link RepositoryInUseException}); inside it, any number of backups and restores run at once.
+ */
+public final class Repository implements AutoCloseable {
+    private final RepoContext ctx;
+    private final RepositoryLock lock;
+    private final ChunkKeys keys;
+
+    private Repository(RepoContext ctx, RepositoryLock lock, ChunkKeys keys) {
+        this.ctx = ctx;
+        this.lock = lock;
+        this.keys = keys;
+    }
+
+    /** Creates a repository in {@code root} (which must be empty or absent) and opens it. */
+    public static Repository init(Path root, InitOptions options) throws IOException {
+        Files.createDirectories(root);
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(root)) {
+            if (d.iterator().hasNext()) {
+                throw new RepositoryException("cannot init a repository in " + root + ": the directory is not empty");
+            }
+        }
+        String repoId = UUID.randomUUID().toString();
+        SecureRandom random = new SecureRandom();
+        Encryption enc = new Encryption.None();
+        if (options.passphrase() != null) {
+            byte[] salt = KeyWrap.newSalt(random);
+            byte[] material = KeyWrap.newMaterial(random);
+            enc = new Encryption.AesGcm(KeyWrap.KDF_NAME, options.kdfIterations(), salt,
+                    KeyWrap.wrap(options.passphrase(), salt, options.kdfIterations(), material, repoId, random));
+        }
+        RepositoryConfig config = new RepositoryConfig(RepositoryConfig.FORMAT_VERSION, repoId, options.chunkSize(),
+                Compression.zstd(options.zstdLevel()), options.packTargetSize(), enc);
+        config.write(root);
+        return open(root, options.passphrase());
+    }
+
+    /** Opens an existing repository; {@code passphrase} is required when it is encrypted, else ignored. */
+    public static Repository open(Path root, char[] passphrase) throws IOException {
+        RepositoryConfig config = RepositoryConfig.read(root);
+        ChunkKeys keys = null;
+        if (config.encryption() instanceof Encryption.AesGcm a) {
+            if (passphrase == null) {
+                throw new RepositoryException("repository " + root + " is encrypted: a passphrase is required");
+            }
+            keys = ChunkKeys.fromMaterial(KeyWrap.unwrap(passphrase, a.salt(), a.iterations(), a.wrappedKey(), config.repoId()));
+        }
+        RepositoryLock lock = RepositoryLock.acquire(root);
+        IndexDb db = null;
+        try {
+            Path tmp = Files.createDirectories(root.resolve("tmp"));
+            clearDirectory(tmp); // staged manifests of a crashed process
+            db = IndexDb.open(root.resolve("index"), config.formatVersion());
+            ChunkKeys k = keys;
+            CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression().level(), k));
+            RepoContext ctx = new RepoContext(root, config, db, new ManifestStore(db), new LocalPackStore(root.resolve("packs")),
+                    codecs, new MaintenanceGate(), new AtomicLong(nextBackupId(db)), tmp, new SecureRandom());
+            return new Repository(ctx, lock, keys);
+        } catch (IOException | RuntimeException e) {
+            if (db != null) {
+                db.close();
+            }
+            lock.close();
+            throw e;
+        }
+    }
+
+    /** Past every id in the catalog and in orphaned manifests, so a crashed backup's id is never reused. */
+    private static long nextBackupId(IndexDb db) {
+        long max = 0;
+        try (RocksIterator it = db.iterator(db.catalog())) {
+            it.seekToLast();
+            if (it.isValid()) {
+                max = ManifestKeys.backupIdOf(it.key());
+            }
+        }
+        try (RocksIterator it = db.iterator(db.manifests())) {
+            it.seekToLast();
+            if (it.isValid()) {
+                max = Math.max(max, ManifestKeys.backupIdOf(it.key()));
+            }
+        }
+        return max + 1;
+    }
+
+    private static void clearDirectory(Path dir) throws IOException {
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(dir)) {
+            for (Path p : d) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    public RepositoryConfig config() {
+        return ctx.config();
+    }
+
+    public Path root() {
+        return ctx.root();
+    }
+
+    /** Shared state for this module's maintenance and backup classes. */
+    public RepoContext context() {
+        return ctx;
+    }
+
+    /** Starts a backup; waits while gc or prune holds the repository. */
+    public BackupWriter newBackup(BackupSpec spec) {
+        long stamp = ctx.gate().enterShared();
+        try {
+            return new BackupWriter(ctx, spec, stamp);
+        } catch (RuntimeException e) {
+            throw e; // the writer released the gate itself
+        }
+    }
+
+    public BackupReader openBackup(long backupId) {
+        long stamp = ctx.gate().enterShared();
+        Optional<BackupRecord> r = ctx.manifests().backup(backupId);
+        if (r.isEmpty()) {
+            ctx.gate().exitShared(stamp);
+            throw new RepositoryException("backup " + backupId + " does not exist");
+        }
+        return new BackupReader(ctx, r.get(), stamp);
+    }
+
+    public List<BackupRecord> backups() {
+        return ctx.manifests().backups();
+    }
+
+    public Optional<BackupRecord> backup(long id) {
+        return ctx.manifests().backup(id);
+    }
+
+    /** The newest committed backup of a VM: the parent for its next incremental. */
+    public Optional<BackupRecord> latest(String vmId) {
+        return backups().stream().filter(b -> b.vmId().equals(vmId)).max(Comparator.comparing(BackupRecord::committed)
+                .thenComparingLong(BackupRecord::id));
+    }
+
+    /** Re-wraps the master key under a new passphrase; chunks and index are untouched. */
+    public void changePassphrase(char[] newPassphrase) throws IOException {
+        if (!(ctx.config().encryption() instanceof Encryption.AesGcm a)) {
+            throw new RepositoryException("repository is not encrypted");
+        }
+        byte[] material = new byte[ChunkKeys.MATERIAL_LENGTH];
+        System.arraycopy(keys.encryption().getEncoded(), 0, material, 0, 32);
+        System.arraycopy(keys.mac().getEncoded(), 0, material, 32, 32);
+        byte[] salt = KeyWrap.newSalt(ctx.random());
+        Encryption.AesGcm updated = new Encryption.AesGcm(a.kdf(), a.iterations(), salt,
+                KeyWrap.wrap(newPassphrase, salt, a.iterations(), material, ctx.config().repoId(), ctx.random()));
+        RepositoryConfig c = ctx.config();
+        new RepositoryConfig(c.formatVersion(), c.repoId(), c.chunkSize(), c.compression(), c.packTargetSize(), updated).write(ctx.root());
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            ctx.codecs().close();
+            ctx.packs().close();
+            ctx.db().close();
+        } finally {
+            lock.close();
+        }
+    }
+}

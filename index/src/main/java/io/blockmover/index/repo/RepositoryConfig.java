@@ -1,0 +1,118 @@
+package io.blockmover.index.repo;
+
+import io.blockmover.index.chunk.Compression;
+import io.blockmover.index.chunk.KeyWrap;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The repository's immutable settings, stored as the text file {@code config} (one
+ * {@code key=value} per line; see FORMAT.md). Only the wrapped key changes after init, and only
+ * by an atomic replace of the whole file.
+ */
+public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, Compression compression,
+                               long packTargetSize, Encryption encryption) {
+    public static final int FORMAT_VERSION = 1;
+    public static final String FILE = "config";
+    private static final String MAGIC = "blockmover-repository";
+
+    public RepositoryConfig {
+        if (Integer.bitCount(chunkSize) != 1 || chunkSize < (64 << 10) || chunkSize > (4 << 20)) {
+            throw new RepositoryException("chunk size must be a power of two from 64 KiB to 4 MiB, got " + chunkSize);
+        }
+        if (packTargetSize < chunkSize) {
+            throw new RepositoryException("pack target size " + packTargetSize + " is smaller than a chunk");
+        }
+    }
+
+    public boolean encrypted() {
+        return encryption instanceof Encryption.AesGcm;
+    }
+
+    public String digestName() {
+        return encrypted() ? "hmac-sha256" : "sha256";
+    }
+
+    public void write(Path root) throws IOException {
+        Map<String, String> kv = new LinkedHashMap<>();
+        kv.put("format", MAGIC);
+        kv.put("formatVersion", Integer.toString(formatVersion));
+        kv.put("repoId", repoId);
+        kv.put("chunkSize", Integer.toString(chunkSize));
+        kv.put("digest", digestName());
+        kv.put("compression", compression.name());
+        kv.put("compressionLevel", Integer.toString(compression.level()));
+        kv.put("packTargetSize", Long.toString(packTargetSize));
+        kv.put("encryption", encryption.name());
+        if (encryption instanceof Encryption.AesGcm a) {
+            kv.put("kdf", a.kdf());
+            kv.put("kdfIterations", Integer.toString(a.iterations()));
+            kv.put("kdfSalt", Base64.getEncoder().encodeToString(a.salt()));
+            kv.put("wrappedKey", Base64.getEncoder().encodeToString(a.wrappedKey()));
+        }
+        StringBuilder sb = new StringBuilder();
+        kv.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
+        Path tmp = root.resolve(FILE + ".tmp");
+        Files.writeString(tmp, sb, StandardCharsets.UTF_8);
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+        Files.move(tmp, root.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        try (FileChannel ch = FileChannel.open(root, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    public static RepositoryConfig read(Path root) throws IOException {
+        Path f = root.resolve(FILE);
+        if (!Files.exists(f)) {
+            throw new RepositoryException(root + " is not a blockmover repository (no " + FILE + " file)");
+        }
+        Map<String, String> kv = new LinkedHashMap<>();
+        for (String line : Files.readAllLines(f, StandardCharsets.UTF_8)) {
+            int eq = line.indexOf('=');
+            if (eq > 0) {
+                kv.put(line.substring(0, eq), line.substring(eq + 1));
+            }
+        }
+        if (!MAGIC.equals(kv.get("format"))) {
+            throw new RepositoryException(root + " is not a blockmover repository (bad config)");
+        }
+        int version = Integer.parseInt(need(kv, "formatVersion"));
+        if (version != FORMAT_VERSION) {
+            throw new RepositoryException("repository format version " + version + " is not supported (this build reads " + FORMAT_VERSION + ")");
+        }
+        Encryption enc = switch (need(kv, "encryption")) {
+            case "none" -> new Encryption.None();
+            case "aes-256-gcm" -> {
+                String kdf = need(kv, "kdf");
+                if (!KeyWrap.KDF_NAME.equals(kdf)) {
+                    throw new RepositoryException("unknown key derivation '" + kdf + "'");
+                }
+                yield new Encryption.AesGcm(kdf, Integer.parseInt(need(kv, "kdfIterations")),
+                        Base64.getDecoder().decode(need(kv, "kdfSalt")), Base64.getDecoder().decode(need(kv, "wrappedKey")));
+            }
+            default -> throw new RepositoryException("unknown encryption '" + kv.get("encryption") + "'");
+        };
+        return new RepositoryConfig(version, need(kv, "repoId"), Integer.parseInt(need(kv, "chunkSize")),
+                new Compression(need(kv, "compression"), Integer.parseInt(need(kv, "compressionLevel"))),
+                Long.parseLong(need(kv, "packTargetSize")), enc);
+    }
+
+    private static String need(Map<String, String> kv, String key) {
+        String v = kv.get(key);
+        if (v == null) {
+            throw new RepositoryException("repository config lacks '" + key + "'");
+        }
+        return v;
+    }
+}

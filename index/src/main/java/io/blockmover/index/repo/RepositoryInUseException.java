@@ -1,0 +1,10 @@
+package io.blockmover.index.repo;
+
+import java.nio.file.Path;
+
+/** Another process (or another open in this one) holds the repository's lock. */
+public final class RepositoryInUseException extends RepositoryException {
+    public RepositoryInUseException(Path root, String holder) {
+        super("repository " + root + " is in use by " + holder);
+    }
+}

@@ -1,0 +1,8 @@
+package io.blockmover.index.repo;
+
+/** The passphrase does not unlock the repository's master key. */
+public final class WrongPassphraseException extends RepositoryException {
+    public WrongPassphraseException() {
+        super("wrong passphrase: it does not unlock this repository's key");
+    }
+}
