@@ -1,0 +1,64 @@
+package io.blockmover.index.maintenance;
+
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.manifest.DiskRecord;
+import io.blockmover.index.pack.ChunkLocation;
+import io.blockmover.index.pack.PackStore;
+import io.blockmover.index.repo.RepoContext;
+import io.blockmover.index.repo.Repository;
+
+import java.io.IOException;
+import org.rocksdb.RocksIterator;
+
+/**
+ * Sizes of a repository. {@code logicalBytes}: sum of disk capacities over all backups;
+ * {@code dataBytes}: their non-zero chunks (what a naive copy would store); {@code uniqueBytes}:
+ * plaintext of the distinct chunks indexed; {@code storedBytes}: their records in packs;
+ * {@code packBytes}: pack files on disk (storedBytes plus garbage gc has not yet reclaimed).
+ */
+public record RepositoryStats(int backups, long logicalBytes, long dataBytes, long uniqueChunks, long uniqueBytes,
+                              long storedBytes, int packs, long packBytes) {
+
+    /** How many times deduplication shrinks the data: dataBytes / uniqueBytes. */
+    public double dedupRatio() {
+        return uniqueBytes == 0 ? 1 : (double) dataBytes / uniqueBytes;
+    }
+
+    /** How many times compression shrinks unique data: uniqueBytes / storedBytes. */
+    public double compressionRatio() {
+        return storedBytes == 0 ? 1 : (double) uniqueBytes / storedBytes;
+    }
+
+    public static RepositoryStats of(Repository repo) throws IOException {
+        RepoContext ctx = repo.context();
+        int backups = 0;
+        long logical = 0;
+        long data = 0;
+        for (BackupRecord b : ctx.manifests().backups()) {
+            backups++;
+            for (DiskRecord d : b.disks()) {
+                logical += d.capacity();
+                data += Math.min(d.capacity(), d.dataChunks() * d.chunkSize());
+            }
+        }
+        long chunks = 0;
+        long unique = 0;
+        long stored = 0;
+        try (RocksIterator it = ctx.db().iterator(ctx.db().chunks())) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                byte[] v = it.value();
+                ChunkLocation loc = ChunkLocation.decode(v, v.length);
+                chunks++;
+                unique += loc.plainLength();
+                stored += loc.recordLength();
+            }
+        }
+        int packs = 0;
+        long packBytes = 0;
+        for (PackStore.PackInfo p : ctx.packs().list()) {
+            packs++;
+            packBytes += p.size();
+        }
+        return new RepositoryStats(backups, logical, data, chunks, unique, stored, packs, packBytes);
+    }
+}

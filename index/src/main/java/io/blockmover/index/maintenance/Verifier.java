@@ -1,0 +1,176 @@
+package io.blockmover.index.maintenance;
+
+import io.blockmover.index.chunk.ChunkCodec;
+import io.blockmover.index.chunk.ChunkDamagedException;
+import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.manifest.DiskRecord;
+import io.blockmover.index.manifest.ManifestKeys;
+import io.blockmover.index.pack.ChunkLocation;
+import io.blockmover.index.repo.RepoContext;
+import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.RepositoryException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.rocksdb.RocksIterator;
+
+/**
+ * Re-reads every indexed chunk (header CRC, payload CRC, GCM tag, decompression, digest of the
+ * plaintext) on several threads, then walks every manifest to name, for each damaged or missing
+ * chunk, the backups, disks and offsets that use it. Memory: the damaged set plus one chunk
+ * buffer per thread.
+ */
+public final class Verifier {
+    private final RepoContext ctx;
+
+    public Verifier(Repository repo) {
+        this.ctx = repo.context();
+    }
+
+    public VerifyReport run(int threads) throws IOException {
+        long stamp = ctx.gate().enterShared();
+        try {
+            Map<ChunkId, String> damaged = new ConcurrentHashMap<>();
+            AtomicLong checked = new AtomicLong();
+            AtomicLong bytes = new AtomicLong();
+            checkChunks(Math.max(1, threads), damaged, checked, bytes);
+            Map<ChunkId, List<ChunkRef>> users = new LinkedHashMap<>();
+            List<String> manifestProblems = new ArrayList<>();
+            Set<Long> broken = new TreeSet<>();
+            for (BackupRecord b : ctx.manifests().backups()) {
+                for (DiskRecord d : b.disks()) {
+                    checkManifest(b, d, damaged, users, manifestProblems, broken);
+                }
+            }
+            List<DamagedChunk> out = new ArrayList<>();
+            for (Map.Entry<ChunkId, String> e : damaged.entrySet()) {
+                out.add(new DamagedChunk(e.getKey().hex(), e.getValue(), users.getOrDefault(e.getKey(), List.of())));
+            }
+            out.sort(java.util.Comparator.comparing(DamagedChunk::chunkId));
+            return new VerifyReport(checked.get(), bytes.get(), out, manifestProblems, broken);
+        } finally {
+            ctx.gate().exitShared(stamp);
+        }
+    }
+
+    private void checkChunks(int threads, Map<ChunkId, String> damaged, AtomicLong checked, AtomicLong bytes) throws IOException {
+        ExecutorService pool = Executors.newFixedThreadPool(threads, Thread.ofPlatform().name("verify-", 0).daemon().factory());
+        Semaphore inFlight = new Semaphore(threads * 2);
+        ConcurrentLinkedQueue<ByteBuffer> buffers = new ConcurrentLinkedQueue<>();
+        try (RocksIterator it = ctx.db().iterator(ctx.db().chunks())) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                byte[] key = it.key();
+                byte[] value = it.value();
+                if (key.length != ChunkId.LENGTH) {
+                    continue; // not a chunk key; nothing uses it
+                }
+                ChunkId id = ChunkId.wrap(key);
+                inFlight.acquireUninterruptibly();
+                pool.execute(() -> {
+                    ByteBuffer dst = buffers.poll();
+                    if (dst == null) {
+                        dst = ByteBuffer.allocateDirect(ctx.config().chunkSize());
+                    }
+                    try {
+                        String problem = check(id, value, dst.clear());
+                        if (problem != null) {
+                            damaged.put(id, problem);
+                        } else {
+                            bytes.addAndGet(dst.position());
+                        }
+                        checked.incrementAndGet();
+                    } finally {
+                        buffers.add(dst);
+                        inFlight.release();
+                    }
+                });
+            }
+        } finally {
+            pool.shutdown();
+            try {
+                pool.awaitTermination(365, TimeUnit.DAYS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new RepositoryException("verify interrupted");
+            }
+        }
+    }
+
+    /** Returns null when the chunk reads back exactly, else why not. */
+    private String check(ChunkId id, byte[] value, ByteBuffer dst) {
+        ChunkLocation loc;
+        try {
+            loc = ChunkLocation.decode(value, value.length);
+        } catch (IllegalArgumentException e) {
+            return "index entry is malformed: " + e.getMessage();
+        }
+        ChunkCodec codec = ctx.codecs().borrow();
+        try {
+            ByteBuffer rec = codec.recordBuffer();
+            if (loc.recordLength() > rec.capacity() || loc.recordLength() < 0) {
+                return "index entry has an impossible length";
+            }
+            rec.limit(loc.recordLength());
+            int n;
+            try {
+                n = ctx.packs().read(loc.packId(), loc.offset(), rec);
+            } catch (java.nio.file.NoSuchFileException e) {
+                return "pack " + Long.toHexString(loc.packId()) + " is missing";
+            } catch (IOException e) {
+                return "pack " + Long.toHexString(loc.packId()) + " cannot be read: " + e.getMessage();
+            }
+            if (n < loc.recordLength()) {
+                return "pack " + Long.toHexString(loc.packId()) + " is truncated";
+            }
+            codec.decode(rec.flip(), id, dst);
+            return null;
+        } catch (ChunkDamagedException e) {
+            return e.reason();
+        } finally {
+            ctx.codecs().release(codec);
+        }
+    }
+
+    private void checkManifest(BackupRecord b, DiskRecord d, Map<ChunkId, String> damaged, Map<ChunkId, List<ChunkRef>> users,
+                               List<String> manifestProblems, Set<Long> broken) {
+        byte[] scratch = new byte[ChunkLocation.ENCODED];
+        for (int s = 0; s < d.segments(); s++) {
+            byte[] seg;
+            try {
+                seg = ctx.manifests().segment(b.id(), d, s);
+            } catch (RepositoryException e) {
+                manifestProblems.add(e.getMessage());
+                broken.add(b.id());
+                continue;
+            }
+            for (int at = 0; at < seg.length; at += ManifestKeys.ENTRY) {
+                if (ChunkId.isZeroMarker(seg, at)) {
+                    continue;
+                }
+                ChunkId id = ChunkId.copyOf(seg, at);
+                if (!damaged.containsKey(id) && !ctx.db().contains(id, scratch)) {
+                    damaged.put(id, "missing from the index");
+                }
+                if (damaged.containsKey(id)) {
+                    long offset = ((long) s * ManifestKeys.SEGMENT_ENTRIES + at / ManifestKeys.ENTRY) * d.chunkSize();
+                    users.computeIfAbsent(id, k -> new ArrayList<>()).add(new ChunkRef(b.id(), b.vmId(), d.diskId(), offset));
+                    broken.add(b.id());
+                }
+            }
+        }
+    }
+}
