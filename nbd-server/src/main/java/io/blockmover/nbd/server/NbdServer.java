@@ -1,0 +1,102 @@
+package io.blockmover.nbd.server;
+
+import io.blockmover.nbd.protocol.ServerHandshakeCodec;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.InetSocketAddress;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A standard NBD server (fixed newstyle, structured replies, block status, STARTTLS) over the
+ * exports of an {@link ExportCatalog}. Real clients (qemu, libnbd's nbdinfo/nbdcopy, our own)
+ * talk to it; it is the network face of the emulated ESX host.
+ */
+public final class NbdServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(NbdServer.class);
+
+    private final EventLoopGroup group;
+    private final Channel serverChannel;
+    private final ChannelGroup connections;
+    private final RequestDispatcher dispatcher;
+
+    private NbdServer(EventLoopGroup group, Channel serverChannel, ChannelGroup connections, RequestDispatcher dispatcher) {
+        this.group = group;
+        this.serverChannel = serverChannel;
+        this.connections = connections;
+        this.dispatcher = dispatcher;
+    }
+
+    /**
+     * Binds and starts serving. Fails with an IOException when the address cannot be bound or
+     * the TLS files cannot be loaded ({@link InterruptedIOException}, interrupt flag kept, when
+     * interrupted while binding).
+     */
+    public static NbdServer start(NbdServerConfig config, ExportCatalog catalog) throws IOException {
+        Optional<SslContext> ssl = config.tls().isPresent()
+                ? Optional.of(ServerTlsContexts.build(config.tls().get()))
+                : Optional.empty();
+        IoTransport transport = IoTransport.best();
+        EventLoopGroup group = transport.newGroup(0);
+        ChannelGroup connections = new DefaultChannelGroup("nbd-connections", GlobalEventExecutor.INSTANCE);
+        RequestDispatcher dispatcher = new RequestDispatcher();
+        AtomicLong connectionIds = new AtomicLong();
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(group)
+                .channel(transport.serverChannel())
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        connections.add(ch);
+                        long id = connectionIds.incrementAndGet();
+                        ch.pipeline()
+                                .addLast(HandshakeHandler.CODEC, new ServerHandshakeCodec())
+                                .addLast(HandshakeHandler.HANDLER, new HandshakeHandler(config, catalog, ssl, id, dispatcher));
+                    }
+                });
+        try {
+            Channel channel = bootstrap.bind(config.bind()).sync().channel();
+            NbdServer server = new NbdServer(group, channel, connections, dispatcher);
+            LOG.info("NBD server listening on {} ({}{})", server.localAddress(), transport.name(),
+                    config.tls().map(t -> t.required() ? ", TLS required" : ", TLS optional").orElse(""));
+            return server;
+        } catch (Exception e) {
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            dispatcher.close();
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while binding " + config.bind());
+            }
+            throw new IOException("cannot listen on " + config.bind() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The bound address, with the real port when the config asked for port 0. */
+    public InetSocketAddress localAddress() {
+        return (InetSocketAddress) serverChannel.localAddress();
+    }
+
+    /** Stops listening, closes every connection and releases threads. */
+    @Override
+    public void close() {
+        serverChannel.close().awaitUninterruptibly();
+        connections.close().awaitUninterruptibly();
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        dispatcher.close();
+    }
+}
