@@ -183,19 +183,29 @@ final class ConnectionSlot {
 
     private void onReply(NbdReply r) {
         Pending p = inFlight.get(r.cookie());
+        if (p == null) {
+            closeWith(new NbdProtocolViolationException("server " + connector.uri().endpoint()
+                    + " replied to unknown cookie " + r.cookie()));
+            return;
+        }
         try {
-            if (p == null) {
-                throw new NbdProtocolViolationException("server " + connector.uri().endpoint()
-                        + " replied to unknown cookie " + r.cookie());
-            }
             p.accept(r);
             if (r.done()) {
                 inFlight.remove(r.cookie());
-                p.complete();
-                failedAttempts = 0;
+                try {
+                    p.complete();
+                    failedAttempts = 0;
+                } catch (NbdProtocolViolationException | RuntimeException e) {
+                    p.fail(e);
+                    throw e;
+                }
             }
         } catch (NbdProtocolViolationException e) {
             closeWith(e);
+        } catch (RuntimeException e) {
+            // A bug of ours must not leave requests waiting forever: fail everything.
+            closeWith(new NbdProtocolViolationException("internal error handling a reply from "
+                    + connector.uri().endpoint() + ": " + e, e));
         }
     }
 

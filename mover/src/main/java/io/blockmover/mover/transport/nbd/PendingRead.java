@@ -110,8 +110,9 @@ final class PendingRead extends Pending {
     @Override
     void complete() throws NbdProtocolViolationException {
         if (error != null) {
+            DiskIoException e = error;
             reset();
-            future.completeExceptionally(error);
+            future.completeExceptionally(e);
             return;
         }
         if (whole != null) {
