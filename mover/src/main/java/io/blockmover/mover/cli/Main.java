@@ -16,6 +16,7 @@ import picocli.CommandLine.Option;
                 CommandLine.HelpCommand.class,
                 NbdInfoCommand.class,
                 NbdCopyCommand.class,
+                EsxSimCommand.class,
         })
 public final class Main implements Runnable {
 

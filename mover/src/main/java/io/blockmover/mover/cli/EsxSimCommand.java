@@ -1,0 +1,181 @@
+package io.blockmover.mover.cli;
+
+import io.blockmover.nbd.esx.EsxFaults;
+import io.blockmover.nbd.esx.EsxSimulator;
+import io.blockmover.nbd.esx.HostSpec;
+import io.blockmover.nbd.esx.Profile;
+import io.blockmover.nbd.server.ExportCatalog;
+import io.blockmover.nbd.server.ServerTls;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code blockmover esxsim}: runs the emulated ESX host in the foreground. Prints its export
+ * names one per line, then {@code ready}; runs until killed (SIGTERM or Ctrl-C shut it down
+ * cleanly). The listening addresses go to stderr so stdout stays a clean list.
+ */
+@Command(name = "esxsim", mixinStandardHelpOptions = true,
+        description = "Run the emulated ESX host: thin VM disks with snapshots and CBT as NBD exports.")
+public final class EsxSimCommand implements Callable<Integer> {
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:10809",
+            description = "NBD address (default ${DEFAULT-VALUE}; port 0 picks a free one).")
+    String listen;
+
+    @Option(names = "--vms", defaultValue = "2", description = "Number of VMs (vm01, vm02, ...; default ${DEFAULT-VALUE}).")
+    int vms;
+
+    @Option(names = "--disks-per-vm", defaultValue = "2", description = "Disks per VM (device keys 2000, 2001, ...; default ${DEFAULT-VALUE}).")
+    int disksPerVm;
+
+    @Option(names = "--disk-size", defaultValue = "64G", description = "Capacity of each thin disk (default ${DEFAULT-VALUE}).")
+    String diskSize;
+
+    @Option(names = "--profile", defaultValue = "mixed",
+            description = "Content: empty, zero, duplicate, text, random, mixed, or weights like hole=30,text=70 (default ${DEFAULT-VALUE}).")
+    String profile;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of all generated content and uuids (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--no-cbt", description = "Start with changed block tracking off.")
+    boolean noCbt;
+
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Server certificate chain; enables STARTTLS.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key (PKCS#8) of --tls-cert.")
+    Path tlsKey;
+
+    @Option(names = "--tls-ca", paramLabel = "PEM", description = "Require client certificates signed by this CA.")
+    Path tlsCa;
+
+    @Option(names = "--tls-required", description = "Refuse clients that do not start TLS.")
+    boolean tlsRequired;
+
+    @Option(names = "--churn", paramLabel = "RATE", defaultValue = "0",
+            description = "Guest workload write rate, e.g. 20MB/s (default: idle).")
+    String churn;
+
+    @Option(names = "--snapshot", arity = "0..1", fallbackValue = "snap-1", paramLabel = "NAME",
+            description = "Create a snapshot on every VM at start (name default ${FALLBACK-VALUE}).")
+    String snapshot;
+
+    @Option(names = "--control", paramLabel = "HOST:PORT",
+            description = "Serve the JSON control API (snapshot, changed areas, churn, faults) on this address.")
+    String control;
+
+    @Option(names = "--latency", paramLabel = "DURATION", description = "Fault: added latency per request, e.g. 5ms.")
+    String latency;
+
+    @Option(names = "--rate-limit", paramLabel = "RATE", description = "Fault: server bandwidth limit, e.g. 100MB/s.")
+    String rateLimit;
+
+    @Option(names = "--read-error", paramLabel = "OFFSET:LENGTH[:EXPORT]",
+            description = "Fault: reads touching this range fail with EIO (repeatable).")
+    String[] readErrors = new String[0];
+
+    @Option(names = "--drop-after-requests", paramLabel = "N", description = "Fault: drop the connection of the request after the N-th (once).")
+    Long dropAfterRequests;
+
+    @Option(names = "--drop-after-bytes", paramLabel = "SIZE", description = "Fault: drop the connection once this much data has moved (once).")
+    String dropAfterBytes;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        HostSpec hostSpec = new HostSpec(seed, vms, disksPerVm, io.blockmover.nbd.esx.Sizes.parseBytes(diskSize),
+                Profile.parse(profile), !noCbt);
+        EsxSimulator.Options options = new EsxSimulator.Options(hostSpec, address(listen, "--listen"), tls(),
+                Optional.ofNullable(control).map(c -> address(c, "--control")),
+                io.blockmover.nbd.esx.Sizes.parseRate(churn), Optional.ofNullable(snapshot));
+        CountDownLatch stopped = new CountDownLatch(1);
+        EsxSimulator sim = EsxSimulator.start(options);
+        Thread hook = new Thread(() -> {
+            sim.close();
+            stopped.countDown();
+        }, "esxsim-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            applyFaults(sim.faults());
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            InetSocketAddress nbd = sim.nbdAddress();
+            err.println("esxsim: nbd " + nbd.getHostString() + ":" + nbd.getPort()
+                    + sim.controlUrl().map(u -> " control " + u).orElse(""));
+            err.flush();
+            for (ExportCatalog.Export e : sim.catalog().list()) {
+                out.println(e.name());
+            }
+            out.println("ready");
+            out.flush();
+            stopped.await();
+        } catch (RuntimeException | InterruptedException e) {
+            sim.close();
+            throw e;
+        }
+        return 0;
+    }
+
+    private Optional<ServerTls> tls() {
+        if (tlsCert == null && tlsKey == null) {
+            if (tlsCa != null || tlsRequired) {
+                throw new IllegalArgumentException("--tls-ca and --tls-required need --tls-cert and --tls-key");
+            }
+            return Optional.empty();
+        }
+        if (tlsCert == null || tlsKey == null) {
+            throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+        }
+        return Optional.of(new ServerTls(tlsCert, tlsKey, Optional.ofNullable(tlsCa), tlsRequired));
+    }
+
+    private void applyFaults(EsxFaults faults) {
+        if (latency != null) {
+            faults.latency(io.blockmover.nbd.esx.Sizes.parseDuration(latency));
+        }
+        if (rateLimit != null) {
+            faults.rateLimit(io.blockmover.nbd.esx.Sizes.parseRate(rateLimit));
+        }
+        for (String r : readErrors) {
+            String[] p = r.split(":", 3);
+            if (p.length < 2) {
+                throw new IllegalArgumentException("--read-error wants OFFSET:LENGTH[:EXPORT], got " + r);
+            }
+            faults.addReadError(new EsxFaults.ReadError(Optional.ofNullable(p.length == 3 ? p[2] : null),
+                    io.blockmover.nbd.esx.Sizes.parseBytes(p[0]), io.blockmover.nbd.esx.Sizes.parseBytes(p[1])));
+        }
+        if (dropAfterRequests != null) {
+            faults.dropAfterRequests(dropAfterRequests);
+        }
+        if (dropAfterBytes != null) {
+            faults.dropAfterBytes(io.blockmover.nbd.esx.Sizes.parseBytes(dropAfterBytes));
+        }
+    }
+
+    private static InetSocketAddress address(String hostPort, String option) {
+        int colon = hostPort.lastIndexOf(':');
+        if (colon <= 0) {
+            throw new IllegalArgumentException(option + " wants HOST:PORT, got " + hostPort);
+        }
+        String host = hostPort.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        try {
+            return new InetSocketAddress(host, Integer.parseInt(hostPort.substring(colon + 1)));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(option + " wants HOST:PORT, got " + hostPort);
+        }
+    }
+}
