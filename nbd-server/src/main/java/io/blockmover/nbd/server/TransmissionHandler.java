@@ -11,6 +11,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 
 import static io.blockmover.nbd.protocol.NbdConstants.*;
@@ -18,9 +19,10 @@ import static io.blockmover.nbd.protocol.NbdConstants.*;
 /**
  * The transmission phase of one connection. Requests are checked on the event loop, run on
  * the {@link RequestDispatcher} (so they overlap and complete in any order), and answered from
- * there. Bookkeeping stays on the event loop: when too many requests or bytes are in flight the
- * socket is no longer read until half of them are answered, so a fast client cannot make the
- * server buffer without bound. DISC closes once every earlier request is answered.
+ * there. Bookkeeping stays on the event loop: beyond a budget of requests and bytes in flight,
+ * requests wait unserved and the socket is no longer read until half the budget is free again,
+ * so a fast client cannot make the server buffer or allocate without bound. DISC closes once
+ * every earlier request is answered.
  */
 final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(TransmissionHandler.class);
@@ -38,6 +40,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private long bytesInFlight;
     private boolean paused;
     private boolean disconnecting;
+    private final ArrayDeque<NbdRequest> waiting = new ArrayDeque<>();
 
     TransmissionHandler(Session session, NbdServerConfig config, RequestDispatcher dispatcher) {
         this.session = session;
@@ -63,8 +66,27 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             closeWhenIdle(ctx);
             return;
         }
+        if (waiting.isEmpty() && underLimits()) {
+            start(ctx, request);
+        } else {
+            // One socket read can hold many requests; those beyond the budget wait here, unserved
+            // and without buffers, while the socket is not read any further.
+            waiting.add(request);
+        }
+        if (!paused && !underLimits()) {
+            paused = true;
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    private boolean underLimits() {
+        return requestsInFlight < config.maxRequestsInFlight() && bytesInFlight < config.maxBytesInFlight();
+    }
+
+    private void start(ChannelHandlerContext ctx, NbdRequest request) {
         long cost = request.type() == CMD_READ || request.type() == CMD_WRITE ? request.length() : 0;
-        begin(ctx, cost);
+        requestsInFlight++;
+        bytesInFlight += cost;
         ReplySink sink = new ReplySink(ctx, () -> finish(ctx, cost));
         RequestChecks.Rejection rejection = RequestChecks.check(session, request);
         if (rejection != null) {
@@ -85,7 +107,9 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             case FaultInjector.Fault.Drop d -> {
                 request.release();
                 LOG.debug("connection {}: fault injector drops the connection at {}", session.connectionId(), request);
+                disconnecting = true;
                 ctx.close();
+                sink.abandon();
             }
         }
     }
@@ -103,22 +127,21 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void begin(ChannelHandlerContext ctx, long cost) {
-        requestsInFlight++;
-        bytesInFlight += cost;
-        if (!paused && (requestsInFlight >= config.maxRequestsInFlight() || bytesInFlight >= config.maxBytesInFlight())) {
-            paused = true;
-            ctx.channel().config().setAutoRead(false);
-        }
-    }
-
     /** Runs on the event loop once a request's last reply was written (or failed to be). */
     private void finish(ChannelHandlerContext ctx, long cost) {
         requestsInFlight--;
         bytesInFlight -= cost;
+        while (!waiting.isEmpty() && underLimits()) {
+            NbdRequest next = waiting.poll();
+            if (ctx.channel().isActive()) {
+                start(ctx, next);
+            } else {
+                next.release();
+            }
+        }
         if (disconnecting) {
             closeWhenIdle(ctx);
-        } else if (paused && requestsInFlight <= config.maxRequestsInFlight() / 2
+        } else if (paused && waiting.isEmpty() && requestsInFlight <= config.maxRequestsInFlight() / 2
                 && bytesInFlight <= config.maxBytesInFlight() / 2) {
             paused = false;
             ctx.channel().config().setAutoRead(true);
@@ -126,9 +149,18 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void closeWhenIdle(ChannelHandlerContext ctx) {
-        if (requestsInFlight == 0) {
+        if (requestsInFlight == 0 && waiting.isEmpty()) {
             ctx.close();
         }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        NbdRequest r;
+        while ((r = waiting.poll()) != null) {
+            r.release();
+        }
+        ctx.fireChannelInactive();
     }
 
     @Override
