@@ -83,20 +83,21 @@ final class ChunkSink {
         List<PackWriter.Entry> entries;
         try {
             entries = pack.seal();
-            try (WriteBatch batch = new WriteBatch()) {
-                for (PackWriter.Entry e : entries) {
-                    batch.put(ctx.db().chunks(), e.id().bytes(), e.location().encode());
-                }
-                // Not synced: the commit's synced batch comes later in the same WAL and makes this durable too;
-                // a crash before it leaves locations of durable but unreferenced chunks, which gc removes.
-                ctx.db().write(batch, false);
-            }
-        } catch (IOException | RuntimeException | RocksDBException e) {
+        } catch (IOException | RuntimeException e) {
             pack.abandon();
             fail(e);
-            if (e instanceof IOException io) {
-                throw io;
+            throw e;
+        }
+        try (WriteBatch batch = new WriteBatch()) {
+            for (PackWriter.Entry e : entries) {
+                batch.put(ctx.db().chunks(), e.id().bytes(), e.location().encode());
             }
+            // Not synced: the commit's synced batch comes later in the same WAL and makes this durable too;
+            // a crash before it leaves locations of durable but unreferenced chunks, which gc removes.
+            ctx.db().write(batch, false);
+        } catch (RuntimeException | RocksDBException e) {
+            // The pack is durable; whether the index write landed is unknown, so gc, not us, decides its fate.
+            fail(e);
             throw new RepositoryException("cannot publish pack " + Long.toHexString(pack.packId()) + ": " + e.getMessage(), e);
         }
         for (PackWriter.Entry e : entries) {

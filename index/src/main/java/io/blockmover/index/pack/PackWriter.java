@@ -14,6 +14,7 @@ import java.util.List;
  */
 public final class PackWriter {
     private final long packId;
+    private final PackStore store;
     private final PackStore.Output out;
     private final List<Entry> entries = new ArrayList<>();
     private final ByteBuffer small = ByteBuffer.allocate(Math.max(PackFormat.FILE_HEADER, PackFormat.FOOTER));
@@ -22,13 +23,14 @@ public final class PackWriter {
     public record Entry(ChunkId id, ChunkLocation location) {
     }
 
-    private PackWriter(long packId, PackStore.Output out) {
+    private PackWriter(long packId, PackStore store, PackStore.Output out) {
         this.packId = packId;
+        this.store = store;
         this.out = out;
     }
 
     public static PackWriter create(PackStore store, long packId) throws IOException {
-        PackWriter w = new PackWriter(packId, store.create(packId));
+        PackWriter w = new PackWriter(packId, store, store.create(packId));
         w.small.clear();
         PackFormat.writeFileHeader(w.small, packId);
         w.out.append(w.small.flip());
@@ -73,12 +75,17 @@ public final class PackWriter {
         return entries;
     }
 
-    /** Gives up without sealing (the writer failed); the file stays for gc to reclaim. */
+    /**
+     * Gives up on a pack whose locations were never published: no index entry and no other
+     * writer can refer to it, so it is deleted at once (freeing space matters most when the
+     * failure was a full disk). If even that fails, gc removes it later.
+     */
     public void abandon() {
         try {
             out.close();
+            store.delete(packId);
         } catch (IOException ignored) {
-            // nothing was promised about this pack; gc removes it
+            // nothing refers to this pack; gc removes it
         }
     }
 }
