@@ -62,11 +62,18 @@ public final class DiskWriter {
         return parent != null;
     }
 
+    /** {@link #put} found the chunk all zeros: only marked, nothing stored. */
+    public static final long ZERO = -2;
+    /** {@link #put} found the chunk already in the repository (or in this backup): only referenced. */
+    public static final long DUPLICATE = -1;
+
     /**
      * Stores the chunk at {@code offset} ({@code chunk}'s remaining bytes; its position is not
      * moved and it may be reused as soon as this returns). All-zero chunks are only marked.
+     *
+     * @return the bytes the chunk added to its pack when it was new, else {@link #ZERO} or {@link #DUPLICATE}
      */
-    public void put(long offset, ByteBuffer chunk) throws IOException {
+    public long put(long offset, ByteBuffer chunk) throws IOException {
         owner.checkOpen();
         long i = indexOf(offset);
         int expected = length(i);
@@ -77,7 +84,7 @@ public final class DiskWriter {
         try {
             if (codec.isZero(chunk)) {
                 staged.set(i, null);
-                return;
+                return ZERO;
             }
             ChunkId id = codec.digest(chunk);
             long stored = sink.store(id, chunk, codec);
@@ -85,7 +92,9 @@ public final class DiskWriter {
             if (stored >= 0) {
                 newChunks.increment();
                 newStoredBytes.add(stored);
+                return stored;
             }
+            return DUPLICATE;
         } catch (IOException | RuntimeException e) {
             sink.fail(e);
             throw e;
