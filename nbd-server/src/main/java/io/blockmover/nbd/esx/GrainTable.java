@@ -4,12 +4,12 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
- * A sparse, lock-free map from grain index to {@link GrainVersion}: a top array of chunks of 512
- * grains (32 MiB of disk each), a chunk allocated on its first write. A 1 TiB disk costs a 128 KiB
- * top array plus 2 KiB per touched chunk; lookups allocate nothing.
+ * A sparse, lock-free map from grain index to {@link GrainVersion}: a top array of chunks of 128
+ * grains (8 MiB of disk each), a chunk allocated on its first write. A 1 TiB disk costs a 512 KiB
+ * top array plus about 0.5 KiB per touched chunk; lookups allocate nothing.
  */
 final class GrainTable {
-    private static final int CHUNK_SHIFT = 9;
+    private static final int CHUNK_SHIFT = 7;
     private static final int CHUNK = 1 << CHUNK_SHIFT;
 
     private final long grains;
@@ -30,7 +30,7 @@ final class GrainTable {
         return written.get();
     }
 
-    /** Number of allocated chunks (each 512 references). */
+    /** Number of allocated chunks (each 128 references). */
     long chunkCount() {
         long c = 0;
         for (int i = 0; i < chunks.length(); i++) {
