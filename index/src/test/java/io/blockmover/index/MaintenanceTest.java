@@ -133,7 +133,7 @@ class MaintenanceTest {
         for (int day = 0; day < 400; day++) {
             for (int h = 0; h < 2; h++) {
                 long id = day * 2L + h + 1;
-                bs.add(new BackupRecord(id, "vm", "", 0, base, base.plus(Duration.ofDays(day)).plus(Duration.ofHours(h * 6)), List.of()));
+                bs.add(new BackupRecord(id, "vm", "", 0, base, base.plus(Duration.ofDays(day)).plus(Duration.ofHours(h * 6)), 0, List.of()));
             }
         }
         Set<Long> keepLast = new Retention(3, 0, 0, 0, 0).keep(bs, ZoneOffset.UTC);

@@ -5,10 +5,13 @@ import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.manifest.StagedManifest;
+import io.blockmover.index.pack.PackFormat;
+import io.blockmover.index.pack.PackWriter;
 import io.blockmover.index.repo.RepoContext;
 import io.blockmover.index.repo.RepositoryException;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -111,20 +114,31 @@ public final class BackupWriter implements AutoCloseable {
         try {
             // 1. Every new chunk durable in a sealed pack and indexed.
             sink.flush();
-            // 2. Manifests, invisible until the catalog entry exists.
-            List<DiskRecord> records = new ArrayList<>();
-            byte[] buf = new byte[ManifestKeys.SEGMENT_ENTRIES * ManifestKeys.ENTRY];
-            for (DiskWriter d : disks) {
-                records.add(d.record(writeManifest(d, buf)));
+            // 2. Manifests into the index (invisible until the catalog entry exists) and into this
+            //    backup's own manifest pack, sealed before the catalog write, for rebuild-index.
+            PackWriter manifestPack = PackWriter.create(ctx.packs(), ctx.newPackId());
+            BackupRecord record;
+            try {
+                List<DiskRecord> records = new ArrayList<>();
+                byte[] buf = new byte[ManifestKeys.SEGMENT_ENTRIES * ManifestKeys.ENTRY];
+                for (DiskWriter d : disks) {
+                    records.add(d.record(writeManifest(d, buf, manifestPack)));
+                }
+                record = new BackupRecord(id, spec.vmId(), spec.label(), spec.parentId(), started, Instant.now(),
+                        manifestPack.packId(), records);
+                manifestPack.appendMeta(PackFormat.KIND_BACKUP, ManifestKeys.packKey(id, 0, 0), ByteBuffer.wrap(record.encode()));
+                manifestPack.seal();
+            } catch (IOException | RuntimeException e) {
+                manifestPack.abandon();
+                throw e;
             }
             // 3. The one synced write that makes the backup visible.
-            BackupRecord record = new BackupRecord(id, spec.vmId(), spec.label(), spec.parentId(), started, Instant.now(), records);
             try (WriteBatch batch = new WriteBatch()) {
                 batch.put(ctx.db().catalog(), ManifestKeys.catalogKey(id), record.encode());
                 ctx.db().write(batch, true);
             }
+            log.debug("committed backup {} of {} ({} disks)", id, spec.vmId(), record.disks().size());
             state = State.COMMITTED;
-            log.debug("committed backup {} of {} ({} disks)", id, spec.vmId(), records.size());
             return id;
         } catch (IOException | RuntimeException | RocksDBException e) {
             sink.fail(e);
@@ -146,7 +160,7 @@ public final class BackupWriter implements AutoCloseable {
     }
 
     /** Streams the staged manifest into the index; returns the number of zero chunks. */
-    private long writeManifest(DiskWriter d, byte[] buf) throws IOException, RocksDBException {
+    private long writeManifest(DiskWriter d, byte[] buf, PackWriter pack) throws IOException, RocksDBException {
         StagedManifest staged = d.staged();
         int segments = ManifestKeys.segments(staged.chunkCount());
         long zeros = 0;
@@ -160,6 +174,7 @@ public final class BackupWriter implements AutoCloseable {
                     }
                 }
                 ManifestStore.putSegment(batch, ctx.db(), id, d.index(), s, buf, len);
+                pack.appendMeta(PackFormat.KIND_MANIFEST, ManifestKeys.packKey(id, d.index(), s), ByteBuffer.wrap(buf, 0, len));
                 if ((s + 1) % SEGMENTS_PER_BATCH == 0) {
                     ctx.db().write(batch, false);
                     batch.close();

@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Mark and sweep. Mark: every chunk id in every committed manifest. Sweep: index entries of
  * unmarked chunks and manifests of uncommitted backups go (one synced batch per 64 Ki deletes),
- * then packs with no live record are deleted and packs below the live fraction are compacted:
+ * then packs with no live record (including manifest packs of backups that never committed or
+ * were pruned) are deleted and packs below the live fraction are compacted:
  * live records copied (after a full check) into new packs, which are sealed before the index
  * points at them, and only then the old pack is deleted. Runs alone (the maintenance gate).
  */
@@ -59,8 +60,10 @@ public final class GarbageCollector {
         // Mark.
         LongHashSet live = new LongHashSet();
         Set<Long> committed = new HashSet<>();
+        Set<Long> manifestPacks = new HashSet<>();
         for (BackupRecord b : ctx.manifests().backups()) {
             committed.add(b.id());
+            manifestPacks.add(b.manifestPack());
             for (DiskRecord d : b.disks()) {
                 for (int s = 0; s < d.segments(); s++) {
                     byte[] seg = ctx.manifests().segment(b.id(), d, s);
@@ -112,6 +115,9 @@ public final class GarbageCollector {
         List<PackStore.PackInfo> packs = ctx.packs().list();
         for (PackStore.PackInfo p : packs) {
             before += p.size();
+            if (manifestPacks.contains(p.packId())) {
+                continue; // a committed backup's manifest copy: live as long as the backup
+            }
             long used = liveBytes.getOrDefault(p.packId(), 0L);
             boolean young = now - p.lastModifiedMillis() < options.grace().toMillis();
             if (used == 0) {

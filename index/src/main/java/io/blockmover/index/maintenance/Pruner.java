@@ -4,6 +4,7 @@ import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.repo.RepoContext;
 import io.blockmover.index.repo.Repository;
 
+import java.io.IOException;
 import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,12 +12,15 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import org.rocksdb.WriteBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Applies a {@link Retention} to every VM's backups and deletes the others' catalog entries and
  * manifests in one synced batch. Manifests are full, so deleting any backup never breaks another.
  */
 public final class Pruner {
+    private static final Logger log = LoggerFactory.getLogger(Pruner.class);
     private final RepoContext ctx;
 
     public Pruner(Repository repo) {
@@ -32,10 +36,16 @@ public final class Pruner {
             }
             List<Long> kept = new ArrayList<>();
             List<Long> removed = new ArrayList<>();
+            List<Long> removedPacks = new ArrayList<>();
             for (List<BackupRecord> backups : byVm.values()) {
                 Set<Long> keep = retention.keep(backups, zone);
                 for (BackupRecord b : backups) {
-                    (keep.contains(b.id()) ? kept : removed).add(b.id());
+                    if (keep.contains(b.id())) {
+                        kept.add(b.id());
+                    } else {
+                        removed.add(b.id());
+                        removedPacks.add(b.manifestPack());
+                    }
                 }
             }
             if (!dryRun && !removed.isEmpty()) {
@@ -44,6 +54,14 @@ public final class Pruner {
                         ctx.manifests().delete(batch, id);
                     }
                     ctx.db().write(batch, true);
+                }
+                // After the catalog no longer names them, so rebuild-index cannot resurrect pruned backups.
+                for (long pack : removedPacks) {
+                    try {
+                        ctx.packs().delete(pack);
+                    } catch (IOException e) {
+                        log.warn("cannot delete manifest pack {} now; gc will: {}", Long.toHexString(pack), e.getMessage());
+                    }
                 }
             }
             return new PruneReport(kept, removed, dryRun);

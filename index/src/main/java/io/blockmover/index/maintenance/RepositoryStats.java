@@ -14,10 +14,11 @@ import org.rocksdb.RocksIterator;
  * Sizes of a repository. {@code logicalBytes}: sum of disk capacities over all backups;
  * {@code dataBytes}: their non-zero chunks (what a naive copy would store); {@code uniqueBytes}:
  * plaintext of the distinct chunks indexed; {@code storedBytes}: their records in packs;
- * {@code packBytes}: pack files on disk (storedBytes plus garbage gc has not yet reclaimed).
+ * {@code packs}, {@code packBytes}: chunk pack files on disk (storedBytes, pack framing, and
+ * garbage gc has not yet reclaimed); {@code manifestPackBytes}: the backups' manifest copies.
  */
 public record RepositoryStats(int backups, long logicalBytes, long dataBytes, long uniqueChunks, long uniqueBytes,
-                              long storedBytes, int packs, long packBytes) {
+                              long storedBytes, int packs, long packBytes, long manifestPackBytes) {
 
     /** How many times deduplication shrinks the data: dataBytes / uniqueBytes. */
     public double dedupRatio() {
@@ -34,8 +35,10 @@ public record RepositoryStats(int backups, long logicalBytes, long dataBytes, lo
         int backups = 0;
         long logical = 0;
         long data = 0;
+        java.util.Set<Long> manifestPacks = new java.util.HashSet<>();
         for (BackupRecord b : ctx.manifests().backups()) {
             backups++;
+            manifestPacks.add(b.manifestPack());
             for (DiskRecord d : b.disks()) {
                 logical += d.capacity();
                 data += Math.min(d.capacity(), d.dataChunks() * d.chunkSize());
@@ -55,10 +58,15 @@ public record RepositoryStats(int backups, long logicalBytes, long dataBytes, lo
         }
         int packs = 0;
         long packBytes = 0;
+        long manifestBytes = 0;
         for (PackStore.PackInfo p : ctx.packs().list()) {
-            packs++;
-            packBytes += p.size();
+            if (manifestPacks.contains(p.packId())) {
+                manifestBytes += p.size();
+            } else {
+                packs++;
+                packBytes += p.size();
+            }
         }
-        return new RepositoryStats(backups, logical, data, chunks, unique, stored, packs, packBytes);
+        return new RepositoryStats(backups, logical, data, chunks, unique, stored, packs, packBytes, manifestBytes);
     }
 }

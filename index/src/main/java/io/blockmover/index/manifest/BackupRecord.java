@@ -11,9 +11,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
-/** A committed backup (restore point) of one VM: the value of the catalog column family. */
+/**
+ * A committed backup (restore point) of one VM: the value of the catalog column family. A copy of
+ * it and of its manifests lives in its own pack, {@code manifestPack}, so a lost index can be
+ * rebuilt from packs alone.
+ */
 public record BackupRecord(long id, String vmId, String label, long parentId, Instant started, Instant committed,
-                           List<DiskRecord> disks) {
+                           long manifestPack, List<DiskRecord> disks) {
     private static final int VERSION = 1;
     public static final long NO_PARENT = 0;
 
@@ -35,6 +39,7 @@ public record BackupRecord(long id, String vmId, String label, long parentId, In
             out.writeLong(parentId);
             out.writeLong(started.toEpochMilli());
             out.writeLong(committed.toEpochMilli());
+            out.writeLong(manifestPack);
             out.writeShort(disks.size());
             for (DiskRecord d : disks) {
                 out.writeShort(d.index());
@@ -65,13 +70,14 @@ public record BackupRecord(long id, String vmId, String label, long parentId, In
             long parent = in.readLong();
             Instant started = Instant.ofEpochMilli(in.readLong());
             Instant committed = Instant.ofEpochMilli(in.readLong());
+            long manifestPack = in.readLong();
             int n = in.readUnsignedShort();
             List<DiskRecord> disks = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
                 disks.add(new DiskRecord(in.readUnsignedShort(), in.readUTF(), in.readLong(), in.readInt(), in.readUTF(),
                         in.readLong(), in.readLong(), in.readLong(), in.readLong()));
             }
-            return new BackupRecord(id, vm, label, parent, started, committed, disks);
+            return new BackupRecord(id, vm, label, parent, started, committed, manifestPack, disks);
         } catch (IOException e) {
             throw new IllegalArgumentException("backup record is truncated", e);
         }

@@ -32,6 +32,11 @@ public final class ManifestKeys {
         return ByteBuffer.wrap(manifestKey).getInt(10);
     }
 
+    /** The 32-byte key field of a manifest-segment record in a pack. */
+    public static byte[] packKey(long backupId, int disk, int segment) {
+        return ByteBuffer.allocate(32).putLong(backupId).putShort((short) disk).putInt(segment).array();
+    }
+
     public static int segments(long chunkCount) {
         return (int) ((chunkCount + SEGMENT_ENTRIES - 1) / SEGMENT_ENTRIES);
     }

@@ -15,6 +15,10 @@ public final class PackFormat {
 
     public static final int RECORD_MAGIC = 0x424D4348; // "BMCH"
     public static final byte KIND_CHUNK = 1;
+    /** A manifest segment; the digest field holds backup id (8), disk index (2), segment (4), zeros. */
+    public static final byte KIND_MANIFEST = 2;
+    /** A committed backup's catalog record; the digest field holds the backup id (8), zeros. */
+    public static final byte KIND_BACKUP = 3;
     public static final int RECORD_HEADER = 56;
     public static final int FLAG_ZSTD = 1;
     public static final int FLAG_AES_GCM = 2;
@@ -56,6 +60,16 @@ public final class PackFormat {
             throw new IllegalArgumentException("pack header checksum mismatch");
         }
         return b.getLong(start + 16);
+    }
+
+    /** Writes a record header (with both CRCs) for {@code payload} (not moved) into {@code b} at its position. */
+    public static void writeRecordHeader(ByteBuffer b, byte kind, int flags, int plainLength, byte[] key, ByteBuffer payload) {
+        int start = b.position();
+        CRC32C c = new CRC32C();
+        c.update(payload.duplicate());
+        b.putInt(RECORD_MAGIC).put(kind).put((byte) flags).putShort((short) 0).putInt(plainLength).putInt(payload.remaining())
+                .put(key).putInt((int) c.getValue());
+        b.putInt(crc(b, start, H_HEADER_CRC));
     }
 
     public static void writeFooter(ByteBuffer b, int records) {

@@ -62,6 +62,13 @@ public final class PackWriter {
         return loc;
     }
 
+    /** Appends a non-chunk record (manifest segment, backup record) with a 32-byte key. */
+    public void appendMeta(byte kind, byte[] key, ByteBuffer payload) throws IOException {
+        ByteBuffer header = ByteBuffer.allocate(PackFormat.RECORD_HEADER);
+        PackFormat.writeRecordHeader(header, kind, 0, payload.remaining(), key, payload);
+        out.append(header.flip(), payload.duplicate());
+    }
+
     /** Writes the footer and makes the pack durable. Returns what it holds. */
     public List<Entry> seal() throws IOException {
         if (!sealed) {

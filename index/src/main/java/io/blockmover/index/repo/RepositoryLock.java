@@ -14,7 +14,7 @@ import java.nio.file.StandardOpenOption;
  * owner's pid so the refusal can name it. The OS drops the lock when the process dies, so a
  * SIGKILLed owner never leaves the repository locked.
  */
-final class RepositoryLock implements AutoCloseable {
+public final class RepositoryLock implements AutoCloseable {
     private final FileChannel ch;
     private final FileLock lock;
 
@@ -23,7 +23,7 @@ final class RepositoryLock implements AutoCloseable {
         this.lock = lock;
     }
 
-    static RepositoryLock acquire(Path root) throws IOException {
+    public static RepositoryLock acquire(Path root) throws IOException {
         Path file = root.resolve("lock");
         FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         FileLock lock;

@@ -1,0 +1,231 @@
+package io.blockmover.index.rebuild;
+
+import io.blockmover.index.db.IndexDb;
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.manifest.DiskRecord;
+import io.blockmover.index.manifest.ManifestKeys;
+import io.blockmover.index.pack.ChunkLocation;
+import io.blockmover.index.pack.LocalPackStore;
+import io.blockmover.index.pack.PackFormat;
+import io.blockmover.index.pack.PackStore;
+import io.blockmover.index.repo.RepositoryConfig;
+import io.blockmover.index.repo.RepositoryException;
+import io.blockmover.index.repo.RepositoryLock;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Builds a new index from the packs alone: every record whose header and payload CRCs hold is
+ * indexed (chunks by digest; manifest segments and backup records from each backup's manifest
+ * pack). A backup is recovered only if its manifest pack is complete. The new index replaces the
+ * old one, which is kept beside it as {@code index.old-<millis>}. Needs no passphrase: records
+ * carry their (keyed) digests in clear headers and are checked by CRC.
+ */
+public final class IndexRebuilder {
+    private static final Logger log = LoggerFactory.getLogger(IndexRebuilder.class);
+    private static final int BATCH = 16 << 10;
+
+    private IndexRebuilder() {
+    }
+
+    public static RebuildReport rebuild(Path root) throws IOException {
+        RepositoryConfig config = RepositoryConfig.read(root);
+        try (RepositoryLock lock = RepositoryLock.acquire(root)) {
+            Path fresh = root.resolve("index.rebuild");
+            deleteTree(fresh);
+            RebuildReport report;
+            try (IndexDb db = IndexDb.open(fresh, config.formatVersion()); PackStore packs = new LocalPackStore(root.resolve("packs"))) {
+                report = new Scan(db, packs).run();
+            }
+            Path index = root.resolve("index");
+            if (Files.exists(index)) {
+                Files.move(index, root.resolve("index.old-" + System.currentTimeMillis()));
+            }
+            Files.move(fresh, index);
+            try (FileChannel ch = FileChannel.open(root, StandardOpenOption.READ)) {
+                ch.force(true);
+            }
+            log.info("rebuild-index: {}", report);
+            return report;
+        }
+    }
+
+    private static final class Scan {
+        private final IndexDb db;
+        private final PackStore packs;
+        private final List<String> problems = new ArrayList<>();
+        private final Map<Long, Set<Long>> segmentsFound = new HashMap<>();
+        private final Map<Long, BackupRecord> backups = new HashMap<>();
+        private final Map<Long, Long> backupPack = new HashMap<>();
+        private final ByteBuffer header = ByteBuffer.allocateDirect(PackFormat.RECORD_HEADER);
+        private final ByteBuffer payload = ByteBuffer.allocateDirect(PackFormat.MAX_PAYLOAD);
+        private WriteBatch batch = new WriteBatch();
+        private long chunks;
+        private long damaged;
+
+        Scan(IndexDb db, PackStore packs) {
+            this.db = db;
+            this.packs = packs;
+        }
+
+        RebuildReport run() throws IOException {
+            int scanned = 0;
+            try {
+                for (PackStore.PackInfo p : packs.list()) {
+                    scanPack(p);
+                    scanned++;
+                }
+                int recovered = 0;
+                for (BackupRecord b : backups.values()) {
+                    if (complete(b)) {
+                        batch.put(db.catalog(), ManifestKeys.catalogKey(b.id()), b.encode());
+                        recovered++;
+                    } else {
+                        problems.add("backup " + b.id() + " of " + b.vmId() + ": manifest incomplete, not recovered");
+                        batch.deleteRange(db.manifests(), ManifestKeys.manifestKey(b.id(), 0, 0), ManifestKeys.manifestKey(b.id() + 1, 0, 0));
+                    }
+                }
+                db.write(batch, true);
+                return new RebuildReport(scanned, chunks, damaged, recovered, problems);
+            } catch (RocksDBException e) {
+                throw new RepositoryException("rebuild-index cannot write the new index: " + e.getMessage(), e);
+            } finally {
+                batch.close();
+            }
+        }
+
+        private boolean complete(BackupRecord b) {
+            Set<Long> found = segmentsFound.getOrDefault(b.id(), Set.of());
+            if (b.manifestPack() != backupPack.get(b.id())) {
+                return false;
+            }
+            for (DiskRecord d : b.disks()) {
+                for (int s = 0; s < d.segments(); s++) {
+                    if (!found.contains(((long) d.index() << 32) | s)) {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        }
+
+        private void scanPack(PackStore.PackInfo p) throws IOException, RocksDBException {
+            String name = Long.toHexString(p.packId());
+            ByteBuffer fileHeader = ByteBuffer.allocate(PackFormat.FILE_HEADER);
+            if (packs.read(p.packId(), 0, fileHeader) < PackFormat.FILE_HEADER) {
+                problems.add("pack " + name + ": shorter than a pack header, skipped");
+                return;
+            }
+            try {
+                long id = PackFormat.readFileHeader(fileHeader.flip());
+                if (id != p.packId()) {
+                    problems.add("pack " + name + ": header names pack " + Long.toHexString(id) + ", skipped");
+                    return;
+                }
+            } catch (IllegalArgumentException e) {
+                problems.add("pack " + name + ": " + e.getMessage() + ", skipped");
+                return;
+            }
+            long pos = PackFormat.FILE_HEADER;
+            while (pos < p.size()) {
+                header.clear();
+                if (packs.read(p.packId(), pos, header) < 4) {
+                    break;
+                }
+                header.flip();
+                if (header.getInt(0) == PackFormat.FOOTER_MAGIC) {
+                    return;
+                }
+                if (header.remaining() < PackFormat.RECORD_HEADER || header.getInt(0) != PackFormat.RECORD_MAGIC
+                        || header.getInt(PackFormat.H_HEADER_CRC) != PackFormat.crc(header, 0, PackFormat.H_HEADER_CRC)) {
+                    problems.add("pack " + name + ": damaged or truncated record header at offset " + pos + "; the rest is skipped");
+                    damaged++;
+                    return;
+                }
+                int length = header.getInt(PackFormat.H_PAYLOAD);
+                if (length < 0 || length > PackFormat.MAX_PAYLOAD) {
+                    problems.add("pack " + name + ": impossible record length at offset " + pos + "; the rest is skipped");
+                    damaged++;
+                    return;
+                }
+                payload.clear().limit(length);
+                int n = packs.read(p.packId(), pos + PackFormat.RECORD_HEADER, payload);
+                if (n < length || PackFormat.crc(payload.flip(), 0, length) != header.getInt(PackFormat.H_PAYLOAD_CRC)) {
+                    problems.add("pack " + name + ": record at offset " + pos + " is damaged, skipped");
+                    damaged++;
+                } else {
+                    record(p.packId(), pos, length);
+                }
+                pos += PackFormat.RECORD_HEADER + length;
+            }
+        }
+
+        private void record(long packId, long pos, int length) throws RocksDBException {
+            byte[] key = new byte[32];
+            header.get(PackFormat.H_DIGEST, key);
+            switch (header.get(PackFormat.H_KIND)) {
+                case PackFormat.KIND_CHUNK -> {
+                    // Any intact copy serves; a later duplicate simply replaces an earlier one.
+                    ChunkLocation loc = new ChunkLocation(packId, pos, length, header.getInt(PackFormat.H_PLAIN), header.get(PackFormat.H_FLAGS) & 0xFF);
+                    batch.put(db.chunks(), key, loc.encode());
+                    chunks++;
+                }
+                case PackFormat.KIND_MANIFEST -> {
+                    ByteBuffer k = ByteBuffer.wrap(key);
+                    long backup = k.getLong(0);
+                    int disk = k.getShort(8) & 0xFFFF;
+                    int segment = k.getInt(10);
+                    byte[] v = new byte[length];
+                    payload.get(0, v);
+                    batch.put(db.manifests(), ManifestKeys.manifestKey(backup, disk, segment), v);
+                    segmentsFound.computeIfAbsent(backup, b -> new HashSet<>()).add(((long) disk << 32) | segment);
+                }
+                case PackFormat.KIND_BACKUP -> {
+                    byte[] v = new byte[length];
+                    payload.get(0, v);
+                    try {
+                        BackupRecord b = BackupRecord.decode(v);
+                        backups.put(b.id(), b);
+                        backupPack.put(b.id(), packId);
+                    } catch (IllegalArgumentException e) {
+                        problems.add("pack " + Long.toHexString(packId) + ": unreadable backup record: " + e.getMessage());
+                    }
+                }
+                default -> problems.add("pack " + Long.toHexString(packId) + ": unknown record kind at offset " + pos);
+            }
+            if (batch.count() >= BATCH) {
+                db.write(batch, false);
+                batch.close();
+                batch = new WriteBatch();
+            }
+        }
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path f : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(f);
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+package io.blockmover.index;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.blockmover.index.TestData.Kind;
+import io.blockmover.index.backup.BackupSpec;
+import io.blockmover.index.backup.BackupWriter;
+import io.blockmover.index.backup.DiskSpec;
+import io.blockmover.index.backup.DiskWriter;
+import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.maintenance.GarbageCollector;
+import io.blockmover.index.maintenance.GcOptions;
+import io.blockmover.index.maintenance.Pruner;
+import io.blockmover.index.maintenance.Retention;
+import io.blockmover.index.maintenance.Verifier;
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.rebuild.IndexRebuilder;
+import io.blockmover.index.rebuild.RebuildReport;
+import io.blockmover.index.repo.InitOptions;
+import io.blockmover.index.repo.Repository;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.ZoneOffset;
+import java.util.Comparator;
+import java.util.List;
+import java.util.function.LongUnaryOperator;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RebuildIndexTest {
+    static final int N = 30;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aLostIndexIsRebuiltFromPacksAlone() throws Exception {
+        Path root = dir.resolve("r");
+        LongUnaryOperator a1 = i -> 100 + i;
+        LongUnaryOperator a2 = i -> i == 7 ? 0 : 100 + i;
+        LongUnaryOperator a3 = i -> i % 10 == 0 ? 5_000 + i : 100 + i;
+        LongUnaryOperator b = i -> 200 + i;
+        List<BackupRecord> expected;
+        long a3Id;
+        try (Repository repo = Repository.init(root, InitOptions.defaults().withChunkSize(Fixtures.CHUNK).withPackTargetSize(256 << 10))) {
+            long first = Fixtures.backup(repo, "vmA", N, a1);
+            Fixtures.backup(repo, "vmA", N, a2);
+            a3Id = Fixtures.backup(repo, "vmA", N, a3);
+            Fixtures.backup(repo, "vmB", N, b);
+            // An aborted backup leaves sealed packs of chunks nobody uses.
+            try (BackupWriter w = repo.newBackup(BackupSpec.full("vmC", ""))) {
+                DiskWriter d = w.addDisk(new DiskSpec("disk0", 20L * Fixtures.CHUNK, ""));
+                ByteBuffer buf = ByteBuffer.allocateDirect(Fixtures.CHUNK);
+                for (int i = 0; i < 20; i++) {
+                    d.put((long) i * Fixtures.CHUNK, TestData.fill(buf, Kind.RANDOM, 77_000 + i, Fixtures.CHUNK));
+                }
+                w.abort();
+            }
+            // Pruned backups must not come back.
+            new Pruner(repo).run(new Retention(2, 0, 0, 0, 0), ZoneOffset.UTC, false, 1000);
+            expected = repo.backups();
+            assertFalse(expected.stream().anyMatch(x -> x.id() == first));
+            // And a wrong index entry, which a rebuild repairs.
+            ChunkId x = Fixtures.chunkAt(repo, a3Id, 3L * Fixtures.CHUNK);
+            ChunkId y = Fixtures.chunkAt(repo, a3Id, 4L * Fixtures.CHUNK);
+            repo.context().db().rocks().put(repo.context().db().chunks(), x.bytes(), repo.context().db().location(y).encode());
+            assertFalse(new Verifier(repo).run(1).ok());
+        }
+        try (Stream<Path> s = Files.walk(root.resolve("index"))) {
+            for (Path f : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(f);
+            }
+        }
+        RebuildReport report = IndexRebuilder.rebuild(root);
+        assertEquals(expected.size(), report.backupsRecovered(), report.toString());
+        assertEquals(0, report.damagedRecords());
+        try (Repository repo = Repository.open(root, null)) {
+            assertEquals(expected, repo.backups());
+            Fixtures.assertRestores(repo, expected.get(0).id(), a2);
+            Fixtures.assertRestores(repo, a3Id, a3);
+            Fixtures.assertRestores(repo, expected.get(2).id(), b);
+            assertTrue(new Verifier(repo).run(2).ok());
+            // The rebuilt index also indexed the aborted backup's chunks; gc drops them and the pruned backup's.
+            assertTrue(new GarbageCollector(repo).run(GcOptions.defaults().withGrace(Duration.ZERO)).deletedChunkEntries() > 0);
+            Fixtures.assertRestores(repo, a3Id, a3);
+            long after = Fixtures.backup(repo, "vmA", N, a1);
+            Fixtures.assertRestores(repo, after, a1);
+            assertTrue(after > a3Id, "new ids continue after the recovered ones");
+        }
+    }
+}
