@@ -157,7 +157,8 @@ final class HandshakeHandler extends SimpleChannelInboundHandler<Object> {
         ctx.pipeline().addFirst("tls", ssl);
         ssl.handshakeFuture().addListener(f -> {
             if (!f.isSuccess()) {
-                LOG.debug("connection {}: TLS handshake failed: {}", connectionId, f.cause().toString());
+                LOG.info("connection {} from {}: TLS handshake failed: {}", connectionId, ctx.channel().remoteAddress(),
+                        f.cause().toString());
                 ctx.close();
             }
         });

@@ -23,7 +23,10 @@ final class ServerTlsContexts {
         if (tls.clientCaPem().isPresent()) {
             Path ca = tls.clientCaPem().get();
             requireReadable(ca, "TLS client CA");
-            builder.trustManager(ca.toFile()).clientAuth(ClientAuth.REQUIRE);
+            // GnuTLS clients (libnbd, qemu) answer a JDK server's TLS 1.3 CertificateRequest with
+            // an empty certificate list (seen with GnuTLS 3.7 and JDK 25, while the same
+            // certificates work against GnuTLS servers), so client-certificate mode offers TLS 1.2.
+            builder.trustManager(ca.toFile()).clientAuth(ClientAuth.REQUIRE).protocols("TLSv1.2");
         }
         try {
             return builder.build();

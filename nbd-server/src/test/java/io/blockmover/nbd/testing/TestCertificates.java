@@ -22,7 +22,6 @@ import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.MessageDigest;
-import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
@@ -85,9 +84,13 @@ public record TestCertificates(Path dir, Path caCert, Path caKey, Path serverCer
         return HexFormat.of().formatHex(serverSha256);
     }
 
+    /**
+     * RSA rather than EC: the JDK encodes EC private keys without the optional public key,
+     * which GnuTLS (libnbd, nbdkit) refuses to import.
+     */
     private static KeyPair keyPair() throws GeneralSecurityException {
-        KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
-        g.initialize(new ECGenParameterSpec("secp256r1"));
+        KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
+        g.initialize(2048);
         return g.generateKeyPair();
     }
 
@@ -106,13 +109,13 @@ public record TestCertificates(Path dir, Path caCert, Path caKey, Path serverCer
         if (isCa) {
             b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
         } else {
-            b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyAgreement));
+            b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
             b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(purpose));
         }
         if (altNames != null) {
             b.addExtension(Extension.subjectAlternativeName, false, altNames);
         }
-        return b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(issuerKeys.getPrivate()));
+        return b.build(new JcaContentSignerBuilder("SHA256withRSA").build(issuerKeys.getPrivate()));
     }
 
     private static void writePem(Path file, String type, byte[] der) throws IOException {
