@@ -2,6 +2,11 @@ package io.blockmover.nbd.esx;
 
 import io.netty.buffer.ByteBuf;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
 /**
  * Stateless, random-access content generators. The long at index {@code i} of a grain is a pure
  * function of the grain's seed and {@code i} (a SplitMix64 counter), so any byte range of any grain
@@ -10,6 +15,12 @@ import io.netty.buffer.ByteBuf;
  */
 final class Generators {
     static final long GOLDEN = 0x9E3779B97F4A7C15L;
+
+    /**
+     * Writes a little-endian long into any ByteBuffer whatever its byte order: about twice as fast
+     * as {@code ByteBuf.setLongLE} per long, and the buffer's shared internal view is not altered.
+     */
+    private static final VarHandle LONG_LE = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     private static final int TOKEN_BITS = 12;
     /**
@@ -52,8 +63,15 @@ final class Generators {
         }
         int end8 = to & ~7;
         long x = grainSeed + ((long) (p >>> 3) + 1) * GOLDEN;
-        for (; p < end8; p += 8, w += 8, x += GOLDEN) {
-            dst.setLongLE(w, mix(x));
+        ByteBuffer window = window(dst, w, end8 - p);
+        if (window != null) {
+            for (int at = window.position(); p < end8; p += 8, w += 8, at += 8, x += GOLDEN) {
+                LONG_LE.set(window, at, mix(x));
+            }
+        } else {
+            for (; p < end8; p += 8, w += 8, x += GOLDEN) {
+                dst.setLongLE(w, mix(x));
+            }
         }
         for (; p < to; p++) {
             dst.setByte(w++, (int) (randomLong(grainSeed, p >>> 3) >>> ((p & 7) << 3)));
@@ -72,13 +90,28 @@ final class Generators {
         }
         int end8 = to & ~7;
         long x = grainSeed + ((long) (p >>> 3) + 1) * GOLDEN;
-        for (; p < end8; p += 8, w += 8, x += GOLDEN) {
-            dst.setLongLE(w, TOKENS[(int) (mix(x) >>> (64 - TOKEN_BITS))]);
+        ByteBuffer window = window(dst, w, end8 - p);
+        if (window != null) {
+            for (int at = window.position(); p < end8; p += 8, w += 8, at += 8, x += GOLDEN) {
+                LONG_LE.set(window, at, TOKENS[(int) (mix(x) >>> (64 - TOKEN_BITS))]);
+            }
+        } else {
+            for (; p < end8; p += 8, w += 8, x += GOLDEN) {
+                dst.setLongLE(w, TOKENS[(int) (mix(x) >>> (64 - TOKEN_BITS))]);
+            }
         }
         for (; p < to; p++) {
             dst.setByte(w++, (int) (textLong(grainSeed, p >>> 3) >>> ((p & 7) << 3)));
         }
         dst.writerIndex(w);
+    }
+
+    /** The buffer's own NIO view of {@code [index, index+length)} (no allocation), or null if it has none. */
+    private static ByteBuffer window(ByteBuf dst, int index, int length) {
+        if (length <= 0 || dst.nioBufferCount() != 1) {
+            return null;
+        }
+        return dst.internalNioBuffer(index, length);
     }
 
     static void appendZeros(int length, ByteBuf dst) {

@@ -219,4 +219,34 @@ class EsxNbdPeersTest {
             assertTrue(differing > 50, "grains changed: " + differing);
         }
     }
+
+    @Test
+    void injectedReadErrorsAndDroppedConnectionsReachTheClient(@TempDir Path dir) throws Exception {
+        String export = "vm01/disk-2000@base";
+        String expected = EsxHost.contentOf(42, 1, 2000, Profile.MIXED, DISK).sha256();
+        try {
+            // a read error on a range that holds data (the first grain of the first data extent)
+            long dataAt = 0;
+            for (Extent e : EsxHost.contentOf(42, 1, 2000, Profile.MIXED, DISK).allocation(0, DISK)) {
+                if (e.flags() == 0) {
+                    break;
+                }
+                dataAt += e.length();
+            }
+            sim.faults().addReadError(new EsxFaults.ReadError(java.util.Optional.of(export), dataAt + 4096, 512));
+            Peers.Result failed = Peers.run(TIMEOUT, "nbdcopy", uri(sim, export), dir.resolve("x.raw").toString());
+            assertNotEquals(0, failed.exitCode(), failed.describe());
+            assertTrue(failed.stderr().contains("Input/output error"), failed.stderr());
+            assertEquals(expected, nbdcopySha(sim, "vm01/disk-2000", dir), "other exports unaffected");
+
+            sim.faults().clear();
+            sim.faults().dropAfterRequests(3);
+            Peers.Result dropped = Peers.run(TIMEOUT, "nbdcopy", "--connections=1", uri(sim, export),
+                    dir.resolve("y.raw").toString());
+            assertNotEquals(0, dropped.exitCode(), dropped.describe());
+        } finally {
+            sim.faults().clear();
+        }
+        assertEquals(expected, nbdcopySha(sim, export, dir), "healthy again once cleared");
+    }
 }
