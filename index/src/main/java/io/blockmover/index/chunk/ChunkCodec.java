@@ -168,6 +168,7 @@ public final class ChunkCodec implements AutoCloseable {
         int in = 0;
         int out = 0;
         int stride = n / SAMPLES;
+        compressed.clear();
         for (int i = 0; i < SAMPLES; i++) {
             int at = src.position() + i * stride;
             out += zc.compressDirectByteBuffer(compressed, 0, compressed.capacity(), src, at, SAMPLE);

@@ -1,8 +1,9 @@
 package io.blockmover.index.pack;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -18,12 +19,18 @@ import java.util.concurrent.ConcurrentHashMap;
 /** Packs as files {@code packs/<first two hex digits>/<16 hex digits>.pack} under a directory. */
 public final class LocalPackStore implements PackStore {
     private static final String SUFFIX = ".pack";
+    /** Open read channels kept: enough for many restores in flight, far below any fd limit. */
+    private static final int MAX_OPEN = 128;
 
     private final Path dir;
     private final ConcurrentHashMap<Long, FileChannel> readers = new ConcurrentHashMap<>();
 
     public LocalPackStore(Path dir) throws IOException {
+        boolean fresh = !Files.isDirectory(dir);
         this.dir = Files.createDirectories(dir);
+        if (fresh) {
+            fsyncDir(dir.toAbsolutePath().getParent());
+        }
     }
 
     public Path pathOf(long packId) {
@@ -41,27 +48,58 @@ public final class LocalPackStore implements PackStore {
 
     @Override
     public int read(long packId, long position, ByteBuffer dst) throws IOException {
-        FileChannel ch;
-        try {
-            ch = readers.computeIfAbsent(packId, id -> {
-                try {
-                    return FileChannel.open(pathOf(id), StandardOpenOption.READ);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
+        for (int attempt = 0; ; attempt++) {
+            FileChannel ch = reader(packId);
+            int start = dst.position();
+            try {
+                int total = 0;
+                while (dst.hasRemaining()) {
+                    int n = ch.read(dst, position + total);
+                    if (n < 0) {
+                        return total == 0 ? -1 : total;
+                    }
+                    total += n;
                 }
-            });
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
-        }
-        int total = 0;
-        while (dst.hasRemaining()) {
-            int n = ch.read(dst, position + total);
-            if (n < 0) {
-                return total == 0 ? -1 : total;
+                return total;
+            } catch (ClosedByInterruptException e) {
+                throw e;
+            } catch (ClosedChannelException e) {
+                // Evicted from the cache by another thread mid-read: reopen once.
+                if (attempt > 0) {
+                    throw e;
+                }
+                dst.position(start);
             }
-            total += n;
         }
-        return total;
+    }
+
+    private FileChannel reader(long packId) throws IOException {
+        FileChannel ch = readers.get(packId);
+        if (ch != null && ch.isOpen()) {
+            return ch;
+        }
+        if (readers.size() >= MAX_OPEN) {
+            // Bounded file descriptors: close some arbitrary cached channel; a reader of it reopens.
+            for (Long victim : readers.keySet()) {
+                FileChannel old = readers.remove(victim);
+                if (old != null) {
+                    old.close();
+                }
+                if (readers.size() < MAX_OPEN) {
+                    break;
+                }
+            }
+        }
+        FileChannel opened = FileChannel.open(pathOf(packId), StandardOpenOption.READ);
+        FileChannel raced = readers.putIfAbsent(packId, opened);
+        if (raced != null && raced.isOpen()) {
+            opened.close();
+            return raced;
+        }
+        if (raced != null) {
+            readers.put(packId, opened);
+        }
+        return opened;
     }
 
     @Override

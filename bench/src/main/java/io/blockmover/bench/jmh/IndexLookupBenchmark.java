@@ -1,0 +1,102 @@
+package io.blockmover.bench.jmh;
+
+import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.db.IndexDb;
+import io.blockmover.index.pack.ChunkLocation;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Threads;
+import org.openjdk.jmh.annotations.Warmup;
+import org.rocksdb.WriteBatch;
+
+/**
+ * Dedup lookups in the chunks column family of an index holding {@code entries} chunks (the
+ * index of a 10 TB repository at 1 MiB chunks with 10 M), with the repository's own RocksDB
+ * settings (64 MiB block cache, bloom filters). {@code hit}: a chunk that exists (a duplicate);
+ * {@code miss}: one that does not (a new chunk). The index is built in the trial setup.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Threads(1)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xmx1g"})
+@Warmup(iterations = 1, time = 5)
+@Measurement(iterations = 3, time = 5)
+public class IndexLookupBenchmark {
+    @Param({"10000000"})
+    public int entries;
+
+    private Path dir;
+    private IndexDb db;
+
+    @State(Scope.Thread)
+    public static class Cursor {
+        final byte[] scratch = new byte[ChunkLocation.ENCODED];
+        final SplittableRandom r = new SplittableRandom(7);
+    }
+
+    static ChunkId key(long i, long salt) {
+        SplittableRandom r = new SplittableRandom(i * 31 + salt);
+        return ChunkId.wrap(ByteBuffer.allocate(32).putLong(r.nextLong()).putLong(r.nextLong()).putLong(r.nextLong())
+                .putLong(r.nextLong()).array());
+    }
+
+    @Setup(Level.Trial)
+    public void build() throws Exception {
+        dir = Files.createTempDirectory("bm-index");
+        db = IndexDb.open(dir, 1);
+        long t0 = System.nanoTime();
+        byte[] value = new ChunkLocation(1, 0, 1 << 20, 1 << 20, 0).encode();
+        WriteBatch batch = new WriteBatch();
+        for (long i = 0; i < entries; i++) {
+            batch.put(db.chunks(), key(i, 0).bytes(), value);
+            if (batch.count() == 100_000) {
+                db.write(batch, false);
+                batch.close();
+                batch = new WriteBatch();
+            }
+        }
+        db.write(batch, true);
+        batch.close();
+        db.flushAndCompact();
+        System.out.printf("%n[index of %,d chunks built and compacted in %.1f s]%n", entries, (System.nanoTime() - t0) / 1e9);
+    }
+
+    @TearDown(Level.Trial)
+    public void drop() throws Exception {
+        db.close();
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    @Benchmark
+    public boolean hit(Cursor c) {
+        return db.contains(key(c.r.nextInt(entries), 0), c.scratch);
+    }
+
+    @Benchmark
+    public boolean miss(Cursor c) {
+        return db.contains(key(c.r.nextInt(entries), 1), c.scratch);
+    }
+}
