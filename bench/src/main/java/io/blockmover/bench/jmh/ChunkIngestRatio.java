@@ -1,0 +1,183 @@
+package io.blockmover.bench.jmh;
+
+import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdCompressCtx;
+import io.blockmover.index.backup.BackupSpec;
+import io.blockmover.index.backup.BackupWriter;
+import io.blockmover.index.backup.DiskSpec;
+import io.blockmover.index.backup.DiskWriter;
+import io.blockmover.index.repo.InitOptions;
+import io.blockmover.index.repo.Repository;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+
+/**
+ * The ratios of {@link ChunkIngestBenchmark} measured robustly on a shared, busy machine: short
+ * slices of each workload are interleaved round after round on one thread, so a peer and the
+ * ingest it bounds always see the same load, and the median of the per-round ratios is reported.
+ * Run: {@code java -cp ... io.blockmover.bench.jmh.ChunkIngestRatio [chunkSize] [rounds] [sliceMillis]}.
+ */
+public final class ChunkIngestRatio {
+    private static final int VARIANTS = 16;
+    private static final String[] NAMES = {"sha256", "ingestRandom", "zstd1", "ingestText", "ingestDuplicate"};
+
+    private final int chunkSize;
+    private final ByteBuffer[] random = new ByteBuffer[VARIANTS];
+    private final ByteBuffer[] text = new ByteBuffer[VARIANTS];
+    private final ByteBuffer duplicate;
+    private final MessageDigest sha = MessageDigest.getInstance("SHA-256");
+    private final ZstdCompressCtx zstd = new ZstdCompressCtx().setLevel(1);
+    private final ByteBuffer zstdOut;
+    private long counter;
+    private Path dir;
+    private Repository repo;
+    private BackupWriter writer;
+    private DiskWriter disk;
+
+    private ChunkIngestRatio(int chunkSize) throws Exception {
+        this.chunkSize = chunkSize;
+        SplittableRandom r = new SplittableRandom(1);
+        byte[] words = "the quick brown fox jumps over the lazy dog; blocks chunks packs manifests digests restore verify prune\n"
+                .getBytes(StandardCharsets.US_ASCII);
+        for (int v = 0; v < VARIANTS; v++) {
+            random[v] = ByteBuffer.allocateDirect(chunkSize);
+            while (random[v].remaining() >= 8) {
+                random[v].putLong(r.nextLong());
+            }
+            random[v].flip();
+            text[v] = ByteBuffer.allocateDirect(chunkSize);
+            while (text[v].hasRemaining()) {
+                int start = r.nextInt(words.length - 12);
+                text[v].put(words, start, Math.min(text[v].remaining(), 3 + r.nextInt(9)));
+            }
+            text[v].flip();
+        }
+        duplicate = ByteBuffer.allocateDirect(chunkSize);
+        duplicate.put(random[0].duplicate()).flip();
+        duplicate.putLong(0, -1);
+        zstdOut = ByteBuffer.allocateDirect((int) Zstd.compressBound(chunkSize));
+    }
+
+    public static void main(String[] args) throws Exception {
+        int chunkSize = args.length > 0 ? Integer.parseInt(args[0]) : 1 << 20;
+        int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 30;
+        long slice = args.length > 2 ? Long.parseLong(args[2]) : 200;
+        ChunkIngestRatio b = new ChunkIngestRatio(chunkSize);
+        double[][] mbps = new double[NAMES.length][rounds];
+        b.fresh();
+        for (int w = 0; w < 2; w++) { // warm-up round, discarded
+            for (int k = 0; k < NAMES.length; k++) {
+                b.run(k, slice);
+            }
+        }
+        for (int round = 0; round < rounds; round++) {
+            if (round % 3 == 0) {
+                b.fresh(); // keep tmpfs use bounded
+            }
+            for (int j = 0; j < NAMES.length; j++) {
+                int k = (j + round) % NAMES.length; // rotate the order so no workload always follows another
+                mbps[k][round] = b.run(k, slice);
+            }
+        }
+        b.close();
+        System.out.printf("chunk size %d, %d rounds of %d ms slices, one thread%n", chunkSize, rounds, slice);
+        for (int k = 0; k < NAMES.length; k++) {
+            System.out.printf("  %-16s median %7.0f MB/s  (min %5.0f, max %5.0f)%n", NAMES[k], median(mbps[k]), min(mbps[k]), max(mbps[k]));
+        }
+        System.out.printf("  ingestRandom / sha256    median ratio %.2f%n", medianRatio(mbps[1], mbps[0]));
+        System.out.printf("  ingestText / zstd1       median ratio %.2f%n", medianRatio(mbps[3], mbps[2]));
+        System.out.printf("  ingestDuplicate / sha256 median ratio %.2f%n", medianRatio(mbps[4], mbps[0]));
+    }
+
+    private double run(int workload, long millis) throws Exception {
+        long end = System.nanoTime() + millis * 1_000_000;
+        long start = System.nanoTime();
+        long ops = 0;
+        long blackhole = 0;
+        while (System.nanoTime() < end) {
+            for (int i = 0; i < 4; i++) {
+                long n = ++counter;
+                long offset = (n % ((1L << 40) / chunkSize)) * chunkSize;
+                switch (workload) {
+                    case 0 -> {
+                        ByteBuffer buf = unique(random, n);
+                        sha.update(buf.duplicate());
+                        blackhole += sha.digest()[0];
+                    }
+                    case 1 -> disk.put(offset, unique(random, n));
+                    case 2 -> {
+                        ByteBuffer buf = unique(text, n);
+                        blackhole += zstd.compressDirectByteBuffer(zstdOut, 0, zstdOut.capacity(), buf, 0, buf.remaining());
+                    }
+                    case 3 -> disk.put(offset, unique(text, n));
+                    default -> disk.put(offset, duplicate);
+                }
+                ops++;
+            }
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        if (blackhole == 42) {
+            System.out.print("");
+        }
+        return ops * (double) chunkSize / seconds / 1e6;
+    }
+
+    private ByteBuffer unique(ByteBuffer[] set, long n) {
+        ByteBuffer b = set[(int) (n % VARIANTS)];
+        b.putLong(0, n);
+        return b;
+    }
+
+    private void fresh() throws Exception {
+        close();
+        dir = Files.createTempDirectory(ChunkIngestBenchmark.benchDir(), "bm-ratio");
+        repo = Repository.init(dir.resolve("repo"), InitOptions.defaults().withChunkSize(chunkSize));
+        writer = repo.newBackup(BackupSpec.full("bench", ""));
+        disk = writer.addDisk(new DiskSpec("disk0", 1L << 40, ""));
+        disk.put(0, duplicate);
+    }
+
+    private void close() throws Exception {
+        if (repo == null) {
+            return;
+        }
+        writer.abort();
+        repo.close();
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+        repo = null;
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    private static double min(double[] v) {
+        return Arrays.stream(v).min().orElse(0);
+    }
+
+    private static double max(double[] v) {
+        return Arrays.stream(v).max().orElse(0);
+    }
+
+    private static double medianRatio(double[] a, double[] b) {
+        double[] r = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            r[i] = a[i] / b[i];
+        }
+        return median(r);
+    }
+}
