@@ -68,18 +68,34 @@ sealed interface GrainData {
     /**
      * Arbitrary bytes written by a client. Kept off-heap in a JDK direct buffer that the garbage
      * collector frees once no disk view references the grain (a removed snapshot frees its grains
-     * without bookkeeping); the Netty wrapper is never released, so nothing else frees it.
+     * without bookkeeping). Many threads read one grain at once, so the buffer is only ever used
+     * through absolute bulk operations, which leave its position and limit alone.
      */
-    record Stored(ByteBuf bytes) implements GrainData {
+    record Stored(ByteBuffer bytes) implements GrainData {
+        /** A grain of zeros to copy from; read-only, absolute reads only. */
+        static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(Grains.SIZE).asReadOnlyBuffer();
+
         static Stored allocate() {
-            ByteBuf b = Unpooled.wrappedBuffer(ByteBuffer.allocateDirect(Grains.SIZE));
-            b.clear();
-            return new Stored(b);
+            return new Stored(ByteBuffer.allocateDirect(Grains.SIZE));
+        }
+
+        /** A Netty view for filling a grain not yet visible to other threads. */
+        ByteBuf fillView() {
+            return Unpooled.wrappedBuffer(bytes.duplicate()).clear();
         }
 
         @Override
         public void append(int from, int to, ByteBuf dst) {
-            dst.writeBytes(bytes, from, to - from);
+            int n = to - from;
+            int w = dst.writerIndex();
+            dst.ensureWritable(n);
+            if (dst.nioBufferCount() == 1) {
+                ByteBuffer window = dst.internalNioBuffer(w, n);
+                window.put(window.position(), bytes, from, n);
+            } else {
+                dst.setBytes(w, bytes.slice(from, n));
+            }
+            dst.writerIndex(w + n);
         }
 
         @Override

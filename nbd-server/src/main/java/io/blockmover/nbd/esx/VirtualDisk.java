@@ -3,6 +3,8 @@ package io.blockmover.nbd.esx;
 import io.blockmover.nbd.server.Extent;
 import io.netty.buffer.ByteBuf;
 
+import java.nio.ByteBuffer;
+
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -99,7 +101,9 @@ public final class VirtualDisk {
     private void write(long offset, ByteBuf src, boolean tracked) {
         int length = src.readableBytes();
         checkRange(offset, length);
-        int srcIndex = src.readerIndex();
+        // one NIO view per request: the grains copy from it with absolute operations only
+        ByteBuffer view = src.nioBuffer(src.readerIndex(), length);
+        int base = view.position();
         freezeLock.readLock().lock();
         try {
             long pos = offset;
@@ -108,13 +112,13 @@ public final class VirtualDisk {
                 long grain = Grains.indexOf(pos);
                 int from = (int) (pos & Grains.MASK);
                 int to = (int) Math.min(Grains.SIZE, end - Grains.offsetOf(grain));
-                int at = srcIndex + (int) (pos - offset);
+                int at = base + (int) (pos - offset);
                 if (from == 0 && to == grainLength(grain)) {
                     GrainData.Stored s = GrainData.Stored.allocate();
-                    s.bytes().setBytes(0, src, at, to);
+                    s.bytes().put(0, view, at, to);
                     install(grain, s, tracked);
                 } else {
-                    patch(grain, from, to, tracked, (buf, index) -> buf.setBytes(index, src, at, to - from));
+                    patch(grain, from, to, tracked, (bytes, index) -> bytes.put(index, view, at, to - from));
                 }
                 pos += to - from;
             }
@@ -138,7 +142,7 @@ public final class VirtualDisk {
                 if (from == 0 && to == grainLength(grain)) {
                     install(grain, whole, true);
                 } else {
-                    patch(grain, from, to, true, (buf, index) -> buf.setZero(index, to - from));
+                    patch(grain, from, to, true, (bytes, index) -> bytes.put(index, GrainData.Stored.ZEROS, 0, to - from));
                 }
                 pos += to - from;
             }
@@ -185,7 +189,7 @@ public final class VirtualDisk {
     /** Changes part of a grain: in place when this epoch owns its bytes, else on a private copy. */
     @FunctionalInterface
     private interface Patch {
-        void apply(ByteBuf grainBytes, int index);
+        void apply(ByteBuffer grainBytes, int index);
     }
 
     private void patch(long grain, int from, int to, boolean tracked, Patch patch) {
@@ -197,8 +201,7 @@ public final class VirtualDisk {
                 target = owned;
             } else {
                 target = GrainData.Stored.allocate();
-                image.appendGrain(grain, 0, grainLength(grain), target.bytes());
-                target.bytes().clear();
+                image.appendGrain(grain, 0, grainLength(grain), target.fillView());
             }
             patch.apply(target.bytes(), from);
             if (table.compareAndSet(grain, old, new GrainVersion(target, tagFor(old, tracked), e))) {
