@@ -1,0 +1,193 @@
+package io.blockmover.mover.cli;
+
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.manifest.DiskRecord;
+import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.pipeline.BackupJob;
+import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.mover.transport.nbd.NbdDiskSource;
+import io.blockmover.mover.transport.nbd.NbdUri;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code blockmover backup}: one restore point of one VM from one or more disk sources. It is
+ * incremental where the previous backup of the VM recorded a changeId the source can answer
+ * changed areas for, and full otherwise; either can be forced.
+ */
+@Command(name = "backup", mixinStandardHelpOptions = true,
+        description = "Back up the disks of one VM from NBD exports into the repository.")
+final class BackupCommand implements Callable<Integer> {
+
+    @Mixin
+    RepositoryOptions repository;
+
+    @Option(names = "--source", paramLabel = "URI", required = true,
+            description = "A disk to back up: nbd://host:port/export, nbds://..., nbd+unix:///export?socket=PATH. Repeat for each disk.")
+    List<String> sources;
+
+    @Option(names = "--name", paramLabel = "VM/DISK",
+            description = "Identity of each --source, in the same order (default: from the export name, e.g. vm01/disk-2000@snap-1).")
+    List<String> names = new ArrayList<>();
+
+    @Option(names = "--change-id", paramLabel = "ID",
+            description = "The changeId each --source represents (e.g. its snapshot's), recorded for the next incremental.")
+    List<String> changeIds = new ArrayList<>();
+
+    @Option(names = "--changes", paramLabel = "CONTEXT",
+            description = "Changed areas of each --source since the previous backup, as an NBD meta context "
+                    + "(e.g. qemu:dirty-bitmap:bm0); default: blockmover:changed:<previous changeId>.")
+    List<String> changes = new ArrayList<>();
+
+    static final class ModeOption {
+        @Option(names = "--full", description = "Read every allocated block, even if an incremental is possible.")
+        boolean full;
+
+        @Option(names = "--incremental", description = "Fail unless every disk can be backed up incrementally.")
+        boolean incremental;
+    }
+
+    @ArgGroup(exclusive = true)
+    ModeOption mode;
+
+    @Option(names = "--label", paramLabel = "TEXT", description = "Free text stored with the backup.")
+    String label = "";
+
+    @Option(names = "--json", description = "Print the result as JSON on stdout.")
+    boolean json;
+
+    @Option(names = "--progress", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Progress bars on a terminal (default: on; never drawn when stderr is not a terminal).")
+    boolean progress;
+
+    @Mixin
+    PipelineOptions pipeline;
+
+    @Mixin
+    NbdInfoCommand.Connection connection;
+
+    @Override
+    public Integer call() throws Exception {
+        List<DiskName> diskNames = diskNames();
+        String vm = diskNames.getFirst().vm();
+        for (DiskName n : diskNames) {
+            if (!n.vm().equals(vm)) {
+                throw new IllegalArgumentException("all disks of one backup must belong to one VM: " + vm + " and " + n.vm()
+                        + " differ (use --name VM/DISK)");
+            }
+        }
+        checkParallel(changeIds, "--change-id");
+        checkParallel(changes, "--changes");
+        BackupJob.Mode jobMode = mode == null ? BackupJob.Mode.AUTO
+                : mode.full ? BackupJob.Mode.FULL : BackupJob.Mode.INCREMENTAL;
+
+        List<NbdDiskSource> opened = new ArrayList<>();
+        try (Repository repo = repository.open();
+             Interruption interruption = new Interruption();
+             ProgressDisplay display = ProgressDisplay.onStderr(progress && !json)) {
+            Optional<BackupRecord> parent = jobMode == BackupJob.Mode.FULL ? Optional.empty() : repo.latest(vm);
+            List<BackupJob.DiskInput> inputs = new ArrayList<>();
+            for (int i = 0; i < sources.size(); i++) {
+                DiskName name = diskNames.get(i);
+                Optional<String> token = i < changes.size() ? Optional.of(changes.get(i)) : Optional.empty();
+                Optional<String> context = token.or(() -> parent.flatMap(p -> p.disk(name.disk()))
+                        .map(DiskRecord::changeId).filter(c -> !c.isEmpty())).map(NbdDiskSource::contextFor);
+                NbdUri uri = connection.uri(sources.get(i));
+                NbdDiskSource source = NbdDiskSource.open(uri,
+                        connection.options(pipeline.connections).withMetaContexts(context.map(List::of).orElse(List.of())));
+                opened.add(source);
+                inputs.add(new BackupJob.DiskInput(name.disk(), source, i < changeIds.size() ? changeIds.get(i) : "", token));
+            }
+            BackupJob.Result result = new BackupJob(repo, pipeline.settings(), interruption.cancellation())
+                    .run(vm, label, jobMode, inputs, (disk, counters) -> display.track(vm + "/" + disk, counters));
+            display.close();
+            if (json) {
+                System.out.println(JsonWriter.write(toJson(vm, result)));
+            } else {
+                printSummary(vm, result);
+            }
+            return 0;
+        } finally {
+            opened.forEach(NbdDiskSource::close);
+        }
+    }
+
+    private List<DiskName> diskNames() {
+        if (!names.isEmpty() && names.size() != sources.size()) {
+            throw new IllegalArgumentException("give --name once per --source (" + sources.size() + "), or not at all");
+        }
+        List<DiskName> out = new ArrayList<>();
+        for (int i = 0; i < sources.size(); i++) {
+            out.add(names.isEmpty() ? DiskName.fromExport(NbdUri.parse(sources.get(i)).exportName()) : DiskName.parse(names.get(i)));
+        }
+        return out;
+    }
+
+    private void checkParallel(List<String> values, String option) {
+        if (!values.isEmpty() && values.size() != sources.size()) {
+            throw new IllegalArgumentException("give " + option + " once per --source (" + sources.size() + "), or not at all");
+        }
+    }
+
+    private static void printSummary(String vm, BackupJob.Result r) {
+        System.out.printf(Locale.ROOT, "backup %d of %s committed%s%n", r.backupId(), vm,
+                r.parentId() == BackupRecord.NO_PARENT ? "" : " (parent " + r.parentId() + ")");
+        for (BackupJob.DiskOutcome d : r.disks()) {
+            TransferCounters.Snapshot s = d.counters();
+            System.out.printf(Locale.ROOT, "  %s: %s%s%n", d.diskId(), d.incremental() ? "incremental" : "full",
+                    d.incremental() ? "" : " (" + d.why() + ")");
+            System.out.printf(Locale.ROOT, "    disk %s: read %s, skipped %s holes + %s zeros, reused %s unchanged%n",
+                    Sizes.human(s.total()), Sizes.human(s.read()), Sizes.human(s.skippedHoles()),
+                    Sizes.human(s.skippedZeros()), Sizes.human(s.reusedFromParent()));
+            System.out.printf(Locale.ROOT, "    new %s stored as %s, deduplicated %s, zero chunks %s%n",
+                    Sizes.human(s.newData()), Sizes.human(s.stored()), Sizes.human(s.deduplicated()), Sizes.human(s.zeroChunks()));
+            System.out.printf(Locale.ROOT, "    %.2f s, %.1f MB/s of disk, %.1f MB/s read%n", s.seconds(), s.megabytesPerSecond(),
+                    s.seconds() == 0 ? 0 : s.read() / 1e6 / s.seconds());
+        }
+    }
+
+    private static Map<String, Object> toJson(String vm, BackupJob.Result r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("backupId", r.backupId());
+        m.put("vm", vm);
+        m.put("parentId", r.parentId() == BackupRecord.NO_PARENT ? null : r.parentId());
+        List<Object> disks = new ArrayList<>();
+        for (BackupJob.DiskOutcome d : r.disks()) {
+            disks.add(countersJson(d.diskId(), d.incremental() ? "incremental" : "full", d.why(), d.counters()));
+        }
+        m.put("disks", disks);
+        return m;
+    }
+
+    static Map<String, Object> countersJson(String disk, String type, String why, TransferCounters.Snapshot s) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("disk", disk);
+        m.put("type", type);
+        if (why != null && !why.isEmpty()) {
+            m.put("fullBecause", why);
+        }
+        m.put("capacity", s.total());
+        m.put("read", s.read());
+        m.put("skippedHoles", s.skippedHoles());
+        m.put("skippedZeros", s.skippedZeros());
+        m.put("reused", s.reusedFromParent());
+        m.put("zeroChunks", s.zeroChunks());
+        m.put("deduplicated", s.deduplicated());
+        m.put("new", s.newData());
+        m.put("stored", s.stored());
+        m.put("completed", s.completed());
+        m.put("seconds", s.seconds());
+        m.put("mbPerSecond", s.megabytesPerSecond());
+        return m;
+    }
+}

@@ -1,0 +1,46 @@
+package io.blockmover.mover.cli;
+
+import io.blockmover.index.repo.InitOptions;
+import io.blockmover.index.repo.Repository;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.util.concurrent.Callable;
+
+/** {@code blockmover init}: creates a repository. */
+@Command(name = "init", mixinStandardHelpOptions = true, description = "Create a repository.")
+final class InitCommand implements Callable<Integer> {
+
+    @Mixin
+    RepositoryOptions repository;
+
+    @Option(names = "--chunk-size", paramLabel = "SIZE", description = "Chunk size, a power of two from 64K to 4M (default 1M).")
+    String chunkSize = "1M";
+
+    @Option(names = "--zstd-level", paramLabel = "N", description = "zstd compression level (default ${DEFAULT-VALUE}).")
+    int zstdLevel = 1;
+
+    @Option(names = "--encrypt", description = "Encrypt chunks with AES-256-GCM under a key derived from the passphrase "
+            + "(from --passphrase-file or $" + RepositoryOptions.PASSPHRASE_ENV + ").")
+    boolean encrypt;
+
+    @Override
+    public Integer call() throws IOException {
+        InitOptions options = InitOptions.defaults().withChunkSize((int) Sizes.parse(chunkSize)).withZstdLevel(zstdLevel);
+        if (encrypt) {
+            char[] pass = repository.passphrase();
+            if (pass == null) {
+                throw new IllegalArgumentException("--encrypt needs a passphrase: --passphrase-file FILE or $"
+                        + RepositoryOptions.PASSPHRASE_ENV);
+            }
+            options = options.withPassphrase(pass, InitOptions.defaults().kdfIterations());
+        }
+        try (Repository repo = Repository.init(repository.repo, options)) {
+            System.out.printf("created repository %s (chunk size %s, zstd level %d%s)%n", repo.root().toAbsolutePath(),
+                    Sizes.human(repo.config().chunkSize()), zstdLevel, encrypt ? ", encrypted" : "");
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,148 @@
+package io.blockmover.mover.cli;
+
+import io.blockmover.index.backup.BackupReader;
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.manifest.DiskRecord;
+import io.blockmover.index.maintenance.DamagedChunk;
+import io.blockmover.index.maintenance.Verifier;
+import io.blockmover.index.maintenance.VerifyReport;
+import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.pipeline.BackupCheck;
+import io.blockmover.mover.pipeline.PipelineSettings;
+import io.blockmover.mover.pipeline.SourceComparison;
+import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.mover.transport.ByteRange;
+import io.blockmover.mover.transport.nbd.NbdDiskSource;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * {@code blockmover verify}: re-reads a backup's chunks and checks their digests; with
+ * {@code --against} compares the backup with its source; with {@code --all} checks every chunk
+ * of the repository. Exit code 0 when everything is intact, 3 when damage or differences were
+ * found (so scripts can tell "damaged" from "could not run", which is 1).
+ */
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = "Check that backups can be restored exactly, or that a backup matches its source.")
+final class VerifyCommand implements Callable<Integer> {
+    static final int FOUND_PROBLEMS = 3;
+
+    @Mixin
+    RepositoryOptions repository;
+
+    @Mixin
+    BackupSelection selection;
+
+    @Option(names = "--all", description = "Check every chunk in the repository and name the backups each damaged chunk breaks.")
+    boolean all;
+
+    @Option(names = "--against", paramLabel = "URI",
+            description = "Compare the backup with this source (e.g. the snapshot it was taken from) and report every differing range.")
+    String against;
+
+    @Option(names = "--sample", paramLabel = "PERCENT", defaultValue = "100%",
+            description = "With --against: compare only this share of the chunks, spread over the disk (default ${DEFAULT-VALUE}).")
+    String sample;
+
+    @Option(names = "--progress", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Progress bars on a terminal (default: on; never drawn when stderr is not a terminal).")
+    boolean progress;
+
+    @Mixin
+    PipelineOptions pipeline;
+
+    @Mixin
+    NbdInfoCommand.Connection connection;
+
+    @Override
+    public Integer call() throws Exception {
+        try (Repository repo = repository.open();
+             Interruption interruption = new Interruption();
+             ProgressDisplay display = ProgressDisplay.onStderr(progress)) {
+            if (all) {
+                return verifyRepository(repo);
+            }
+            BackupRecord backup = selection.backup(repo);
+            List<DiskRecord> disks = selection.disks(backup);
+            if (against != null && disks.size() != 1) {
+                throw new IllegalArgumentException("--against compares one disk; choose it with --disk (backup " + backup.id()
+                        + " has " + disks.stream().map(DiskRecord::diskId).toList() + ")");
+            }
+            PipelineSettings settings = pipeline.settings();
+            ExecutorService workers = Executors.newFixedThreadPool(settings.workers(),
+                    r -> Thread.ofPlatform().name("verify-", 0).daemon().unstarted(r));
+            boolean ok = true;
+            try (BackupReader reader = repo.openBackup(backup.id())) {
+                for (DiskRecord d : disks) {
+                    TransferCounters counters = new TransferCounters(d.capacity());
+                    display.track(backup.vmId() + "/" + d.diskId(), counters);
+                    String what = "backup " + backup.id() + " " + backup.vmId() + "/" + d.diskId();
+                    if (against != null) {
+                        try (NbdDiskSource source = NbdDiskSource.open(connection.uri(against), connection.options(pipeline.connections))) {
+                            SourceComparison.Result r = new SourceComparison(reader.disk(d.diskId()), source,
+                                    repo.context().codecs(), workers, settings.chunksInFlight(), interruption.cancellation(), counters)
+                                    .run(parsePercent(sample));
+                            display.close();
+                            ok &= report(what, r);
+                        }
+                    } else {
+                        BackupCheck.Result r = new BackupCheck(reader.disk(d.diskId()), workers, settings.workers(),
+                                interruption.cancellation(), counters).run();
+                        display.close();
+                        ok &= report(what, r);
+                    }
+                }
+            } finally {
+                workers.shutdown();
+            }
+            return ok ? 0 : FOUND_PROBLEMS;
+        }
+    }
+
+    private int verifyRepository(Repository repo) throws Exception {
+        VerifyReport r = new Verifier(repo).run(pipeline.workers);
+        System.out.printf(Locale.ROOT, "checked %d chunks (%s)%n", r.chunksChecked(), Sizes.human(r.bytesChecked()));
+        for (DamagedChunk c : r.damaged()) {
+            System.out.printf("DAMAGED chunk %s: %s%n", c.chunkId(), c.reason());
+            c.usedBy().forEach(ref -> System.out.printf("  breaks backup %d %s/%s at offset %d%n",
+                    ref.backupId(), ref.vmId(), ref.diskId(), ref.offset()));
+        }
+        r.manifestProblems().forEach(p -> System.out.println("PROBLEM " + p));
+        System.out.println(r.ok() ? "repository OK" : "repository DAMAGED");
+        return r.ok() ? 0 : FOUND_PROBLEMS;
+    }
+
+    private static boolean report(String what, BackupCheck.Result r) {
+        for (BackupCheck.Damage d : r.damaged()) {
+            System.out.printf("DAMAGED %s: chunk at offset %d: %s%n", what, d.offset(), d.reason());
+        }
+        System.out.printf(Locale.ROOT, "%s: %d chunks (%s) checked, %s%n", what, r.chunksChecked(), Sizes.human(r.bytesChecked()),
+                r.ok() ? "all intact" : r.damaged().size() + " damaged");
+        return r.ok();
+    }
+
+    private static boolean report(String what, SourceComparison.Result r) {
+        for (ByteRange d : r.differences()) {
+            System.out.printf("DIFFERS %s: bytes [%d, %d) (%s) differ from the source%n", what, d.offset(), d.end(), Sizes.human(d.length()));
+        }
+        System.out.printf(Locale.ROOT, "%s: %d chunks (%s) compared with the source, %s%n", what, r.chunksCompared(),
+                Sizes.human(r.bytesCompared()), r.identical() ? "identical" : r.differences().size() + " differing ranges");
+        return r.identical();
+    }
+
+    static double parsePercent(String text) {
+        String t = text.strip();
+        double v = Double.parseDouble(t.endsWith("%") ? t.substring(0, t.length() - 1) : t) / (t.endsWith("%") ? 100 : 1);
+        if (!(v > 0 && v <= 1)) {
+            throw new IllegalArgumentException("--sample must be between 0% and 100%: " + text);
+        }
+        return v;
+    }
+}

@@ -1,0 +1,102 @@
+package io.blockmover.mover.pipeline;
+
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Live byte counters of one disk's backup, restore or comparison, updated from many threads without
+ * contention and read by progress displays. Every byte of the disk ends up in exactly one of
+ * the "where it went" counters, so {@link Snapshot#done()} reaches {@link #total()} at the end.
+ */
+public final class TransferCounters {
+    private final long total;
+    private final long startNanos = System.nanoTime();
+    private final LongAdder read = new LongAdder();
+    private final LongAdder skippedHoles = new LongAdder();
+    private final LongAdder skippedZeros = new LongAdder();
+    private final LongAdder reusedFromParent = new LongAdder();
+    private final LongAdder zeroChunks = new LongAdder();
+    private final LongAdder deduplicated = new LongAdder();
+    private final LongAdder newData = new LongAdder();
+    private final LongAdder stored = new LongAdder();
+    private final LongAdder completed = new LongAdder();
+
+    public TransferCounters(long total) {
+        this.total = total;
+    }
+
+    public long total() {
+        return total;
+    }
+
+    /** Bytes fetched from the transport. */
+    public void read(long n) {
+        read.add(n);
+    }
+
+    /** Unallocated bytes never read. */
+    public void skippedHoles(long n) {
+        skippedHoles.add(n);
+    }
+
+    /** Bytes the source reported as zero, never read. */
+    public void skippedZeros(long n) {
+        skippedZeros.add(n);
+    }
+
+    /** Bytes taken unchanged from the parent backup (incrementals), never read. */
+    public void reusedFromParent(long n) {
+        reusedFromParent.add(n);
+    }
+
+    /** Bytes read that turned out to be all zeros. */
+    public void zeroChunk(long n) {
+        zeroChunks.add(n);
+    }
+
+    /** Bytes read whose chunk the repository already held. */
+    public void deduplicated(long n) {
+        deduplicated.add(n);
+    }
+
+    /** Bytes read that were new to the repository, and what they cost there after compression. */
+    public void newData(long logical, long storedBytes) {
+        newData.add(logical);
+        stored.add(storedBytes);
+    }
+
+    /** Restore and comparison: bytes fully handled (written to the target, or compared). */
+    public void completed(long n) {
+        completed.add(n);
+    }
+
+    public Snapshot snapshot() {
+        return new Snapshot(total, System.nanoTime() - startNanos, read.sum(), skippedHoles.sum(), skippedZeros.sum(),
+                reusedFromParent.sum(), zeroChunks.sum(), deduplicated.sum(), newData.sum(), stored.sum(), completed.sum());
+    }
+
+    /** A consistent-enough view of the counters at one moment. */
+    public record Snapshot(long total, long elapsedNanos, long read, long skippedHoles, long skippedZeros,
+                           long reusedFromParent, long zeroChunks, long deduplicated, long newData, long stored,
+                           long completed) {
+
+        /** Bytes of the disk accounted for so far. */
+        public long done() {
+            return skippedHoles + skippedZeros + reusedFromParent + zeroChunks + deduplicated + newData + completed;
+        }
+
+        public double seconds() {
+            return elapsedNanos / 1e9;
+        }
+
+        /** Disk bytes covered per second (decimal MB), the rate a user compares with the disk size. */
+        public double megabytesPerSecond() {
+            return seconds() == 0 ? 0 : done() / 1e6 / seconds();
+        }
+
+        /** Seconds left at the rate so far; NaN before anything is known. */
+        public double etaSeconds() {
+            long done = done();
+            return done == 0 ? Double.NaN : (total - done) * seconds() / done;
+        }
+    }
+}

@@ -1,0 +1,127 @@
+package io.blockmover.mover.transport.file;
+
+import io.blockmover.mover.transport.BlockConstraints;
+import io.blockmover.mover.transport.DiskTarget;
+import io.blockmover.mover.transport.TargetCapabilities;
+import io.blockmover.mover.transport.ZeroOptions;
+import io.netty.buffer.ByteBuf;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A raw image file as a restore target. The file is created empty and sized to the disk, so it
+ * reads as zeros everywhere: zero runs are then not written at all and stay holes (a sparse
+ * restore). Writes are positional and thread-safe, done in the caller's thread.
+ */
+public final class FileDiskTarget implements DiskTarget {
+    private static final int WRITE_CHUNK = 8 << 20;
+
+    private final Path path;
+    private final FileChannel channel;
+    private final long capacity;
+
+    private FileDiskTarget(Path path, FileChannel channel, long capacity) {
+        this.path = path;
+        this.channel = channel;
+        this.capacity = capacity;
+    }
+
+    /**
+     * Creates {@code path} as a sparse file of {@code capacity} bytes. An existing file is
+     * refused unless {@code overwrite}, so a mistyped path never destroys data.
+     */
+    public static FileDiskTarget create(Path path, long capacity, boolean overwrite) throws IOException {
+        if (!overwrite && Files.exists(path) && !(Files.isRegularFile(path) && Files.size(path) == 0)) {
+            throw new FileAlreadyExistsException(path.toString(), null, "exists; pass --force to overwrite it");
+        }
+        FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.READ, StandardOpenOption.TRUNCATE_EXISTING);
+        try {
+            if (capacity > 0) {
+                ch.write(ByteBuffer.allocate(1), capacity - 1);
+            }
+        } catch (IOException e) {
+            ch.close();
+            throw e;
+        }
+        return new FileDiskTarget(path, ch, capacity);
+    }
+
+    @Override
+    public long capacity() {
+        return capacity;
+    }
+
+    @Override
+    public BlockConstraints blockConstraints() {
+        return new BlockConstraints(1, 4096, 64 << 20);
+    }
+
+    @Override
+    public TargetCapabilities capabilities() {
+        return new TargetCapabilities(true, true, false, true, true);
+    }
+
+    @Override
+    public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
+        try {
+            long at = offset;
+            int from = data.readerIndex();
+            int end = data.writerIndex();
+            while (from < end) {
+                int n = Math.min(WRITE_CHUNK, end - from);
+                ByteBuffer view = data.nioBuffer(from, n);
+                while (view.hasRemaining()) {
+                    at += channel.write(view, at);
+                }
+                from += n;
+            }
+            if (fua) {
+                channel.force(false);
+            }
+            return CompletableFuture.completedFuture(null);
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(new IOException("writing " + path + " at offset " + offset + ": " + e.getMessage(), e));
+        } finally {
+            data.release();
+        }
+    }
+
+    /** The file was created reading as zeros and restores write each range once: nothing to do. */
+    @Override
+    public CompletableFuture<Void> writeZeroes(long offset, long length, ZeroOptions options) {
+        return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public CompletableFuture<Void> trim(long offset, long length) {
+        return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public CompletableFuture<Void> flush() {
+        try {
+            channel.force(false);
+            return CompletableFuture.completedFuture(null);
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
