@@ -36,6 +36,10 @@ public final class EsxSimCommand implements Callable<Integer> {
     @Option(names = "--disks-per-vm", defaultValue = "2", description = "Disks per VM (device keys 2000, 2001, ...; default ${DEFAULT-VALUE}).")
     int disksPerVm;
 
+    @Option(names = "--independent-disks", paramLabel = "N", defaultValue = "0",
+            description = "Make the last N disks of each VM independent_persistent (no snapshots, no CBT).")
+    int independentDisks;
+
     @Option(names = "--disk-size", defaultValue = "64G", description = "Capacity of each thin disk (default ${DEFAULT-VALUE}).")
     String diskSize;
 
@@ -95,7 +99,7 @@ public final class EsxSimCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         HostSpec hostSpec = new HostSpec(seed, vms, disksPerVm, io.blockmover.nbd.esx.Sizes.parseBytes(diskSize),
-                Profile.parse(profile), !noCbt);
+                Profile.parse(profile), !noCbt, independentDisks);
         EsxSimulator.Options options = new EsxSimulator.Options(hostSpec, address(listen, "--listen"), tls(),
                 Optional.ofNullable(control).map(c -> address(c, "--control")),
                 io.blockmover.nbd.esx.Sizes.parseRate(churn), Optional.ofNullable(snapshot));

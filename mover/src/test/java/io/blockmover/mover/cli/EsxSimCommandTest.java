@@ -134,8 +134,8 @@ class EsxSimCommandTest {
     @Test
     void servesOnlyTlsClientsWithCertificatesWhenTlsIsRequired(@TempDir Path dir) throws Exception {
         TestCertificates certs = TestCertificates.create(dir.resolve("pki"));
-        try (Running sim = start("--listen", "127.0.0.1:0", "--vms", "1", "--disks-per-vm", "1", "--disk-size", "16M",
-                "--tls-cert", certs.serverCert().toString(), "--tls-key", certs.serverKey().toString(),
+        try (Running sim = start("--listen", "127.0.0.1:0", "--vms", "1", "--disks-per-vm", "2", "--disk-size", "16M",
+                "--independent-disks", "1", "--snapshot", "--tls-cert", certs.serverCert().toString(), "--tls-key", certs.serverKey().toString(),
                 "--tls-ca", certs.caCert().toString(), "--tls-required")) {
             // GnuTLS (libnbd) cannot read a PKCS#8 EC key whose inner ECPrivateKey omits the public
             // key, as the JDK writes it; openssl rewrites it as SEC1 with the public key for the client side.
@@ -144,6 +144,8 @@ class EsxSimCommandTest {
             java.nio.file.Files.copy(certs.clientCert(), client.resolve("client-cert.pem"));
             Peers.run(TIMEOUT, "openssl", "ec", "-in", certs.clientKey().toString(),
                     "-out", client.resolve("client-key.pem").toString()).requireSuccess();
+            // the independent disk 2001 is served live but never appears in a snapshot
+            assertEquals(List.of("vm01/disk-2000", "vm01/disk-2001", "vm01/disk-2000@snap-1"), sim.exports());
             String export = "vm01/disk-2000";
             Peers.Result tls = Peers.run(TIMEOUT, "nbdinfo", "--size",
                     "nbds://127.0.0.1:" + sim.nbdPort() + "/" + export + "?tls-certificates=" + client).requireSuccess();

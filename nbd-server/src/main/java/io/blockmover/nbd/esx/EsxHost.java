@@ -29,7 +29,9 @@ public final class EsxHost {
         for (int i = 1; i <= spec.vms(); i++) {
             List<DiskConfig> disks = new ArrayList<>();
             for (int d = 0; d < spec.disksPerVm(); d++) {
-                disks.add(DiskConfig.thin(spec.diskSize(), spec.profile()));
+                DiskMode mode = d < spec.disksPerVm() - spec.independentDisksPerVm()
+                        ? DiskMode.PERSISTENT : DiskMode.INDEPENDENT_PERSISTENT;
+                disks.add(new DiskConfig(spec.diskSize(), spec.profile(), mode, true));
             }
             VirtualMachine vm = host.addVm(String.format("vm%02d", i), disks);
             if (spec.cbt()) {

@@ -3,15 +3,27 @@ package io.blockmover.nbd.esx;
 /**
  * A generated host: {@code vms} VMs named {@code vm01, vm02, ...}, each with {@code disksPerVm}
  * thin persistent disks (device keys 2000, 2001, ...) of {@code diskSize} bytes, content from
- * {@code profile} and {@code seed}, CBT enabled when {@code cbt}.
+ * {@code profile} and {@code seed}, CBT enabled when {@code cbt}. The last
+ * {@code independentDisksPerVm} disks of each VM are {@code independent_persistent} (never in a
+ * snapshot, no CBT), as a backup must skip them.
  */
-public record HostSpec(long seed, int vms, int disksPerVm, long diskSize, Profile profile, boolean cbt) {
+public record HostSpec(long seed, int vms, int disksPerVm, long diskSize, Profile profile, boolean cbt,
+                       int independentDisksPerVm) {
+
+    public HostSpec(long seed, int vms, int disksPerVm, long diskSize, Profile profile, boolean cbt) {
+        this(seed, vms, disksPerVm, diskSize, profile, cbt, 0);
+    }
+
     public HostSpec {
         if (vms < 0 || vms > 9999) {
             throw new IllegalArgumentException("number of VMs must be 0..9999: " + vms);
         }
         if (disksPerVm < 1 || disksPerVm > 60) {
             throw new IllegalArgumentException("disks per VM must be 1..60: " + disksPerVm);
+        }
+        if (independentDisksPerVm < 0 || independentDisksPerVm > disksPerVm) {
+            throw new IllegalArgumentException("independent disks per VM must be 0.." + disksPerVm + ": "
+                    + independentDisksPerVm);
         }
         if (diskSize <= 0) {
             throw new IllegalArgumentException("disk size must be positive: " + diskSize);
