@@ -125,6 +125,7 @@ public final class EsxSimCommand implements Callable<Integer> {
             out.flush();
             stopped.await();
         } catch (RuntimeException | InterruptedException e) {
+            Runtime.getRuntime().removeShutdownHook(hook);
             sim.close();
             throw e;
         }

@@ -48,6 +48,7 @@ public final class EsxSimulator implements AutoCloseable {
     private final EsxCatalog catalog;
     private final EsxFaults faults = new EsxFaults();
     private final GuestWorkload workload;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
     private NbdServer server;
     private EsxControlServer control;
 
@@ -105,8 +106,12 @@ public final class EsxSimulator implements AutoCloseable {
         return Optional.ofNullable(control).map(EsxControlServer::url);
     }
 
+    /** Stops everything; safe to call more than once (a shutdown hook and an error path may both). */
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
         workload.close();
         if (control != null) {
             control.close();
