@@ -2,6 +2,7 @@ package io.blockmover.mover.cli;
 
 import io.blockmover.nbd.esx.EsxFaults;
 import io.blockmover.nbd.esx.EsxSimulator;
+import io.blockmover.nbd.esx.GuestWorkload;
 import io.blockmover.nbd.esx.HostSpec;
 import io.blockmover.nbd.esx.Profile;
 import io.blockmover.nbd.server.ExportCatalog;
@@ -69,6 +70,10 @@ public final class EsxSimCommand implements Callable<Integer> {
             description = "Guest workload write rate, e.g. 20MB/s (default: idle).")
     String churn;
 
+    @Option(names = "--churn-pattern", paramLabel = "PATTERN", defaultValue = "random",
+            description = "Where the guest workload writes: random or sequential (default ${DEFAULT-VALUE}).")
+    String churnPattern;
+
     @Option(names = "--snapshot", arity = "0..1", fallbackValue = "snap-1", paramLabel = "NAME",
             description = "Create a snapshot on every VM at start (name default ${FALLBACK-VALUE}).")
     String snapshot;
@@ -102,7 +107,8 @@ public final class EsxSimCommand implements Callable<Integer> {
                 Profile.parse(profile), !noCbt, independentDisks);
         EsxSimulator.Options options = new EsxSimulator.Options(hostSpec, address(listen, "--listen"), tls(),
                 Optional.ofNullable(control).map(c -> address(c, "--control")),
-                io.blockmover.nbd.esx.Sizes.parseRate(churn), Optional.ofNullable(snapshot));
+                io.blockmover.nbd.esx.Sizes.parseRate(churn), GuestWorkload.Pattern.parse(churnPattern),
+                Optional.ofNullable(snapshot));
         CountDownLatch stopped = new CountDownLatch(1);
         EsxSimulator sim = EsxSimulator.start(options);
         Thread hook = new Thread(() -> {

@@ -161,5 +161,6 @@ class EsxSimCommandTest {
         assertEquals(1, Main.execute("esxsim", "--listen", "127.0.0.1:0", "--disk-size", "12X"));
         assertEquals(1, Main.execute("esxsim", "--listen", "nowhere"));
         assertEquals(1, Main.execute("esxsim", "--listen", "127.0.0.1:0", "--tls-required"));
+        assertEquals(1, Main.execute("esxsim", "--listen", "127.0.0.1:0", "--churn-pattern", "zigzag"));
     }
 }

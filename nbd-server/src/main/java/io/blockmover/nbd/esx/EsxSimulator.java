@@ -20,10 +20,12 @@ public final class EsxSimulator implements AutoCloseable {
 
     /**
      * @param churn    guest workload rate in bytes per second (0 = idle)
+     * @param pattern  where the guest workload writes
      * @param snapshot name of a snapshot to create on every VM at start, if any
      */
     public record Options(HostSpec host, InetSocketAddress listen, Optional<ServerTls> tls,
-                          Optional<InetSocketAddress> control, long churn, Optional<String> snapshot) {
+                          Optional<InetSocketAddress> control, long churn, GuestWorkload.Pattern pattern,
+                          Optional<String> snapshot) {
         public Options {
             if (churn < 0) {
                 throw new IllegalArgumentException("churn must not be negative");
@@ -32,15 +34,15 @@ public final class EsxSimulator implements AutoCloseable {
 
         public static Options plain(HostSpec host) {
             return new Options(host, new InetSocketAddress("127.0.0.1", 0), Optional.empty(), Optional.empty(), 0,
-                    Optional.empty());
+                    GuestWorkload.Pattern.RANDOM, Optional.empty());
         }
 
         public Options withControl(InetSocketAddress address) {
-            return new Options(host, listen, tls, Optional.of(address), churn, snapshot);
+            return new Options(host, listen, tls, Optional.of(address), churn, pattern, snapshot);
         }
 
         public Options withTls(ServerTls serverTls) {
-            return new Options(host, listen, Optional.of(serverTls), control, churn, snapshot);
+            return new Options(host, listen, Optional.of(serverTls), control, churn, pattern, snapshot);
         }
     }
 
@@ -55,7 +57,7 @@ public final class EsxSimulator implements AutoCloseable {
     private EsxSimulator(Options options) {
         this.host = EsxHost.generate(options.host());
         this.catalog = new EsxCatalog(host);
-        this.workload = new GuestWorkload(host, options.host().seed(), GuestWorkload.Pattern.RANDOM);
+        this.workload = new GuestWorkload(host, options.host().seed(), options.pattern());
     }
 
     public static EsxSimulator start(Options options) throws IOException {

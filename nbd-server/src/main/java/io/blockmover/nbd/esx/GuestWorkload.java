@@ -19,12 +19,22 @@ public final class GuestWorkload implements AutoCloseable {
     private static final long SALT = 0x67756573L;
     private static final long TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
-    /** Where the writes go. */
-    public enum Pattern { RANDOM, SEQUENTIAL }
+    /** Where the writes go: grains anywhere, or disk after disk from the start, wrapping around. */
+    public enum Pattern {
+        RANDOM, SEQUENTIAL;
+
+        public static Pattern parse(String name) {
+            try {
+                return valueOf(name.trim().toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("unknown churn pattern '" + name + "' (random or sequential)");
+            }
+        }
+    }
 
     private final EsxHost host;
     private final long seed;
-    private final Pattern pattern;
+    private volatile Pattern pattern;
     private final AtomicLong counter = new AtomicLong();
     private volatile long bytesPerSecond;
     private Thread thread;
@@ -43,6 +53,14 @@ public final class GuestWorkload implements AutoCloseable {
         return bytesPerSecond;
     }
 
+    public Pattern pattern() {
+        return pattern;
+    }
+
+    public void pattern(Pattern pattern) {
+        this.pattern = java.util.Objects.requireNonNull(pattern, "pattern");
+    }
+
     /** Writes the next {@code n} grains of the workload now. */
     public void writeGrains(long n) {
         List<VirtualDisk> disks = new ArrayList<>();
@@ -55,7 +73,7 @@ public final class GuestWorkload implements AutoCloseable {
             VirtualDisk disk = disks.get((int) Long.remainderUnsigned(k, disks.size()));
             long grains = disk.content().grainCount();
             long h = Generators.derive(seed ^ SALT, k, 0);
-            long grain = switch (pattern) {
+            long grain = switch (pattern()) {
                 case RANDOM -> Long.remainderUnsigned(h, grains);
                 case SEQUENTIAL -> Long.remainderUnsigned(k / disks.size(), grains);
             };

@@ -104,8 +104,11 @@ class EsxControlServerTest {
 
     @Test
     void churnAndFaultsAreSettable() throws Exception {
-        HttpResponse<String> churn = call("POST", "/churn?rate=0");
+        HttpResponse<String> churn = call("POST", "/churn?rate=0&pattern=sequential");
         assertEquals(200, churn.statusCode(), churn.body());
+        assertEquals(GuestWorkload.Pattern.SEQUENTIAL, workload.pattern());
+        assertEquals(400, call("POST", "/churn?rate=1M&pattern=zigzag").statusCode());
+        assertEquals(0, workload.rate(), "a refused request changes nothing");
         HttpResponse<String> f = call("POST", "/faults?latency=5ms&readError=0:4096:vm01/disk-2000&dropAfterRequests=3");
         assertEquals(200, f.statusCode(), f.body());
         assertTrue(f.body().contains("latency=PT0.005S") && f.body().contains("dropAfterRequests=3"), f.body());
