@@ -13,11 +13,11 @@ export MAVEN_OPTS ?= --sun-misc-unsafe-memory-access=allow
 MVN := mvn -B -ntp
 
 # Debian packages the tests run against (real NBD peers, TLS tools).
-TEST_PACKAGES := qemu-utils nbdkit libnbd-bin libnbd-dev nbd-server gnutls-bin openssl
+TEST_PACKAGES := qemu-utils nbdkit libnbd-bin libnbd-dev nbd-server gnutls-bin openssl curl jq
 # Peers the end-to-end benchmark compares with.
 BENCH_PACKAGES := $(TEST_PACKAGES) restic borgbackup
 
-.PHONY: build test run bench bench-ci clean test-deps bench-deps
+.PHONY: build test run bench bench-ci clean test-deps bench-deps run-deps
 
 build:
 	$(MVN) -q -DskipTests package
@@ -25,7 +25,7 @@ build:
 test: test-deps
 	$(MVN) verify
 
-run: build
+run: build run-deps
 	./scripts/demo.sh
 
 bench: build bench-deps
@@ -43,3 +43,6 @@ test-deps:
 
 bench-deps:
 	@./scripts/install-packages $(BENCH_PACKAGES)
+
+run-deps:
+	@./scripts/install-packages libnbd-bin curl jq
