@@ -100,7 +100,9 @@ public final class NbdServerThroughput {
                 awaitPort(port);
                 String oursUri = "nbd://127.0.0.1:" + server.localAddress().getPort() + "/x";
                 String kitUri = "nbd://127.0.0.1:" + port + "/";
-                nbdcopy(oursUri, size); // warm up the JIT and the page pools
+                for (int i = 0; i < 3; i++) {
+                    nbdcopy(oursUri, size); // warm up the JIT and the buffer pools
+                }
                 nbdcopy(kitUri, size);
                 for (int i = 0; i < runs; i++) {
                     long cpu0 = ownCpuNanos();
