@@ -23,7 +23,6 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
-import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -137,9 +136,8 @@ final class Connector {
             // between these pipeline changes.
             Transmission t = transmission.apply(ch);
             ReplyDecoder decoder = new ReplyDecoder(t.replyLengths(), Math.max(info.blockConstraints().maximum(), 1 << 20) + 4096);
-            // Keep receive buffers as they are and slice reads out of them instead of merging
-            // (and so copying) every socket read into one accumulation buffer.
-            decoder.setCumulator(ByteToMessageDecoder.COMPOSITE_CUMULATOR);
+            // Keep receive buffers as they are and slice reads out of them (no copy).
+            decoder.setCumulator(AppendingCumulator.INSTANCE);
             ch.pipeline().remove("handshake");
             ch.pipeline().replace("handshake-codec", "reply-decoder", decoder);
             ch.pipeline().addAfter("reply-decoder", "request-encoder", new RequestEncoder());
