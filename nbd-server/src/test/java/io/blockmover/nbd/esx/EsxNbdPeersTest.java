@@ -125,6 +125,10 @@ class EsxNbdPeersTest {
         assertEquals(expected, nbdcopySha(sim, "vm01/disk-2000@base", dir));
         assertEquals(EsxHost.contentOf(42, 2, 2001, Profile.MIXED, DISK).sha256(),
                 nbdcopySha(sim, "vm02/disk-2001", dir));
+        Path converted = dir.resolve("converted.raw");
+        Peers.run(TIMEOUT, "qemu-img", "convert", "-f", "raw", "-O", "raw", uri(sim, "vm01/disk-2000@base"),
+                converted.toString()).requireSuccess();
+        assertEquals(expected, sha256(converted), "qemu-img convert reads the same bytes");
     }
 
     @Test
