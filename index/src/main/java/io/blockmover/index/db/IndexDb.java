@@ -15,6 +15,8 @@ import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
+import org.rocksdb.DataBlockIndexType;
+import org.rocksdb.IndexType;
 import org.rocksdb.LRUCache;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
@@ -50,13 +52,18 @@ public final class IndexDb implements AutoCloseable {
     private final WriteOptions syncWrite = new WriteOptions().setSync(true);
     private final WriteOptions plainWrite = new WriteOptions();
     private final ReadOptions read = new ReadOptions();
+    /** Dedup lookups: data blocks come straight from the mmapped tables; caching them only churns the cache. */
+    private final ReadOptions lookup = new ReadOptions().setFillCache(false);
 
     private IndexDb(Path dir, int formatVersion) throws RocksDBException {
-        cache = new LRUCache(BLOCK_CACHE);
+        // Half the cache reserved for index and filter blocks: data blocks of a large index must never
+        // evict the filters, or every lookup rereads them.
+        cache = new LRUCache(BLOCK_CACHE, -1, false, 0.5);
         dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
                 .setDbWriteBufferSize(MEMTABLES).setMaxOpenFiles(1024).setKeepLogFileNum(4)
                 // No fallocate: a small (or nearly full) filesystem must fail on real data, not on preallocation.
-                .setAllowFAllocate(false).setManifestPreallocationSize(64 << 10);
+                .setAllowFAllocate(false).setManifestPreallocationSize(64 << 10)
+                .setAllowMmapReads(true);
         List<ColumnFamilyDescriptor> descriptors = List.of(
                 new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, options(4 << 20)),
                 new ColumnFamilyDescriptor("chunks".getBytes(StandardCharsets.US_ASCII), options(32 << 20)),
@@ -81,7 +88,16 @@ public final class IndexDb implements AutoCloseable {
                 .setBlockCache(cache)
                 // Bloom at 10 bits/key: ~1% false positives, so a lookup of a new chunk rarely touches a data block.
                 .setFilterPolicy(new BloomFilter(10, false))
+                // Partitioned index and filters, top level pinned: a lookup touches one small filter
+                // partition and one index partition, all in a bounded cache, however large the index.
+                .setIndexType(IndexType.kTwoLevelIndexSearch)
+                .setPartitionFilters(true)
+                .setMetadataBlockSize(4096)
+                // Hash index inside each data block: a point lookup skips the in-block binary search.
+                .setDataBlockIndexType(DataBlockIndexType.kDataBlockBinaryAndHash)
                 .setCacheIndexAndFilterBlocks(true)
+                .setCacheIndexAndFilterBlocksWithHighPriority(true)
+                .setPinTopLevelIndexAndFilter(true)
                 .setPinL0FilterAndIndexBlocksInCache(true)
                 .setOptimizeFiltersForMemory(true);
         ColumnFamilyOptions o = new ColumnFamilyOptions().setTableFormatConfig(table)
@@ -120,7 +136,7 @@ public final class IndexDb implements AutoCloseable {
     /** True when the chunk is indexed. {@code scratch} must hold 25 bytes (one per thread). */
     public boolean contains(ChunkId id, byte[] scratch) {
         try {
-            return db.get(chunks, read, id.bytes(), scratch) != RocksDB.NOT_FOUND;
+            return db.get(chunks, lookup, id.bytes(), scratch) != RocksDB.NOT_FOUND;
         } catch (RocksDBException e) {
             throw new RepositoryException("index lookup failed: " + e.getMessage(), e);
         }
@@ -180,5 +196,6 @@ public final class IndexDb implements AutoCloseable {
         syncWrite.close();
         plainWrite.close();
         read.close();
+        lookup.close();
     }
 }
