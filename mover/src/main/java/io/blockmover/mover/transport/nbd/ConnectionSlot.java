@@ -1,7 +1,10 @@
 package io.blockmover.mover.transport.nbd;
 
+import static io.blockmover.nbd.protocol.NbdConstants.CMD_DISC;
+
 import io.blockmover.nbd.protocol.NbdProtocolException;
 import io.blockmover.nbd.protocol.NbdReply;
+import io.blockmover.nbd.protocol.NbdRequest;
 import io.blockmover.nbd.protocol.ReplyLengths;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -328,7 +331,9 @@ final class ConnectionSlot {
             }
             if (channel != null) {
                 Channel ch = channel;
-                ch.close().addListener(f -> done.complete(null));
+                // Tell the server we are leaving (NBD_CMD_DISC has no reply), then close.
+                ch.writeAndFlush(NbdRequest.command(CMD_DISC, nextCookie++, 0, 0, 0))
+                        .addListener(w -> ch.close().addListener(f -> done.complete(null)));
             } else {
                 failAll(new IOException("NBD client is closed"));
                 done.complete(null);
