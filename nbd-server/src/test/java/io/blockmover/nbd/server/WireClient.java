@@ -70,6 +70,20 @@ final class WireClient implements AutoCloseable {
         out.flush();
     }
 
+    /** The bytes the codec produces for these messages, without sending them. */
+    byte[] encode(Object... messages) {
+        codec.writeOutbound(messages);
+        ByteBuf all = Unpooled.buffer();
+        ByteBuf b;
+        while ((b = codec.readOutbound()) != null) {
+            all.writeBytes(b);
+            b.release();
+        }
+        byte[] bytes = new byte[all.readableBytes()];
+        all.readBytes(bytes);
+        return bytes;
+    }
+
     void sendRaw(byte[] bytes) throws IOException {
         out.write(bytes);
         out.flush();
