@@ -1,0 +1,157 @@
+package io.blockmover.mover.cli;
+
+import io.blockmover.nbd.esx.DiskContent;
+import io.blockmover.nbd.esx.EsxSimulator;
+import io.blockmover.nbd.esx.HostSpec;
+import io.blockmover.nbd.esx.Profile;
+import io.blockmover.nbd.esx.Snapshot;
+import io.blockmover.nbd.esx.SnapshotDisk;
+import io.blockmover.nbd.esx.VirtualMachine;
+import io.netty.buffer.Unpooled;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The user's commands, as typed, against the emulated host: output, exit codes and errors. */
+class BackupCliTest {
+    private static final long DISK = 32L << 20;
+
+    @TempDir
+    Path dir;
+
+    private EsxSimulator sim;
+    private VirtualMachine vm;
+    private String repo;
+
+    private record Run(int exit, String out, String err) {}
+
+    @BeforeEach
+    void start() throws Exception {
+        sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(5, 1, 1, DISK, Profile.MIXED, true)));
+        vm = sim.host().requireVm("vm01");
+        repo = dir.resolve("repo").toString();
+    }
+
+    @AfterEach
+    void stop() {
+        sim.close();
+    }
+
+    private synchronized Run cli(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int exit = Main.execute(args);
+            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    private String export(String snapshot) {
+        return "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/vm01/disk-2000@" + snapshot;
+    }
+
+    private List<String> backupArgs(Snapshot s, String... extra) {
+        SnapshotDisk d = s.disks().getFirst();
+        List<String> args = new ArrayList<>(List.of("backup", "--repo", repo, "--source", export(s.name()),
+                "--change-id", d.changeId().orElseThrow().toString()));
+        args.addAll(List.of(extra));
+        return args;
+    }
+
+    @Test
+    void backupIncrementalRestoreAndVerifyFromTheCommandLine() throws Exception {
+        assertEquals(0, cli("init", "--repo", repo, "--chunk-size", "256K").exit());
+        Snapshot s1 = vm.createSnapshot("s1");
+        Run full = cli(backupArgs(s1).toArray(String[]::new));
+        assertEquals(0, full.exit(), full.err());
+        assertTrue(full.out().contains("backup 1 of vm01 committed") && full.out().contains("disk-2000: full"), full.out());
+
+        sim.workload().writeGrains(10);
+        Snapshot s2 = vm.createSnapshot("s2");
+        Run incr = cli(backupArgs(s2, "--json").toArray(String[]::new));
+        assertEquals(0, incr.exit(), incr.err());
+        assertTrue(incr.out().contains("\"type\": \"incremental\"") && incr.out().contains("\"parentId\": 1"), incr.out());
+
+        Run list = cli("list", "--repo", repo);
+        assertTrue(list.out().contains("incr<-1"), list.out());
+
+        Path restored = dir.resolve("r.raw");
+        Run restore = cli("restore", "--repo", repo, "--to", restored.toString());
+        assertEquals(0, restore.exit(), restore.err());
+        SnapshotDisk d = s2.disks().getFirst();
+        assertEquals(DiskContent.sha256Of(d::read, d.capacity()), sha256(restored));
+        assertTrue(Files.size(restored) == DISK);
+
+        // Restoring over an existing file needs --force.
+        Run again = cli("restore", "--repo", repo, "--to", restored.toString());
+        assertEquals(1, again.exit());
+        assertTrue(again.err().contains("--force"), again.err());
+
+        Run verify = cli("verify", "--repo", repo, "--against", export("s2"));
+        assertEquals(0, verify.exit(), verify.out() + verify.err());
+        assertTrue(verify.out().contains("identical"), verify.out());
+        assertEquals(0, cli("verify", "--repo", repo, "--backup", "1").exit());
+    }
+
+    @Test
+    void verifyAgainstExitsWithThreeWhenTrackingMissedAWrite() throws Exception {
+        assertEquals(0, cli("init", "--repo", repo, "--chunk-size", "256K").exit());
+        assertEquals(0, cli(backupArgs(vm.createSnapshot("s1")).toArray(String[]::new)).exit());
+        vm.disks().getFirst().writeUntracked(1L << 20, Unpooled.wrappedBuffer(new byte[65536]).setByte(7, 1));
+        assertEquals(0, cli(backupArgs(vm.createSnapshot("s2")).toArray(String[]::new)).exit());
+        Run verify = cli("verify", "--repo", repo, "--against", export("s2"));
+        assertEquals(VerifyCommand.FOUND_PROBLEMS, verify.exit(), verify.out());
+        assertTrue(verify.out().contains("DIFFERS") && verify.out().contains("[1048576, 1310720)"), verify.out());
+    }
+
+    @Test
+    void errorsAreOneLineWithoutStackTraces() {
+        Run missing = cli("list", "--repo", dir.resolve("nowhere").toString());
+        assertEquals(1, missing.exit());
+        assertTrue(missing.err().startsWith("blockmover: no repository at"), missing.err());
+        assertEquals(1, missing.err().strip().lines().count(), missing.err());
+
+        assertEquals(0, cli("init", "--repo", repo).exit());
+        Run noBackup = cli("verify", "--repo", repo, "--backup", "99");
+        assertEquals(1, noBackup.exit());
+        assertTrue(noBackup.err().contains("no backup 99"), noBackup.err());
+        assertFalse(noBackup.err().contains("\tat "), "no stack trace without --debug: " + noBackup.err());
+
+        Run refused = cli("backup", "--repo", repo, "--source", "nbd://127.0.0.1:1/x", "--max-retries", "0");
+        assertEquals(1, refused.exit());
+        assertEquals(1, refused.err().strip().lines().count(), refused.err());
+    }
+
+    private static String sha256(Path file) throws Exception {
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        try (var in = Files.newInputStream(file)) {
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                md.update(buf, 0, n);
+            }
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+}
