@@ -33,6 +33,11 @@ public final class Main implements Runnable {
             description = "Show stack traces and debug logging.")
     boolean debug;
 
+    @Option(names = "--config", paramLabel = "FILE", scope = CommandLine.ScopeType.INHERIT,
+            description = "YAML file with defaults for options (keys: option names; sections per command); "
+                    + "flags override it. Default: $" + ConfigFile.ENV + ".")
+    java.nio.file.Path config;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -49,6 +54,12 @@ public final class Main implements Runnable {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
         }
         CommandLine cl = new CommandLine(new Main());
+        try {
+            ConfigFile.locate(args).ifPresent(cl::setDefaultValueProvider);
+        } catch (java.io.IOException e) {
+            System.err.println("blockmover: " + e.getMessage());
+            return 1;
+        }
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (debug) {
                 ex.printStackTrace(cmd.getErr());

@@ -144,6 +144,25 @@ class BackupCliTest {
         assertEquals(1, refused.err().strip().lines().count(), refused.err());
     }
 
+    @Test
+    void configFileGivesDefaultsThatFlagsOverride() throws Exception {
+        assertEquals(0, cli("init", "--repo", repo).exit());
+        Path config = dir.resolve("blockmover.yaml");
+        Files.writeString(config, "repo: " + repo + "\nlist:\n  json: true\n");
+        Run fromConfig = cli("list", "--config", config.toString());
+        assertEquals(0, fromConfig.exit(), fromConfig.err());
+        assertEquals("[]", fromConfig.out().strip(), "repo and --json came from the file");
+
+        Run overridden = cli("list", "--config", config.toString(), "--repo", dir.resolve("other").toString());
+        assertEquals(1, overridden.exit());
+        assertTrue(overridden.err().contains("other"), "the flag wins: " + overridden.err());
+
+        Files.writeString(config, "repo: [1\n");
+        Run broken = cli("list", "--config", config.toString());
+        assertEquals(1, broken.exit());
+        assertTrue(broken.err().startsWith("blockmover: config file") && broken.err().strip().lines().count() == 1, broken.err());
+    }
+
     private static String sha256(Path file) throws Exception {
         MessageDigest md = MessageDigest.getInstance("SHA-256");
         try (var in = Files.newInputStream(file)) {
