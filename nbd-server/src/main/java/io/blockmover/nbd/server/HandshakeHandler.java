@@ -80,6 +80,19 @@ final class HandshakeHandler extends SimpleChannelInboundHandler<Object> {
             case OptionRequest option -> onOption(ctx, option);
             default -> throw new IllegalStateException("unexpected handshake message " + msg);
         }
+        // A client that sends options without reading the replies must not make us queue
+        // replies without bound: stop reading until the socket drains.
+        if (!ctx.channel().isWritable() && ctx.channel().config().isAutoRead()) {
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable() && !ctx.channel().config().isAutoRead()) {
+            ctx.channel().config().setAutoRead(true);
+        }
+        ctx.fireChannelWritabilityChanged();
     }
 
     private void onClientFlags(ChannelHandlerContext ctx, ClientFlags flags) {
@@ -261,6 +274,8 @@ final class HandshakeHandler extends SimpleChannelInboundHandler<Object> {
         // Removing the handshake decoder hands any bytes it already holds to the new decoder.
         ctx.pipeline().remove(HANDLER);
         ctx.pipeline().remove(CODEC);
+        // Transmission has its own read budget; undo any pause for slow option replies.
+        ctx.channel().config().setAutoRead(true);
     }
 
     private void error(ChannelHandlerContext ctx, int option, int type, String message) {

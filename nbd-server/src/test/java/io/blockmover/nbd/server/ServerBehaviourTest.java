@@ -149,6 +149,33 @@ class ServerBehaviourTest {
     }
 
     @Test
+    void optionFloodIsAnsweredInOrderThroughReadPauses() throws Exception {
+        WireClient c = client(start());
+        int count = 20_000;
+        byte[] list = c.encode(new OptionRequest.ListExports());
+        byte[] flood = new byte[list.length * count];
+        for (int i = 0; i < count; i++) {
+            System.arraycopy(list, 0, flood, i * list.length, list.length);
+        }
+        // The server pauses reading whenever its replies back up; the replies read here let it
+        // resume, and every reply must arrive in order with nothing lost across the pauses.
+        Thread writer = Thread.ofVirtual().start(() -> {
+            try {
+                c.sendRaw(flood);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        for (int i = 0; i < count; i++) {
+            assertEquals(new OptionReply.Server(OPT_LIST, "disk", "test disk"), c.receive());
+            assertEquals(new OptionReply.Server(OPT_LIST, "ro", ""), c.receive());
+            assertEquals(new OptionReply.Ack(OPT_LIST), c.receive());
+        }
+        writer.join();
+        assertInstanceOf(OptionReply.Ack.class, c.option(new OptionRequest.Info(true, "disk", List.of())).getLast());
+    }
+
+    @Test
     void listMetaContextsByQuery() throws IOException {
         WireClient c = client(start());
         c.option(new OptionRequest.StructuredReply());
