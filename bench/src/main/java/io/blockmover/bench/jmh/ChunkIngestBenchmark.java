@@ -11,9 +11,11 @@ import io.blockmover.index.repo.Repository;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.Comparator;
 import java.util.SplittableRandom;
@@ -43,6 +45,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * <li>{@code ingestRandom}: unique incompressible chunks (target ≥ 0.8 × {@code sha256Random})</li>
  * <li>{@code ingestText}: unique compressible chunks (target ≥ 0.8 × {@code zstd1Text})</li>
  * <li>{@code ingestDuplicate}: a chunk the repository already has (target ≥ 2 GB/s)</li>
+ * <li>{@code sha256ThenWrite}: the floor of storing new data (hash + one page-cache write)</li>
  * </ul>
  * Each chunk is made unique by a counter in its first 8 bytes, so no generation cost is measured.
  * The repository lives on tmpfs (see {@link #benchDir()}).
@@ -71,6 +74,7 @@ public class ChunkIngestBenchmark {
     private MessageDigest sha;
     private ZstdCompressCtx zstd;
     private ByteBuffer zstdOut;
+    private FileChannel floorFile;
 
     @Setup(Level.Trial)
     public void data() throws Exception {
@@ -109,6 +113,7 @@ public class ChunkIngestBenchmark {
         chunks = capacity / chunkSize;
         disk = writer.addDisk(new DiskSpec("disk0", capacity, ""));
         disk.put(0, duplicate); // stored once; every later put of it is a dedup hit
+        floorFile = FileChannel.open(dir.resolve("floor"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
     }
 
     /**
@@ -124,6 +129,7 @@ public class ChunkIngestBenchmark {
     public void close() throws Exception {
         writer.abort();
         repo.close();
+        floorFile.close();
         try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(p);
@@ -151,6 +157,18 @@ public class ChunkIngestBenchmark {
     public byte[] sha256Random() {
         ByteBuffer b = unique(random);
         sha.update(b.duplicate());
+        return sha.digest();
+    }
+
+    /** The floor for storing new data: hash the chunk and write it once to a plain file (same filesystem). */
+    @Benchmark
+    public byte[] sha256ThenWrite() throws IOException {
+        ByteBuffer b = unique(random);
+        sha.update(b.duplicate());
+        floorFile.write(b.duplicate());
+        if (counter % 64 == 0) {
+            floorFile.truncate(0).position(0);
+        }
         return sha.digest();
     }
 
