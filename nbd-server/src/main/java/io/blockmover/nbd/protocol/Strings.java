@@ -18,10 +18,6 @@ final class Strings {
         }
     }
 
-    static int utf8Length(String s) {
-        return ByteBufUtil.utf8Bytes(s);
-    }
-
     static String read(ByteBuf in, int length) {
         String s = in.toString(in.readerIndex(), length, StandardCharsets.UTF_8);
         in.skipBytes(length);
