@@ -60,21 +60,126 @@ public final class Bench implements Callable<Integer> {
         Processes processes = new Processes(work);
         Path image = makeImage(processes);
         long logical = Files.size(image);
+        // The export every tool reads: a qcow2 overlay on the image, so a persistent dirty bitmap
+        // can record the 1% change the incremental backs up (qemu's analogue of CBT).
+        Path overlay = work.resolve("overlay.qcow2");
+        Files.deleteIfExists(overlay);
+        processes.run(ToolRun.of("qemu-img", "create", "-q", "-f", "qcow2", "-b", image.toString(), "-F", "raw", overlay.toString()));
+        processes.run(ToolRun.of("qemu-img", "bitmap", "--add", overlay.toString(), "bm0"));
+        Path repo = work.resolve("blockmover-repo");
 
         List<Measurement> measured = new ArrayList<>();
-        try (PeerExport export = PeerExport.serve(image, "ref")) {
-            for (Step step : steps(export.uri("ref"), image)) {
-                System.err.printf("measuring %s with %s (%d run%s)%n", step.step(), step.tool(), n, n == 1 ? "" : "s");
-                measured.add(measure(processes, step, n, logical));
+        Map<String, Measurement> byKey = new java.util.HashMap<>();
+        try (PeerExport export = PeerExport.serve(overlay, "qcow2", "ref", null)) {
+            for (Step step : fullSteps(export.uri("ref"), image, repo)) {
+                Measurement m = measure(processes, step, n, logical);
+                measured.add(m);
+                byKey.put(step.tool() + "|" + step.step(), m);
             }
         }
-        Report report = new Report(image.getFileName() + " (" + logical / 1048576 + " MiB)", measured, List.of());
+        changeOnePercent(processes, overlay, logical);
+        Path restored = work.resolve("restored.raw");
+        try (PeerExport export = PeerExport.serve(overlay, "qcow2", "ref", "bm0")) {
+            for (Step step : incrementalSteps(export.uri("ref"), repo, restored)) {
+                Measurement m = measure(processes, step, n, logical);
+                measured.add(m);
+                byKey.put(step.tool() + "|" + step.step(), m);
+            }
+        }
+        checkRestore(processes, overlay, restored);
+
+        Report report = new Report(image.getFileName() + " (" + logical / 1048576 + " MiB) as a qcow2 overlay over NBD",
+                measured, ratios(byKey));
         report.printTable(System.out);
         Path out = (results != null ? results : home.resolve("bench/results"))
                 .resolve((ci ? "ci-" : "") + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
         report.writeJson(out);
         System.out.println("\nresults: " + out);
         return 0;
+    }
+
+    private static final String OURS = "blockmover";
+    private static final String FULL = "full backup";
+    private static final String INCREMENTAL = "incremental, 1% changed";
+    private static final String RESTORE = "restore -> file";
+    private static final String TO_NULL = "read export -> null";
+    private static final String TO_FILE = "read export -> file";
+    private static final String FILE_BACKUP = "full backup (image as a file)";
+
+    private static List<Report.Ratio> ratios(Map<String, Measurement> m) {
+        List<Report.Ratio> out = new ArrayList<>();
+        Measurement full = m.get(OURS + "|" + FULL);
+        out.add(new Report.Ratio("full backup: blockmover vs restic (time ratio, higher is better)", full, m.get("restic 0.14|" + FILE_BACKUP)));
+        out.add(new Report.Ratio("full backup: blockmover vs borg", full, m.get("borg 1.2|" + FILE_BACKUP)));
+        out.add(new Report.Ratio("full backup vs nbdcopy export -> file (target >= 0.8)", full, m.get("nbdcopy|" + TO_FILE)));
+        out.add(new Report.Ratio("restore -> file vs nbdcopy export -> file (target >= 0.8)", m.get(OURS + "|" + RESTORE),
+                m.get("nbdcopy|" + TO_FILE)));
+        out.add(new Report.Ratio("nbd-copy -> null vs nbdcopy -> null (target >= 1.0)", m.get(OURS + " nbd-copy|" + TO_NULL),
+                m.get("nbdcopy|" + TO_NULL)));
+        out.add(new Report.Ratio("incremental (1% changed) vs full: times faster (target >= 20)", m.get(OURS + "|" + INCREMENTAL), full));
+        return out;
+    }
+
+    private List<Step> fullSteps(String uri, Path image, Path repo) {
+        Path copy = work.resolve("copy.raw");
+        Path restic = work.resolve("restic-repo");
+        Path borg = work.resolve("borg-repo");
+        String bm = home.resolve("blockmover").toString();
+        return List.of(
+                new Step(TO_NULL, "nbdcopy", Step.Preparation.NONE, ToolRun.of("nbdcopy", uri, "null:"), Optional.empty()),
+                new Step(TO_NULL, OURS + " nbd-copy", Step.Preparation.NONE, ToolRun.of(bm, "nbd-copy", uri, "null:"), Optional.empty()),
+                new Step(TO_FILE, "nbdcopy", () -> Files.deleteIfExists(copy),
+                        ToolRun.of("nbdcopy", uri, copy.toString()), Optional.empty()),
+                new Step(FULL, OURS, () -> {
+                    delete(repo);
+                    new Processes(work).run(ToolRun.of(bm, "init", "--repo", repo.toString()));
+                }, ToolRun.of(bm, "backup", "--repo", repo.toString(), "--full", "--source", uri, "--name", "ref/disk0",
+                        "--no-progress"), Optional.of(repo)),
+                new Step(FILE_BACKUP, "restic 0.14", () -> {
+                    delete(restic);
+                    new Processes(work).run(ToolRun.of("restic", "init", "-q", "-r", restic.toString()).withEnv(RESTIC_ENV));
+                }, ToolRun.of("restic", "backup", "-q", "-r", restic.toString(), image.toString()).withEnv(RESTIC_ENV),
+                        Optional.of(restic)),
+                new Step(FILE_BACKUP, "borg 1.2", () -> {
+                    delete(borg);
+                    new Processes(work).run(ToolRun.of("borg", "init", "-e", "repokey", borg.toString()).withEnv(BORG_ENV));
+                }, ToolRun.of("borg", "create", borg + "::a", image.toString()).withEnv(BORG_ENV), Optional.of(borg)));
+    }
+
+    private List<Step> incrementalSteps(String uri, Path repo, Path restored) {
+        String bm = home.resolve("blockmover").toString();
+        return List.of(
+                new Step(INCREMENTAL, OURS, Step.Preparation.NONE,
+                        ToolRun.of(bm, "backup", "--repo", repo.toString(), "--incremental", "--source", uri, "--name", "ref/disk0",
+                                "--changes", "qemu:dirty-bitmap:bm0", "--no-progress"), Optional.of(repo)),
+                new Step(RESTORE, OURS, () -> Files.deleteIfExists(restored),
+                        ToolRun.of(bm, "restore", "--repo", repo.toString(), "--to", restored.toString(), "--no-progress"),
+                        Optional.empty()),
+                new Step("verify (re-read, digest check)", OURS, Step.Preparation.NONE,
+                        ToolRun.of(bm, "verify", "--repo", repo.toString(), "--no-progress"), Optional.empty()));
+    }
+
+    /** A guest writes 1% of the disk in 64 KiB pieces at spread-out offsets; the bitmap records it. */
+    private static void changeOnePercent(Processes processes, Path overlay, long capacity) throws Exception {
+        long piece = 64 << 10;
+        long pieces = capacity / 100 / piece;
+        long stride = capacity / pieces;
+        List<String> argv = new ArrayList<>(List.of("qemu-io", "-f", "qcow2"));
+        for (long i = 0; i < pieces; i++) {
+            long at = (i * stride + (i * 7919 % 13) * piece) / piece * piece;
+            argv.addAll(List.of("-c", "write -P " + (0x10 + i % 200) + " " + at + " " + piece));
+        }
+        argv.add(overlay.toString());
+        processes.run(new ToolRun(argv, Map.of()));
+    }
+
+    /** The last restore must equal the overlay's content byte for byte; a bench never reports a wrong result. */
+    private void checkRestore(Processes processes, Path overlay, Path restored) throws Exception {
+        Path expected = work.resolve("expected.raw");
+        processes.run(ToolRun.of("qemu-img", "convert", "-f", "qcow2", "-O", "raw", overlay.toString(), expected.toString()));
+        processes.run(ToolRun.of("cmp", expected.toString(), restored.toString()));
+        Files.delete(expected);
+        System.err.println("restore check: the restored disk is byte-identical to the source");
     }
 
     private Path makeImage(Processes processes) throws IOException, InterruptedException {
@@ -89,27 +194,8 @@ public final class Bench implements Callable<Integer> {
         return image;
     }
 
-    private List<Step> steps(String uri, Path image) {
-        Path copy = work.resolve("copy.raw");
-        Path restic = work.resolve("restic-repo");
-        Path borg = work.resolve("borg-repo");
-        return List.of(
-                new Step("read export -> null", "nbdcopy", Step.Preparation.NONE,
-                        ToolRun.of("nbdcopy", uri, "null:"), Optional.empty()),
-                new Step("read export -> file", "nbdcopy", () -> Files.deleteIfExists(copy),
-                        ToolRun.of("nbdcopy", uri, copy.toString()), Optional.empty()),
-                new Step("full backup (image as a file)", "restic 0.14", () -> {
-                    delete(restic);
-                    new Processes(work).run(ToolRun.of("restic", "init", "-q", "-r", restic.toString()).withEnv(RESTIC_ENV));
-                }, ToolRun.of("restic", "backup", "-q", "-r", restic.toString(), image.toString()).withEnv(RESTIC_ENV),
-                        Optional.of(restic)),
-                new Step("full backup (image as a file)", "borg 1.2", () -> {
-                    delete(borg);
-                    new Processes(work).run(ToolRun.of("borg", "init", "-e", "repokey", borg.toString()).withEnv(BORG_ENV));
-                }, ToolRun.of("borg", "create", borg + "::a", image.toString()).withEnv(BORG_ENV), Optional.of(borg)));
-    }
-
     private static Measurement measure(Processes processes, Step step, int runs, long logical) throws Exception {
+        System.err.printf("measuring %s with %s (%d run%s)%n", step.step(), step.tool(), runs, runs == 1 ? "" : "s");
         List<Sample> samples = new ArrayList<>();
         for (int i = 0; i < runs; i++) {
             step.prepare().run();

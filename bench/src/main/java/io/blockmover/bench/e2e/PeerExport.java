@@ -5,6 +5,8 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** qemu-nbd serving an image read-only on loopback, the export every tool reads in the bench. */
@@ -17,13 +19,22 @@ final class PeerExport implements AutoCloseable {
         this.port = port;
     }
 
-    static PeerExport serve(Path image, String name) throws IOException, InterruptedException {
+    /**
+     * @param format     qemu image format ("raw", "qcow2")
+     * @param dirtyBitmap a persistent qcow2 bitmap to expose as {@code qemu:dirty-bitmap:NAME}, or null
+     */
+    static PeerExport serve(Path image, String format, String name, String dirtyBitmap) throws IOException, InterruptedException {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        Process p = new ProcessBuilder("qemu-nbd", "-r", "-f", "raw", "-x", name, "-b", "127.0.0.1",
-                "-p", Integer.toString(port), "--persistent", "--shared=16", image.toString())
+        List<String> cmd = new ArrayList<>(List.of("qemu-nbd", "-r", "-f", format, "-x", name, "-b", "127.0.0.1",
+                "-p", Integer.toString(port), "--persistent", "--shared=16"));
+        if (dirtyBitmap != null) {
+            cmd.addAll(List.of("-B", dirtyBitmap));
+        }
+        cmd.add(image.toString());
+        Process p = new ProcessBuilder(cmd)
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() < deadline) {
