@@ -135,7 +135,8 @@ final class Connector {
             // Runs on the event loop inside the handshake's channelRead: no bytes are decoded
             // between these pipeline changes.
             Transmission t = transmission.apply(ch);
-            ReplyDecoder decoder = new ReplyDecoder(t.replyLengths(), Math.max(info.blockConstraints().maximum(), 1 << 20) + 4096);
+            // Room for the largest READ chunk and for a block status chunk of 2^20 descriptors (8 MiB).
+            ReplyDecoder decoder = new ReplyDecoder(t.replyLengths(), Math.max(info.blockConstraints().maximum(), 8 << 20) + 4096);
             // Keep receive buffers as they are and slice reads out of them (no copy).
             decoder.setCumulator(AppendingCumulator.INSTANCE);
             ch.pipeline().remove("handshake");

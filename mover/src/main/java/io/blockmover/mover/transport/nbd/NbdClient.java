@@ -31,7 +31,6 @@ public final class NbdClient implements AutoCloseable {
     private final EventLoopGroup group;
     private final List<ConnectionSlot> slots;
     private final ExportInfo info;
-    private final ZeroBuffer zeros = new ZeroBuffer();
     private final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
     private final AtomicInteger next = new AtomicInteger();
 
@@ -109,7 +108,7 @@ public final class NbdClient implements AutoCloseable {
     /** Reads {@code length} bytes; the caller releases the buffer. */
     public CompletableFuture<ByteBuf> read(long offset, int length) {
         checkRange(offset, length);
-        PendingRead p = new PendingRead(offset, length, zeros, alloc);
+        PendingRead p = new PendingRead(offset, length, alloc);
         slot().submit(p);
         return p.future;
     }

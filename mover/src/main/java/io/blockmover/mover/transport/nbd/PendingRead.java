@@ -21,7 +21,6 @@ import java.util.concurrent.CompletableFuture;
 final class PendingRead extends Pending {
     private final long offset;
     private final int length;
-    private final ZeroBuffer zeros;
     private final ByteBufAllocator alloc;
     final CompletableFuture<ByteBuf> future = new CompletableFuture<>();
 
@@ -32,10 +31,9 @@ final class PendingRead extends Pending {
 
     private record Piece(long offset, int length, ByteBuf data) {}
 
-    PendingRead(long offset, int length, ZeroBuffer zeros, ByteBufAllocator alloc) {
+    PendingRead(long offset, int length, ByteBufAllocator alloc) {
         this.offset = offset;
         this.length = length;
-        this.zeros = zeros;
         this.alloc = alloc;
     }
 
@@ -141,7 +139,7 @@ final class PendingRead extends Pending {
             if (p.data() != null) {
                 out.addComponent(true, p.data());
             } else {
-                zeros.append(out, p.length());
+                ZeroBuffer.append(out, p.length());
             }
         }
         pieces = null;
