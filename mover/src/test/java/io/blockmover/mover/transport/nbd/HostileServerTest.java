@@ -39,11 +39,16 @@ class HostileServerTest {
         final AtomicInteger connections = new AtomicInteger();
 
         Scripted(Misbehaviour misbehaviour) throws IOException {
+            this(misbehaviour, false);
+        }
+
+        /** {@code old}: a server from before GO and structured replies (answers them UNSUP). */
+        Scripted(Misbehaviour misbehaviour, boolean old) throws IOException {
             Thread t = new Thread(() -> {
                 while (!socket.isClosed()) {
                     try (Socket s = socket.accept()) {
                         connections.incrementAndGet();
-                        serve(s, misbehaviour);
+                        serve(s, misbehaviour, old);
                     } catch (IOException | RuntimeException ignored) {
                         // next connection, or closed
                     }
@@ -63,7 +68,7 @@ class HostileServerTest {
         }
     }
 
-    private static void serve(Socket s, Misbehaviour misbehaviour) throws IOException {
+    private static void serve(Socket s, Misbehaviour misbehaviour, boolean old) throws IOException {
         DataInputStream in = new DataInputStream(s.getInputStream());
         DataOutputStream out = new DataOutputStream(s.getOutputStream());
         out.writeLong(NBDMAGIC);
@@ -76,6 +81,18 @@ class HostileServerTest {
             int option = in.readInt();
             byte[] data = new byte[in.readInt()];
             in.readFully(data);
+            if (old && option == 1) {
+                // EXPORT_NAME: size and flags, no padding (both sides said NO_ZEROES).
+                out.writeLong(SIZE);
+                out.writeShort(1);
+                out.flush();
+                transmission(in, out, misbehaviour);
+                return;
+            }
+            if (old) {
+                optionReply(out, option, 0x80000001, new byte[0]);
+                continue;
+            }
             switch (option) {
                 case 8 -> optionReply(out, option, 1, new byte[0]);
                 case 10 -> {
@@ -185,6 +202,30 @@ class HostileServerTest {
             out.writeLong(offset);
             out.writeInt(4096);
         }, "overlapping chunks");
+    }
+
+    @Test
+    void serverWithoutGoIsReadThroughExportNameAndSimpleReplies() throws Exception {
+        byte[] data = new byte[65536];
+        new java.util.Random(1).nextBytes(data);
+        try (Scripted server = new Scripted((out, cookie, offset, length) -> {
+            out.writeInt(0x67446698);
+            out.writeInt(0);
+            out.writeLong(cookie);
+            out.write(data, 0, length);
+        }, true); NbdClient client = NbdClient.connect(NbdUri.parse(server.uri()), ConnectOptions.DEFAULT)) {
+            assertFalse(client.info().usedGo());
+            assertFalse(client.info().structuredReplies());
+            assertEquals(SIZE, client.info().size());
+            var b = client.read(0, 65536).get(10, TimeUnit.SECONDS);
+            try {
+                byte[] got = new byte[65536];
+                b.getBytes(b.readerIndex(), got);
+                assertArrayEquals(data, got);
+            } finally {
+                b.release();
+            }
+        }
     }
 
     @Test
