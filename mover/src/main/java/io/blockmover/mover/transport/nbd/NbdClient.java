@@ -5,7 +5,6 @@ import static io.blockmover.nbd.protocol.NbdConstants.*;
 import io.blockmover.nbd.protocol.BlockStatusDescriptor;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -31,7 +30,7 @@ public final class NbdClient implements AutoCloseable {
     private final EventLoopGroup group;
     private final List<ConnectionSlot> slots;
     private final ExportInfo info;
-    private final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
+    private final ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
     private final AtomicInteger next = new AtomicInteger();
 
     private NbdClient(NbdUri uri, EventLoopGroup group, List<ConnectionSlot> slots, ExportInfo info) {

@@ -8,7 +8,7 @@ import io.blockmover.mover.transport.DiskTarget;
 import io.blockmover.mover.transport.TargetCapabilities;
 import io.blockmover.mover.transport.ZeroOptions;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.ByteBufAllocator;
 import java.io.IOException;
 import java.util.concurrent.CompletableFuture;
 
@@ -80,7 +80,7 @@ public final class NbdDiskTarget implements DiskTarget {
 
     private CompletableFuture<Void> writeZeroBuffers(long offset, long length, boolean fua) {
         return pieces(offset, length, writeStep, (at, n) -> {
-            ByteBuf zeros = PooledByteBufAllocator.DEFAULT.directBuffer(n, n).writeZero(n);
+            ByteBuf zeros = ByteBufAllocator.DEFAULT.directBuffer(n, n).writeZero(n);
             return client.write(at, zeros, fuaFlag(fua));
         });
     }
