@@ -125,6 +125,53 @@ class BackupRoundTripTest {
     }
 
     @Test
+    void zeroRangesAndManyShortReuseRunsBuildTheRightManifest() throws Exception {
+        int chunks = 3000; // three manifest segments
+        long capacity = (long) chunks * CHUNK;
+        try (Repository repo = Repository.init(dir.resolve("r"), InitOptions.defaults().withChunkSize(CHUNK))) {
+            long full;
+            try (BackupWriter w = repo.newBackup(BackupSpec.full("vm", "full"))) {
+                DiskWriter d = w.addDisk(new DiskSpec("disk0", capacity, ""));
+                ByteBuffer b = ByteBuffer.allocateDirect(CHUNK);
+                d.putZeros(0, capacity); // then overwrite every 7th chunk with data
+                for (long i = 0; i < chunks; i += 7) {
+                    d.put(i * CHUNK, TestData.fill(b, Kind.RANDOM, i, CHUNK));
+                }
+                full = w.commit();
+            }
+            assertEquals(chunks - (chunks + 6) / 7, repo.backup(full).orElseThrow().disks().getFirst().zeroChunks());
+            long incr;
+            try (BackupWriter w = repo.newBackup(BackupSpec.incremental("vm", "incr", full))) {
+                DiskWriter d = w.addDisk(new DiskSpec("disk0", capacity, ""));
+                ByteBuffer b = ByteBuffer.allocateDirect(CHUNK);
+                // Alternate: reuse two chunks, put one new chunk, across segment boundaries.
+                for (long i = 0; i < chunks; i += 3) {
+                    d.reuse(i * CHUNK, Math.min(2L, chunks - i) * CHUNK);
+                    if (i + 2 < chunks) {
+                        d.put((i + 2) * CHUNK, TestData.fill(b, Kind.RANDOM, 50_000 + i, CHUNK));
+                    }
+                }
+                incr = w.commit();
+            }
+            try (BackupReader r = repo.openBackup(incr)) {
+                DiskReader d = r.disk("disk0");
+                ByteBuffer got = ByteBuffer.allocate(CHUNK);
+                for (long i = 0; i < chunks; i++) {
+                    got.clear();
+                    d.read(i * CHUNK, got);
+                    byte[] want = i % 3 == 2 ? TestData.bytes(Kind.RANDOM, 50_000 + i - 2, CHUNK)
+                            : i % 7 == 0 ? TestData.bytes(Kind.RANDOM, i, CHUNK) : new byte[CHUNK];
+                    assertArrayEquals(want, got.array(), "chunk " + i);
+                    assertEquals(i % 3 != 2 && i % 7 != 0, d.isZero(i * CHUNK));
+                }
+            }
+        }
+        Repository closed = Repository.open(dir.resolve("r"), null);
+        closed.close();
+        assertThrows(IllegalStateException.class, closed::backups, "a closed repository refuses use instead of touching freed native memory");
+    }
+
+    @Test
     void twoVmsWithSharedContentDeduplicate() throws Exception {
         long capacity = 100L * CHUNK;
         try (Repository repo = Repository.init(dir.resolve("r"), InitOptions.defaults().withChunkSize(CHUNK))) {

@@ -59,10 +59,23 @@ public class IndexLookupBenchmark {
                 .putLong(r.nextLong()).array());
     }
 
+    /**
+     * Builds the index once into {@code java.io.tmpdir/blockmover-index-bench-<entries>} and reuses it
+     * in the next fork (each benchmark method runs in its own JVM); delete that directory afterwards.
+     */
     @Setup(Level.Trial)
     public void build() throws Exception {
-        dir = Files.createTempDirectory("bm-index");
-        db = IndexDb.open(dir, 1);
+        dir = Path.of(System.getProperty("java.io.tmpdir"), "blockmover-index-bench-" + entries);
+        Path complete = dir.resolve("COMPLETE");
+        if (!Files.exists(complete)) {
+            deleteTree(dir);
+            Files.createDirectories(dir);
+        }
+        db = IndexDb.open(dir.resolve("db"), 1);
+        if (Files.exists(complete)) {
+            System.out.printf("%n[reusing the index of %,d chunks in %s]%n", entries, dir);
+            return;
+        }
         long t0 = System.nanoTime();
         byte[] value = new ChunkLocation(1, 0, 1 << 20, 1 << 20, 0).encode();
         WriteBatch batch = new WriteBatch();
@@ -77,15 +90,22 @@ public class IndexLookupBenchmark {
         db.write(batch, true);
         batch.close();
         db.flushAndCompact();
-        System.out.printf("%n[index of %,d chunks built and compacted in %.1f s]%n", entries, (System.nanoTime() - t0) / 1e9);
+        Files.createFile(complete);
+        System.out.printf("%n[index of %,d chunks built and compacted in %.1f s in %s]%n", entries, (System.nanoTime() - t0) / 1e9, dir);
     }
 
     @TearDown(Level.Trial)
-    public void drop() throws Exception {
+    public void drop() {
         db.close();
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
+    }
+
+    private static void deleteTree(Path p) throws java.io.IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path f : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(f);
             }
         }
     }

@@ -28,6 +28,7 @@ public final class DiskWriter {
     private final StagedManifest staged;
     private final DiskRecord parent;
     private final long parentId;
+    private volatile CachedSegment lastParentSegment;
     final LongAdder newChunks = new LongAdder();
     final LongAdder newStoredBytes = new LongAdder();
 
@@ -113,10 +114,7 @@ public final class DiskWriter {
     public void putZeros(long offset, long length) throws IOException {
         owner.checkOpen();
         long first = indexOf(offset);
-        long end = endIndex(offset, length);
-        for (long i = first; i < end; i++) {
-            staged.set(i, null);
-        }
+        staged.setZeros(first, endIndex(offset, length) - first);
     }
 
     /**
@@ -140,10 +138,23 @@ public final class DiskWriter {
             int segment = (int) (i / ManifestKeys.SEGMENT_ENTRIES);
             int from = (int) (i % ManifestKeys.SEGMENT_ENTRIES);
             int count = (int) Math.min(ManifestKeys.SEGMENT_ENTRIES - from, end - i);
-            byte[] seg = ctx.manifests().segment(parentId, parent, segment);
+            byte[] seg = parentSegment(segment);
             staged.setRun(i, seg, from, count);
             i += count;
         }
+    }
+
+    /** The pipeline reuses many short runs in offset order: keep the last parent segment read. */
+    private byte[] parentSegment(int segment) {
+        CachedSegment c = lastParentSegment;
+        if (c == null || c.segment() != segment) {
+            c = new CachedSegment(segment, ctx.manifests().segment(parentId, parent, segment));
+            lastParentSegment = c;
+        }
+        return c.bytes();
+    }
+
+    private record CachedSegment(int segment, byte[] bytes) {
     }
 
     private long indexOf(long offset) {

@@ -52,8 +52,6 @@ public final class IndexDb implements AutoCloseable {
     private final WriteOptions syncWrite = new WriteOptions().setSync(true);
     private final WriteOptions plainWrite = new WriteOptions();
     private final ReadOptions read = new ReadOptions();
-    /** Dedup lookups: data blocks come straight from the mmapped tables; caching them only churns the cache. */
-    private final ReadOptions lookup = new ReadOptions().setFillCache(false);
 
     private IndexDb(Path dir, int formatVersion) throws RocksDBException {
         // Half the cache reserved for index and filter blocks: data blocks of a large index must never
@@ -136,7 +134,7 @@ public final class IndexDb implements AutoCloseable {
     /** True when the chunk is indexed. {@code scratch} must hold 25 bytes (one per thread). */
     public boolean contains(ChunkId id, byte[] scratch) {
         try {
-            return db.get(chunks, lookup, id.bytes(), scratch) != RocksDB.NOT_FOUND;
+            return db.get(chunks, read, id.bytes(), scratch) != RocksDB.NOT_FOUND;
         } catch (RocksDBException e) {
             throw new RepositoryException("index lookup failed: " + e.getMessage(), e);
         }
@@ -196,6 +194,5 @@ public final class IndexDb implements AutoCloseable {
         syncWrite.close();
         plainWrite.close();
         read.close();
-        lookup.close();
     }
 }

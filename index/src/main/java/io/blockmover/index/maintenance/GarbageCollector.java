@@ -96,9 +96,13 @@ public final class GarbageCollector {
                 byte[] k = it.key();
                 if (k.length == ChunkId.LENGTH && live.contains(ChunkId.prefix(k, 0))) {
                     byte[] v = it.value();
+                    liveChunks++;
+                    if (v.length != ChunkLocation.ENCODED) {
+                        log.warn("gc: chunk {} has a malformed index entry; kept for verify and rebuild-index", ChunkId.copyOf(k, 0));
+                        continue;
+                    }
                     ChunkLocation loc = ChunkLocation.decode(v, v.length);
                     liveBytes.merge(loc.packId(), (long) loc.recordLength(), Long::sum);
-                    liveChunks++;
                 } else {
                     batch.get().delete(ctx.db().chunks(), k);
                     deletedEntries++;
@@ -154,6 +158,9 @@ public final class GarbageCollector {
         try (RocksIterator it = ctx.db().iterator(ctx.db().chunks())) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] v = it.value();
+                if (v.length != ChunkLocation.ENCODED) {
+                    continue;
+                }
                 ChunkLocation loc = ChunkLocation.decode(v, v.length);
                 if (!victims.contains(loc.packId())) {
                     continue;

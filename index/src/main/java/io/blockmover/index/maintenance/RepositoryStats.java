@@ -32,6 +32,15 @@ public record RepositoryStats(int backups, long logicalBytes, long dataBytes, lo
 
     public static RepositoryStats of(Repository repo) throws IOException {
         RepoContext ctx = repo.context();
+        long stamp = ctx.gate().enterShared();
+        try {
+            return compute(ctx);
+        } finally {
+            ctx.gate().exitShared(stamp);
+        }
+    }
+
+    private static RepositoryStats compute(RepoContext ctx) throws IOException {
         int backups = 0;
         long logical = 0;
         long data = 0;
@@ -50,6 +59,9 @@ public record RepositoryStats(int backups, long logicalBytes, long dataBytes, lo
         try (RocksIterator it = ctx.db().iterator(ctx.db().chunks())) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] v = it.value();
+                if (v.length != ChunkLocation.ENCODED) {
+                    continue; // damaged entry: verify reports it
+                }
                 ChunkLocation loc = ChunkLocation.decode(v, v.length);
                 chunks++;
                 unique += loc.plainLength();

@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
  */
 public final class StagedManifest implements AutoCloseable {
     private static final byte[] ZERO = new byte[ManifestKeys.ENTRY];
+    private static final byte[] ZERO_SEGMENT = new byte[ManifestKeys.SEGMENT_ENTRIES * ManifestKeys.ENTRY];
 
     private final Path file;
     private final FileChannel ch;
@@ -38,6 +39,18 @@ public final class StagedManifest implements AutoCloseable {
     public void set(long index, ChunkId id) throws IOException {
         write(ByteBuffer.wrap(id == null ? ZERO : id.bytes()), index);
         mark(index, 1);
+    }
+
+    /** Marks {@code count} entries from {@code index} as zero chunks, in segment-sized writes. */
+    public void setZeros(long index, long count) throws IOException {
+        long i = index;
+        long end = index + count;
+        while (i < end) {
+            int n = (int) Math.min(ManifestKeys.SEGMENT_ENTRIES, end - i);
+            write(ByteBuffer.wrap(ZERO_SEGMENT, 0, n * ManifestKeys.ENTRY), i);
+            mark(i, n);
+            i += n;
+        }
     }
 
     /** Copies {@code count} entries starting at entry {@code from} of {@code segment} to {@code index}. */

@@ -35,6 +35,8 @@ public final class Repository implements AutoCloseable {
     private final RepoContext ctx;
     private final RepositoryLock lock;
     private final ChunkKeys keys;
+    private static final long CLOSE_WAIT_MILLIS = 10_000;
+    private volatile boolean closed;
 
     private Repository(RepoContext ctx, RepositoryLock lock, ChunkKeys keys) {
         this.ctx = ctx;
@@ -136,15 +138,13 @@ public final class Repository implements AutoCloseable {
 
     /** Starts a backup; waits while gc or prune holds the repository. */
     public BackupWriter newBackup(BackupSpec spec) {
-        long stamp = ctx.gate().enterShared();
-        try {
-            return new BackupWriter(ctx, spec, stamp);
-        } catch (RuntimeException e) {
-            throw e; // the writer released the gate itself
-        }
+        checkOpen();
+        // On failure the writer's constructor leaves the gate itself.
+        return new BackupWriter(ctx, spec, ctx.gate().enterShared());
     }
 
     public BackupReader openBackup(long backupId) {
+        checkOpen();
         long stamp = ctx.gate().enterShared();
         Optional<BackupRecord> r = ctx.manifests().backup(backupId);
         if (r.isEmpty()) {
@@ -155,10 +155,12 @@ public final class Repository implements AutoCloseable {
     }
 
     public List<BackupRecord> backups() {
+        checkOpen();
         return ctx.manifests().backups();
     }
 
     public Optional<BackupRecord> backup(long id) {
+        checkOpen();
         return ctx.manifests().backup(id);
     }
 
@@ -183,8 +185,23 @@ public final class Repository implements AutoCloseable {
         new RepositoryConfig(c.formatVersion(), c.repoId(), c.chunkSize(), c.compression(), c.packTargetSize(), updated).write(ctx.root());
     }
 
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("repository " + ctx.root() + " is closed");
+        }
+    }
+
+    /**
+     * Closes the repository once no backup, restore or maintenance is open on it (waiting up to
+     * {@value #CLOSE_WAIT_MILLIS} ms); the native index must never be used after it is freed.
+     */
     @Override
-    public void close() throws IOException {
+    public synchronized void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        ctx.gate().enterExclusive(CLOSE_WAIT_MILLIS, "closing the repository");
+        closed = true; // the gate stays held: nothing can start on a closed repository
         try {
             ctx.codecs().close();
             ctx.packs().close();
