@@ -1,9 +1,11 @@
 package io.blockmover.mover.cli;
 
+import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.pipeline.BackupJob;
+import io.blockmover.mover.pipeline.SourceComparison;
 import io.blockmover.mover.pipeline.TransferCounters;
 import io.blockmover.mover.transport.nbd.NbdDiskSource;
 import io.blockmover.mover.transport.nbd.NbdUri;
@@ -19,6 +21,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * {@code blockmover backup}: one restore point of one VM from one or more disk sources. It is
@@ -65,6 +69,11 @@ final class BackupCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Print the result as JSON on stdout.")
     boolean json;
+
+    @Option(names = "--verify-sample", paramLabel = "PERCENT",
+            description = "After the backup, compare this share of its chunks with the source (e.g. 1%%): a cheap check "
+                    + "that changed block tracking missed nothing. Exit code 3 if they differ.")
+    String verifySample;
 
     @Option(names = "--progress", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "Progress bars on a terminal (default: on; never drawn when stderr is not a terminal).")
@@ -116,10 +125,30 @@ final class BackupCommand implements Callable<Integer> {
             } else {
                 printSummary(vm, result);
             }
-            return 0;
+            return verifySample == null ? 0 : checkSample(repo, result, inputs, interruption);
         } finally {
             opened.forEach(NbdDiskSource::close);
         }
+    }
+
+    /** Compares a sample of each disk's chunks with the source it was just read from. */
+    private int checkSample(Repository repo, BackupJob.Result result, List<BackupJob.DiskInput> inputs,
+                            Interruption interruption) throws Exception {
+        double fraction = VerifyCommand.parsePercent(verifySample);
+        ExecutorService workers = Executors.newFixedThreadPool(pipeline.workers,
+                r -> Thread.ofPlatform().name("verify-", 0).daemon().unstarted(r));
+        boolean identical = true;
+        try (BackupReader reader = repo.openBackup(result.backupId())) {
+            for (BackupJob.DiskInput in : inputs) {
+                SourceComparison.Result r = new SourceComparison(reader.disk(in.diskId()), in.source(), repo.context().codecs(),
+                        workers, pipeline.chunksInFlight, interruption.cancellation(), new TransferCounters(in.source().capacity()))
+                        .run(fraction);
+                identical &= VerifyCommand.report("backup " + result.backupId() + " " + in.diskId() + " (sample " + verifySample + ")", r);
+            }
+        } finally {
+            workers.shutdown();
+        }
+        return identical ? 0 : VerifyCommand.FOUND_PROBLEMS;
     }
 
     private List<DiskName> diskNames() {
@@ -153,7 +182,25 @@ final class BackupCommand implements Callable<Integer> {
                     Sizes.human(s.newData()), Sizes.human(s.stored()), Sizes.human(s.deduplicated()), Sizes.human(s.zeroChunks()));
             System.out.printf(Locale.ROOT, "    %.2f s, %.1f MB/s of disk, %.1f MB/s read%n", s.seconds(), s.megabytesPerSecond(),
                     s.seconds() == 0 ? 0 : s.read() / 1e6 / s.seconds());
+            if (s.read() > 0) {
+                System.out.println("    " + bottleneck(s));
+            }
         }
+    }
+
+    /**
+     * Which stage limited the disk: when the reader spent most of the run waiting for a free
+     * in-flight slot, the workers (hash, compress, store) were the bottleneck; otherwise the source.
+     */
+    static String bottleneck(TransferCounters.Snapshot s) {
+        TransferCounters.Stages st = s.stages();
+        double wall = s.seconds();
+        double waited = st.readWaitNanos() / 1e9;
+        String limit = waited > wall / 2 ? "hashing/compression/storage (the reader waited for free slots "
+                + String.format(Locale.ROOT, "%.0f%%", 100 * waited / wall) + " of the time)"
+                : "the source (reads were the slower side)";
+        return String.format(Locale.ROOT, "stages: store %.1f worker-s, read latency %.1f request-s, reader waited %.1f s; limited by %s",
+                st.storeNanos() / 1e9, st.fetchNanos() / 1e9, waited, limit);
     }
 
     private static Map<String, Object> toJson(String vm, BackupJob.Result r) {
@@ -188,6 +235,8 @@ final class BackupCommand implements Callable<Integer> {
         m.put("completed", s.completed());
         m.put("seconds", s.seconds());
         m.put("mbPerSecond", s.megabytesPerSecond());
+        m.put("stageSeconds", Map.of("readerWaited", s.stages().readWaitNanos() / 1e9,
+                "readLatency", s.stages().fetchNanos() / 1e9, "store", s.stages().storeNanos() / 1e9));
         return m;
     }
 }

@@ -128,7 +128,7 @@ final class VerifyCommand implements Callable<Integer> {
         return r.ok();
     }
 
-    private static boolean report(String what, SourceComparison.Result r) {
+    static boolean report(String what, SourceComparison.Result r) {
         for (ByteRange d : r.differences()) {
             System.out.printf("DIFFERS %s: bytes [%d, %d) (%s) differ from the source%n", what, d.offset(), d.end(), Sizes.human(d.length()));
         }

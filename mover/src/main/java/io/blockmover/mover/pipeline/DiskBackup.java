@@ -24,7 +24,7 @@ public final class DiskBackup {
         this.writer = writer;
         this.counters = counters;
         this.cancellation = cancellation;
-        this.reader = new ParallelReader(source, workers, chunksInFlight, cancellation, this::store);
+        this.reader = new ParallelReader(source, workers, chunksInFlight, cancellation, counters, this::store);
     }
 
     public void run(ChunkPlan plan) throws IOException, InterruptedException {

@@ -35,10 +35,13 @@ final class ParallelReader {
     private final int inFlight;
     private final Cancellation cancellation;
     private final ChunkConsumer consumer;
+    private final TransferCounters counters;
     private final Semaphore permits;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
 
-    ParallelReader(DiskSource source, Executor workers, int inFlight, Cancellation cancellation, ChunkConsumer consumer) {
+    ParallelReader(DiskSource source, Executor workers, int inFlight, Cancellation cancellation, TransferCounters counters,
+                   ChunkConsumer consumer) {
+        this.counters = counters;
         this.source = source;
         this.workers = workers;
         this.inFlight = inFlight;
@@ -55,8 +58,12 @@ final class ParallelReader {
     /** Reads [offset, offset + length) and consumes it; blocks while {@code inFlight} chunks are out. */
     void submit(long offset, int length) throws InterruptedException {
         cancellation.check();
+        long waitStart = System.nanoTime();
         permits.acquire();
+        long issued = System.nanoTime();
+        counters.stageTimes(issued - waitStart, 0, 0);
         fetch(offset, length).whenComplete((buf, err) -> {
+            counters.stageTimes(0, System.nanoTime() - issued, 0);
             if (err != null) {
                 fail(err);
                 permits.release();
@@ -92,10 +99,12 @@ final class ParallelReader {
     }
 
     private void consume(long offset, ByteBuf buf) {
+        long start = System.nanoTime();
         try {
             if (failure.get() == null) {
                 consumer.accept(offset, buf);
             }
+            counters.stageTimes(0, 0, System.nanoTime() - start);
         } catch (Throwable t) {
             fail(t);
         } finally {

@@ -64,7 +64,7 @@ public final class SourceComparison {
         int chunkSize = backup.chunkSize();
         long chunks = (backup.capacity() + chunkSize - 1) / chunkSize;
         long stride = Math.max(1, Math.round(1 / sample));
-        ParallelReader reader = new ParallelReader(source, workers, chunksInFlight, cancellation, this::compare);
+        ParallelReader reader = new ParallelReader(source, workers, chunksInFlight, cancellation, counters, this::compare);
         long compared = 0;
         long bytes = 0;
         try {

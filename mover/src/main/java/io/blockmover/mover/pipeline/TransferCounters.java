@@ -19,6 +19,9 @@ public final class TransferCounters {
     private final LongAdder newData = new LongAdder();
     private final LongAdder stored = new LongAdder();
     private final LongAdder completed = new LongAdder();
+    private final LongAdder readWaitNanos = new LongAdder();
+    private final LongAdder fetchNanos = new LongAdder();
+    private final LongAdder storeNanos = new LongAdder();
 
     public TransferCounters(long total) {
         this.total = total;
@@ -69,15 +72,31 @@ public final class TransferCounters {
         completed.add(n);
     }
 
+    /**
+     * Stage timing, the evidence for which stage limits a job: {@code readWait} is time the
+     * reader stood still because every in-flight slot was taken (downstream is the bottleneck),
+     * {@code fetch} the summed latency of source reads, {@code store} the summed worker time in
+     * hashing, deduplication, compression and packing.
+     */
+    public void stageTimes(long readWait, long fetch, long store) {
+        readWaitNanos.add(readWait);
+        fetchNanos.add(fetch);
+        storeNanos.add(store);
+    }
+
     public Snapshot snapshot() {
         return new Snapshot(total, System.nanoTime() - startNanos, read.sum(), skippedHoles.sum(), skippedZeros.sum(),
-                reusedFromParent.sum(), zeroChunks.sum(), deduplicated.sum(), newData.sum(), stored.sum(), completed.sum());
+                reusedFromParent.sum(), zeroChunks.sum(), deduplicated.sum(), newData.sum(), stored.sum(), completed.sum(),
+                new Stages(readWaitNanos.sum(), fetchNanos.sum(), storeNanos.sum()));
     }
+
+    /** Summed nanoseconds per stage; see {@link #stageTimes}. */
+    public record Stages(long readWaitNanos, long fetchNanos, long storeNanos) {}
 
     /** A consistent-enough view of the counters at one moment. */
     public record Snapshot(long total, long elapsedNanos, long read, long skippedHoles, long skippedZeros,
                            long reusedFromParent, long zeroChunks, long deduplicated, long newData, long stored,
-                           long completed) {
+                           long completed, Stages stages) {
 
         /** Bytes of the disk accounted for so far. */
         public long done() {

@@ -84,9 +84,10 @@ class BackupCliTest {
     void backupIncrementalRestoreAndVerifyFromTheCommandLine() throws Exception {
         assertEquals(0, cli("init", "--repo", repo, "--chunk-size", "256K").exit());
         Snapshot s1 = vm.createSnapshot("s1");
-        Run full = cli(backupArgs(s1).toArray(String[]::new));
+        Run full = cli(backupArgs(s1, "--verify-sample", "10%").toArray(String[]::new));
         assertEquals(0, full.exit(), full.err());
         assertTrue(full.out().contains("backup 1 of vm01 committed") && full.out().contains("disk-2000: full"), full.out());
+        assertTrue(full.out().contains("limited by") && full.out().contains("(sample 10%)") && full.out().contains("identical"), full.out());
 
         sim.workload().writeGrains(10);
         Snapshot s2 = vm.createSnapshot("s2");
@@ -120,7 +121,9 @@ class BackupCliTest {
         assertEquals(0, cli("init", "--repo", repo, "--chunk-size", "256K").exit());
         assertEquals(0, cli(backupArgs(vm.createSnapshot("s1")).toArray(String[]::new)).exit());
         vm.disks().getFirst().writeUntracked(1L << 20, Unpooled.wrappedBuffer(new byte[65536]).setByte(7, 1));
-        assertEquals(0, cli(backupArgs(vm.createSnapshot("s2")).toArray(String[]::new)).exit());
+        Run sampled = cli(backupArgs(vm.createSnapshot("s2"), "--verify-sample", "100%").toArray(String[]::new));
+        assertEquals(VerifyCommand.FOUND_PROBLEMS, sampled.exit(), "the backup is kept but flagged: " + sampled.out());
+        assertTrue(sampled.out().contains("backup 2 of vm01 committed") && sampled.out().contains("DIFFERS"), sampled.out());
         Run verify = cli("verify", "--repo", repo, "--against", export("s2"));
         assertEquals(VerifyCommand.FOUND_PROBLEMS, verify.exit(), verify.out());
         assertTrue(verify.out().contains("DIFFERS") && verify.out().contains("[1048576, 1310720)"), verify.out());
