@@ -18,6 +18,7 @@ import io.blockmover.index.rebuild.IndexRebuilder;
 import io.blockmover.index.rebuild.RebuildReport;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.RepositoryException;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -36,6 +37,30 @@ class RebuildIndexTest {
 
     @TempDir
     Path dir;
+
+    @Test
+    void aDeletedIndexFileIsAClearErrorAndRebuildRepairsIt() throws Exception {
+        Path root = dir.resolve("r");
+        LongUnaryOperator a = i -> 300 + i;
+        long id;
+        try (Repository repo = Repository.init(root, InitOptions.defaults().withChunkSize(Fixtures.CHUNK).withPackTargetSize(256 << 10))) {
+            id = Fixtures.backup(repo, "vmA", N, a);
+            repo.context().db().flushAndCompact();
+        }
+        Path sst;
+        try (Stream<Path> s = Files.list(root.resolve("index"))) {
+            sst = s.filter(p -> p.toString().endsWith(".sst")).findFirst().orElseThrow();
+        }
+        Files.delete(sst);
+        RepositoryException e = assertThrows(RepositoryException.class, () -> Repository.open(root, null));
+        assertTrue(e.getMessage().startsWith("cannot open the index"), e.getMessage());
+        RebuildReport report = IndexRebuilder.rebuild(root);
+        assertEquals(1, report.backupsRecovered(), report.toString());
+        try (Repository repo = Repository.open(root, null)) {
+            Fixtures.assertRestores(repo, id, a);
+            assertTrue(new Verifier(repo).run(2).ok());
+        }
+    }
 
     @Test
     void aLostIndexIsRebuiltFromPacksAlone() throws Exception {

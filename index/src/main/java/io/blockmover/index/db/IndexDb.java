@@ -1,5 +1,6 @@
 package io.blockmover.index.db;
 
+import io.blockmover.index.chunk.ChunkDamagedException;
 import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.pack.ChunkLocation;
 import io.blockmover.index.repo.RepositoryException;
@@ -143,7 +144,14 @@ public final class IndexDb implements AutoCloseable {
     public ChunkLocation location(ChunkId id) {
         try {
             byte[] v = db.get(chunks, read, id.bytes());
-            return v == null ? null : ChunkLocation.decode(v, v.length);
+            if (v == null) {
+                return null;
+            }
+            try {
+                return ChunkLocation.decode(v, v.length);
+            } catch (IllegalArgumentException e) {
+                throw new ChunkDamagedException(id.hex(), "index entry is malformed: " + e.getMessage());
+            }
         } catch (RocksDBException e) {
             throw new RepositoryException("index lookup failed: " + e.getMessage(), e);
         }
