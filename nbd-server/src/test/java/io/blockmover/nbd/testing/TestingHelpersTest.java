@@ -32,6 +32,26 @@ class TestingHelpersTest {
     }
 
     @Test
+    void peerServerIsReachableWhileOpenAndKilledOnClose() {
+        int port = FreePorts.find();
+        Peers.Peer peer = Peers.start(List.of("nbdkit", "-f", "-p", Integer.toString(port), "-i", "127.0.0.1",
+                "memory", "1M"), port, Duration.ofSeconds(30));
+        try (peer) {
+            String info = Peers.run(Duration.ofSeconds(30), "nbdinfo", "nbd://127.0.0.1:" + port + "/").requireSuccess().stdout();
+            assertTrue(info.contains("1048576"), info);
+        }
+        assertFalse(peer.isAlive());
+    }
+
+    @Test
+    void peerThatExitsEarlyFailsWithItsOutput() {
+        int port = FreePorts.find();
+        AssertionError e = assertThrows(AssertionError.class, () -> Peers.start(
+                List.of("nbdkit", "-f", "-p", Integer.toString(port), "no-such-plugin"), port, Duration.ofSeconds(30)));
+        assertTrue(e.getMessage().contains("no-such-plugin"), e.getMessage());
+    }
+
+    @Test
     void missingToolFailsNamingTheTool() {
         AssertionError e = assertThrows(AssertionError.class, () -> Peers.require("no-such-tool-blockmover"));
         assertTrue(e.getMessage().contains("no-such-tool-blockmover"));
