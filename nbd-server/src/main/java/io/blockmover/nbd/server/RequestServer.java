@@ -64,9 +64,11 @@ final class RequestServer {
             }
         } catch (IOException e) {
             replyError(sink, request, EIO, e.getMessage() == null ? e.toString() : e.getMessage());
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // Even a device bug must produce a reply: an unanswered request would stall the
+            // client and keep its share of the connection's in-flight budget forever.
             LOG.warn("connection {}: {} failed on export '{}'", session.connectionId(), request, session.export().name(), e);
-            replyError(sink, request, EIO, e.toString());
+            replyError(sink, request, e instanceof OutOfMemoryError ? ENOMEM : EIO, e.toString());
         } finally {
             request.release();
         }

@@ -424,6 +424,65 @@ class ServerBehaviourTest {
     }
 
     @Test
+    void deviceFailuresBecomeErrorRepliesAndTheConnectionLives() throws IOException {
+        BlockDevice broken = new FailingDevice(device);
+        InetSocketAddress address = start(NbdServerConfig.plain(new InetSocketAddress("127.0.0.1", 0)),
+                new ExportCatalog.Export("broken", "", broken));
+        WireClient c = structured(address, "broken");
+        c.send(NbdRequest.read(1, 0, 512, CMD_FLAG_DF));
+        NbdReply.Error io = c.receive();
+        assertEquals(EIO, io.error());
+        assertEquals("disk on fire", io.message());
+        c.send(NbdRequest.read(2, PAGE, 512, CMD_FLAG_DF));
+        assertEquals(EIO, ((NbdReply.Error) c.receive()).error());
+        c.send(NbdRequest.write(3, 0, Unpooled.wrappedBuffer(new byte[512]), 0));
+        assertEquals(NbdReply.Simple.error(3, EIO), c.receive());
+        c.send(NbdRequest.command(CMD_FLUSH, 4, 0, 0, 0));
+        assertEquals(NbdReply.Simple.ok(4), c.receive());
+    }
+
+    /** Reads at 0 and writes fail with an IOException, reads at PAGE with a RuntimeException. */
+    private static final class FailingDevice implements BlockDevice {
+        private final MemoryBlockDevice delegate;
+
+        FailingDevice(MemoryBlockDevice delegate) {
+            this.delegate = delegate;
+        }
+
+        public long size() {
+            return delegate.size();
+        }
+
+        public boolean isReadOnly() {
+            return false;
+        }
+
+        public void read(long offset, int length, io.netty.buffer.ByteBuf dst) throws IOException {
+            if (offset == 0) {
+                throw new IOException("disk on fire");
+            }
+            throw new IllegalStateException("device bug");
+        }
+
+        public void write(long offset, io.netty.buffer.ByteBuf src) throws IOException {
+            throw new IOException("read-only medium");
+        }
+
+        public void writeZeroes(long offset, long length, boolean mayPunchHole) {
+        }
+
+        public void trim(long offset, long length) {
+        }
+
+        public void flush() {
+        }
+
+        public List<Extent> extents(long offset, long length) {
+            return delegate.extents(offset, length);
+        }
+    }
+
+    @Test
     void disconnectAnswersEarlierRequestsThenCloses() throws IOException {
         WireClient c = structured(start(), "disk");
         c.send(NbdRequest.write(1, 0, Unpooled.wrappedBuffer(pattern(PAGE, 1)), 0),
