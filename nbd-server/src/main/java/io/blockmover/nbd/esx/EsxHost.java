@@ -6,6 +6,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The emulated ESX host's inventory. Everything is derived from the host seed: VM and disk uuids
@@ -67,14 +68,15 @@ public final class EsxHost {
         VmIdentity id = new VmIdentity(name, uuid(ordinal, 0), "vm-" + (10 + ordinal),
                 "10.0." + (ordinal / 250) + "." + (ordinal % 250 + 2), PowerState.POWERED_ON, 19);
         List<VirtualDisk> disks = new ArrayList<>();
+        ReentrantReadWriteLock vmLock = new ReentrantReadWriteLock();
         for (int d = 0; d < diskConfigs.size(); d++) {
             DiskConfig c = diskConfigs.get(d);
             int key = 2000 + d;
             String file = "[datastore1] " + name + "/" + name + (d == 0 ? "" : "_" + d) + ".vmdk";
             DiskSpec spec = new DiskSpec(key, file, c.capacity(), c.thin(), c.mode(), uuid(ordinal, key));
-            disks.add(new VirtualDisk(spec, contentOf(seed, ordinal, key, c.profile(), c.capacity())));
+            disks.add(new VirtualDisk(spec, contentOf(seed, ordinal, key, c.profile(), c.capacity()), vmLock));
         }
-        VirtualMachine vm = new VirtualMachine(id, disks, () -> "snapshot-" + snapshotNumbers.getAndIncrement());
+        VirtualMachine vm = new VirtualMachine(id, disks, vmLock, () -> "snapshot-" + snapshotNumbers.getAndIncrement());
         vms.add(vm);
         return vm;
     }

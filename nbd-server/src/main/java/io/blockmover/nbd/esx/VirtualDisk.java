@@ -30,12 +30,21 @@ public final class VirtualDisk {
     private final DiskSpec spec;
     private final DiskImage image;
     private final GrainTable table;
-    private final ReentrantReadWriteLock freezeLock = new ReentrantReadWriteLock();
+    private final ReentrantReadWriteLock freezeLock;
     private volatile long sequence = 1;
     private volatile long epoch;
     private volatile Cbt cbt = new Cbt(false, 0);
 
     public VirtualDisk(DiskSpec spec, DiskContent content) {
+        this(spec, content, new ReentrantReadWriteLock());
+    }
+
+    /**
+     * A disk whose writes and freezes go through {@code freezeLock}; the disks of one VM share
+     * one, so a snapshot freezes all of them at the same instant (crash-consistent across disks).
+     */
+    VirtualDisk(DiskSpec spec, DiskContent content, ReentrantReadWriteLock freezeLock) {
+        this.freezeLock = freezeLock;
         if (content.capacity() != spec.capacity()) {
             throw new IllegalArgumentException("content capacity " + content.capacity()
                     + " differs from disk capacity " + spec.capacity());

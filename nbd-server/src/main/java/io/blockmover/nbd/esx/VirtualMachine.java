@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
 
 /** A VM of the emulated host: identity, disks and snapshots. */
@@ -13,11 +14,15 @@ public final class VirtualMachine {
     private final VmIdentity identity;
     private final List<VirtualDisk> disks;
     private final Map<String, Snapshot> snapshots = new LinkedHashMap<>();
+    private final ReentrantReadWriteLock freezeLock;
     private final Supplier<String> snapshotMorefs;
 
-    VirtualMachine(VmIdentity identity, List<VirtualDisk> disks, Supplier<String> snapshotMorefs) {
+    /** @param freezeLock the lock every disk of this VM writes under (see {@link VirtualDisk}) */
+    VirtualMachine(VmIdentity identity, List<VirtualDisk> disks, ReentrantReadWriteLock freezeLock,
+                   Supplier<String> snapshotMorefs) {
         this.identity = identity;
         this.disks = List.copyOf(disks);
+        this.freezeLock = freezeLock;
         this.snapshotMorefs = snapshotMorefs;
     }
 
@@ -47,8 +52,9 @@ public final class VirtualMachine {
     }
 
     /**
-     * Creates a snapshot: every non-independent disk frozen at a new changeId, each disk on its
-     * own (as the guest is not quiesced across disks either).
+     * Creates a snapshot: every non-independent disk frozen at a new changeId, all at the same
+     * instant (no write to any disk of the VM runs meanwhile), like a crash-consistent vSphere
+     * snapshot.
      */
     public synchronized Snapshot createSnapshot(String name) {
         if (!ExportNames.isValidComponent(name)) {
@@ -58,10 +64,15 @@ public final class VirtualMachine {
             throw new IllegalArgumentException("VM " + name() + " already has a snapshot named " + name);
         }
         List<SnapshotDisk> frozen = new ArrayList<>();
-        for (VirtualDisk d : disks) {
-            if (!d.spec().mode().independent()) {
-                frozen.add(new SnapshotDisk(d, d.freeze()));
+        freezeLock.writeLock().lock();
+        try {
+            for (VirtualDisk d : disks) {
+                if (!d.spec().mode().independent()) {
+                    frozen.add(new SnapshotDisk(d, d.freeze()));
+                }
             }
+        } finally {
+            freezeLock.writeLock().unlock();
         }
         Snapshot s = new Snapshot(name, snapshotMorefs.get(), Instant.now(), frozen);
         snapshots.put(name, s);
