@@ -61,6 +61,11 @@ class NbdServerInteropTest {
             new Random(6).nextBytes(data);
             try (NbdDiskTarget t = NbdDiskTarget.open(NbdUri.parse(uri), ConnectOptions.DEFAULT)) {
                 t.write(3 << 20, Unpooled.wrappedBuffer(data), true).get(10, TimeUnit.SECONDS);
+                // nbd-server 3.24 has no FAST_ZERO: asking for a fast zero fails at once, typed.
+                assertFalse(t.capabilities().fastZero());
+                var fast = assertThrows(java.util.concurrent.ExecutionException.class, () -> t.writeZeroes(0, 4096,
+                        new io.blockmover.mover.transport.ZeroOptions(false, true, false)).get(10, TimeUnit.SECONDS));
+                assertEquals(95, assertInstanceOf(io.blockmover.mover.transport.DiskIoException.class, fast.getCause()).errno());
                 t.flush().get(10, TimeUnit.SECONDS);
             }
             System.arraycopy(data, 0, content, 3 << 20, data.length);

@@ -91,6 +91,11 @@ class NbdkitInteropTest {
             java.util.Arrays.fill(expected, 1 << 20, (1 << 20) + (512 << 10), (byte) 0);
             t.writeZeroes(3 << 20, 2 << 20, ZeroOptions.DEFAULT).get(10, TimeUnit.SECONDS);
             java.util.Arrays.fill(expected, 3 << 20, 5 << 20, (byte) 0);
+            assertTrue(t.capabilities().fastZero(), "nbdkit memory offers FAST_ZERO");
+            t.writeZeroes(6 << 20, 1 << 20, new ZeroOptions(false, true, true)).get(10, TimeUnit.SECONDS);
+            java.util.Arrays.fill(expected, 6 << 20, 7 << 20, (byte) 0);
+            t.trim(8 << 20, 1 << 20).get(10, TimeUnit.SECONDS);
+            java.util.Arrays.fill(expected, 8 << 20, 9 << 20, (byte) 0); // nbdkit memory reads trimmed bytes as zeros
             t.flush().get(10, TimeUnit.SECONDS);
 
             try (NbdDiskSource s = NbdDiskSource.open(NbdUri.parse(k.uri("nbd")), ConnectOptions.DEFAULT)) {
