@@ -176,6 +176,16 @@ class ServerBehaviourTest {
     }
 
     @Test
+    void abortIsAcknowledgedThenTheServerHangsUp() throws IOException {
+        WireClient c = client(start());
+        assertEquals(List.of(new OptionReply.Ack(OPT_STRUCTURED_REPLY)), c.option(new OptionRequest.StructuredReply()));
+        OptionReply again = c.option(new OptionRequest.StructuredReply()).getLast();
+        assertEquals(REP_ERR_INVALID, ((OptionReply.Error) again).type(), "structured replies twice");
+        assertEquals(List.of(new OptionReply.Ack(OPT_ABORT)), c.option(new OptionRequest.Abort()));
+        assertTrue(c.closedByServer());
+    }
+
+    @Test
     void listMetaContextsByQuery() throws IOException {
         WireClient c = client(start());
         c.option(new OptionRequest.StructuredReply());
