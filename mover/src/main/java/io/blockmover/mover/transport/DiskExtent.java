@@ -17,9 +17,4 @@ public record DiskExtent(long offset, long length, Kind kind) {
     public long end() {
         return offset + length;
     }
-
-    /** True when the bytes read as zeros, whether allocated or not. */
-    public boolean readsAsZero() {
-        return kind != Kind.DATA;
-    }
 }

@@ -139,7 +139,7 @@ final class Handshake extends ChannelInboundHandlerAdapter {
                         if (export == null) {
                             throw new NbdProtocolViolationException("server acknowledged GO without NBD_INFO_EXPORT");
                         }
-                        finish(ctx, export.size(), export.transmissionFlags(), true);
+                        finish(export.size(), export.transmissionFlags(), true);
                     }
                     case OptionReply.Error e when e.type() == REP_ERR_UNSUP -> {
                         // A server older than GO: the one-way EXPORT_NAME still works.
@@ -159,7 +159,7 @@ final class Handshake extends ChannelInboundHandlerAdapter {
             }
             case EXPORT_NAME -> {
                 ExportNameReply r = expect(msg, ExportNameReply.class);
-                finish(ctx, r.size(), r.transmissionFlags(), false);
+                finish(r.size(), r.transmissionFlags(), false);
             }
             default -> throw new NbdProtocolViolationException("unexpected message during handshake: " + msg);
         }
@@ -211,7 +211,7 @@ final class Handshake extends ChannelInboundHandlerAdapter {
         });
     }
 
-    private void finish(ChannelHandlerContext ctx, long size, int flags, boolean usedGo) throws IOException {
+    private void finish(long size, int flags, boolean usedGo) throws IOException {
         BlockConstraints bc = blockConstraints();
         state = State.DONE;
         if (!contexts.isEmpty() && !structured) {
