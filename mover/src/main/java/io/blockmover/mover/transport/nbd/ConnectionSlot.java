@@ -83,7 +83,11 @@ final class ConnectionSlot {
         if (loop.inEventLoop()) {
             dispatch(p);
         } else {
-            loop.execute(() -> dispatch(p));
+            try {
+                loop.execute(() -> dispatch(p));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                p.fail(new IOException("NBD client is closed"));
+            }
         }
     }
 
