@@ -206,7 +206,7 @@ final class Handshake extends ChannelInboundHandlerAdapter {
                 send(ctx, new OptionRequest.StructuredReply(), State.STRUCTURED);
             } else {
                 fail(ctx, new NbdHandshakeException("TLS handshake with " + uri.endpoint() + " failed: "
-                        + rootMessage(f.cause()), f.cause()));
+                        + rootMessage(f.cause()) + trustHint(f.cause()), f.cause()));
             }
         });
     }
@@ -286,6 +286,17 @@ final class Handshake extends ChannelInboundHandlerAdapter {
         return e.message().isBlank() ? name : name + ": " + e.message();
     }
 
+    /** Points at the options when the server's certificate was not trusted. */
+    private static String trustHint(Throwable t) {
+        for (Throwable c = t; c != null && c.getCause() != c; c = c.getCause()) {
+            if (c instanceof java.security.cert.CertPathValidatorException
+                    || c instanceof java.security.cert.CertPathBuilderException) {
+                return " (trust its CA with tls-ca-file / --tls-ca, or pin it with tls-fingerprint / --tls-fingerprint)";
+            }
+        }
+        return "";
+    }
+
     static String rootMessage(Throwable t) {
         Throwable r = t;
         while (r.getCause() != null && r.getCause() != r) {
@@ -303,7 +314,8 @@ final class Handshake extends ChannelInboundHandlerAdapter {
             fail(ctx, new NbdProtocolViolationException("server " + uri.endpoint() + " broke the handshake: " + p.getMessage(), p));
         } else if (state == State.TLS_HANDSHAKE || cause instanceof javax.net.ssl.SSLException
                 || cause.getCause() instanceof javax.net.ssl.SSLException) {
-            fail(ctx, new NbdHandshakeException("TLS with " + uri.endpoint() + " failed: " + rootMessage(cause), cause));
+            fail(ctx, new NbdHandshakeException("TLS with " + uri.endpoint() + " failed: " + rootMessage(cause)
+                    + trustHint(cause), cause));
         } else {
             fail(ctx, new IOException("handshake with " + uri.endpoint() + " failed: " + rootMessage(cause), cause));
         }

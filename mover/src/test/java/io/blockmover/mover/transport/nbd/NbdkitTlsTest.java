@@ -74,7 +74,7 @@ class NbdkitTlsTest {
                 + "&tls-key-file=" + certs.clientKey();
         NbdHandshakeException e = assertThrows(NbdHandshakeException.class,
                 () -> NbdClient.connect(NbdUri.parse(uri), ConnectOptions.DEFAULT));
-        assertTrue(e.getMessage().contains("TLS"), e.getMessage());
+        assertTrue(e.getMessage().contains("TLS handshake") && e.getMessage().contains("--tls-ca"), e.getMessage());
     }
 
     @Test
