@@ -66,6 +66,12 @@ public class IndexLookupBenchmark {
     @Setup(Level.Trial)
     public void build() throws Exception {
         dir = Path.of(System.getProperty("java.io.tmpdir"), "blockmover-index-bench-" + entries);
+        db = openOrBuild(dir, entries);
+    }
+
+    /** Opens the cached benchmark index in {@code dir}, building it first if it is not complete. */
+    static IndexDb openOrBuild(Path dir, int entries) throws Exception {
+        IndexDb db;
         Path complete = dir.resolve("COMPLETE");
         if (!Files.exists(complete)) {
             deleteTree(dir);
@@ -74,7 +80,7 @@ public class IndexLookupBenchmark {
         db = IndexDb.open(dir.resolve("db"), 1);
         if (Files.exists(complete)) {
             System.out.printf("%n[reusing the index of %,d chunks in %s]%n", entries, dir);
-            return;
+            return db;
         }
         long t0 = System.nanoTime();
         byte[] value = new ChunkLocation(1, 0, 1 << 20, 1 << 20, 0).encode();
@@ -92,6 +98,7 @@ public class IndexLookupBenchmark {
         db.flushAndCompact();
         Files.createFile(complete);
         System.out.printf("%n[index of %,d chunks built and compacted in %.1f s in %s]%n", entries, (System.nanoTime() - t0) / 1e9, dir);
+        return db;
     }
 
     @TearDown(Level.Trial)
