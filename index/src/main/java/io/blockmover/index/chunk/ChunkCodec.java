@@ -26,6 +26,7 @@ public final class ChunkCodec implements AutoCloseable {
     private static final int GCM_TAG = 16;
     private static final int SAMPLES = 4;
     private static final int SAMPLE = 8 << 10;
+    private static final int MIN_SAMPLE = 2 << 10;
 
     private final int chunkSize;
     private final ChunkKeys keys;
@@ -157,24 +158,24 @@ public final class ChunkCodec implements AutoCloseable {
     }
 
     /**
-     * Compressing random data costs a quarter of SHA-256's time for nothing; a few samples
-     * spread over the chunk predict the outcome at ~3% of that cost.
+     * Compressing random data costs a quarter of SHA-256's time for nothing. Four small samples
+     * spread over the chunk predict the outcome for a few percent of that: the first sample that
+     * compresses at all means the whole chunk is tried (and kept only if smaller); if none does,
+     * the chunk is stored raw.
      */
     private boolean worthCompressing(ByteBuffer src) {
         int n = src.remaining();
-        if (n < SAMPLES * SAMPLE * 4) {
-            return true;
-        }
-        int in = 0;
-        int out = 0;
+        int sample = Math.max(MIN_SAMPLE, Math.min(SAMPLE, n / 32));
         int stride = n / SAMPLES;
         compressed.clear();
         for (int i = 0; i < SAMPLES; i++) {
             int at = src.position() + i * stride;
-            out += zc.compressDirectByteBuffer(compressed, 0, compressed.capacity(), src, at, SAMPLE);
-            in += SAMPLE;
+            int out = zc.compressDirectByteBuffer(compressed, 0, compressed.capacity(), src, at, sample);
+            if (out < sample - sample / 32) {
+                return true;
+            }
         }
-        return out < in - in / 32;
+        return false;
     }
 
     private ByteBuffer seal(ChunkId id, ByteBuffer payload) {
