@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Not a JMH benchmark but its loopback counterpart for the NBD client: our client (in this
- * JVM, so the JIT is warm after the first run) and {@code nbdcopy URI null:} read the same
+ * JVM, warmed up by three unmeasured runs) and {@code nbdcopy URI null:} read the same
  * export alternately in the same run, so both see the same machine. Exports: nbdkit
  * {@code pattern} over TCP and over TLS (X.509 from a CA directory given as third argument,
  * in nbdkit's layout with the server key in a form GnuTLS reads). Prints MB/s and CPU seconds
@@ -55,7 +55,9 @@ public final class NbdClientThroughput {
             awaitPort(port);
             String uri = scheme + "://127.0.0.1:" + port + "/" + query;
             long size = gib << 30;
-            ours(uri); // warm-up: JIT and buffer pools
+            for (int i = 0; i < 3; i++) {
+                ours(uri); // warm-up: C2 needs a few GiB to compile the read path (and AES-GCM)
+            }
             double[] ourRates = new double[runs];
             double[] theirRates = new double[runs];
             for (int i = 0; i < runs; i++) {

@@ -43,8 +43,8 @@ public final class NbdCopyCommand implements Callable<Integer> {
     @Option(names = "--requests", paramLabel = "N", description = "Requests in flight (default ${DEFAULT-VALUE}).")
     int requests = NbdTuning.DEFAULT_REQUESTS_IN_FLIGHT;
 
-    @Option(names = "--request-size", paramLabel = "SIZE", description = "Bytes per request, e.g. 256K, 1M, 4M (default 512K).")
-    String requestSize = "512K";
+    @Option(names = "--request-size", paramLabel = "SIZE", description = "Bytes per request, e.g. 256K, 1M, 4M (default 256K).")
+    String requestSize = "256K";
 
     @Option(names = "--connections", paramLabel = "C", description = "Connections when the server allows several (default ${DEFAULT-VALUE}).")
     int connections = NbdTuning.DEFAULT_CONNECTIONS;

@@ -5,9 +5,9 @@ public final class NbdTuning {
     private NbdTuning() {}
 
     /** Requests kept in flight over all connections. */
-    public static final int DEFAULT_REQUESTS_IN_FLIGHT = 32;
+    public static final int DEFAULT_REQUESTS_IN_FLIGHT = 64;
     /** Bytes per READ request. */
-    public static final int DEFAULT_REQUEST_SIZE = 512 << 10;
+    public static final int DEFAULT_REQUEST_SIZE = 256 << 10;
     /** Connections when the server allows several. */
     public static final int DEFAULT_CONNECTIONS = 2;
 }
