@@ -74,9 +74,10 @@ class NbdCommandsTest {
 
     @Test
     void errorsAreOneLine() {
-        Run bad = run("nbd-copy", "nbd://127.0.0.1:1/x", "null:");
+        int port = io.blockmover.nbd.testing.FreePorts.find();
+        Run bad = run("nbd-copy", "nbd://127.0.0.1:" + port + "/x", "null:");
         assertEquals(1, bad.exit());
-        assertEquals("blockmover: cannot connect to 127.0.0.1:1: Connection refused", bad.err().strip());
+        assertEquals("blockmover: cannot connect to 127.0.0.1:" + port + ": Connection refused", bad.err().strip());
         Run uri = run("nbd-info", "http://x/");
         assertEquals(1, uri.exit());
         assertTrue(uri.err().strip().startsWith("blockmover: unsupported NBD URI scheme 'http'"), uri.err());
