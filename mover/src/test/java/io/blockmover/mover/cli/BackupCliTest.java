@@ -142,8 +142,11 @@ class BackupCliTest {
         assertTrue(noBackup.err().contains("no backup 99"), noBackup.err());
         assertFalse(noBackup.err().contains("\tat "), "no stack trace without --debug: " + noBackup.err());
 
-        Run refused = cli("backup", "--repo", repo, "--source", "nbd://127.0.0.1:1/x", "--max-retries", "0");
+        // A port that was just free: nothing listens there (port 1 may be taken on a shared machine).
+        int closed = io.blockmover.nbd.testing.FreePorts.find();
+        Run refused = cli("backup", "--repo", repo, "--source", "nbd://127.0.0.1:" + closed + "/x", "--max-retries", "0");
         assertEquals(1, refused.exit());
+        assertTrue(refused.err().contains("127.0.0.1:" + closed), refused.err());
         assertEquals(1, refused.err().strip().lines().count(), refused.err());
     }
 
