@@ -172,6 +172,25 @@ class BackupRoundTripTest {
     }
 
     @Test
+    void readOnlyOpenBesideTheWritingProcess() throws Exception {
+        long capacity = 40L * CHUNK;
+        try (Repository rw = Repository.init(dir.resolve("r"), InitOptions.defaults().withChunkSize(CHUNK))) {
+            long id = write(rw, "vm1", capacity, 3, 2);
+            try (Repository ro = Repository.openReadOnly(dir.resolve("r"), null)) {
+                assertRestores(ro, id, "disk0", capacity, 3);
+                assertTrue(new io.blockmover.index.maintenance.Verifier(ro).run(1).ok());
+                io.blockmover.index.repo.RepositoryException e = assertThrows(io.blockmover.index.repo.RepositoryException.class,
+                        () -> ro.newBackup(BackupSpec.full("vm2", "")));
+                assertTrue(e.getMessage().contains("read-only"), e.getMessage());
+                assertThrows(io.blockmover.index.repo.RepositoryException.class,
+                        () -> new io.blockmover.index.maintenance.GarbageCollector(ro).run(io.blockmover.index.maintenance.GcOptions.defaults()));
+            }
+            long second = write(rw, "vm1", capacity, 4, 2); // the writer is undisturbed
+            assertRestores(rw, second, "disk0", capacity, 4);
+        }
+    }
+
+    @Test
     void twoVmsWithSharedContentDeduplicate() throws Exception {
         long capacity = 100L * CHUNK;
         try (Repository repo = Repository.init(dir.resolve("r"), InitOptions.defaults().withChunkSize(CHUNK))) {

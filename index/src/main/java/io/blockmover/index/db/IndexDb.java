@@ -55,7 +55,7 @@ public final class IndexDb implements AutoCloseable {
     /** Dedup lookups read data blocks straight from the mmapped tables; copying them into the cache only churns it. */
     private final ReadOptions lookup = new ReadOptions().setFillCache(false);
 
-    private IndexDb(Path dir, int formatVersion) throws RocksDBException {
+    private IndexDb(Path dir, int formatVersion, boolean readOnly) throws RocksDBException {
         cache = new LRUCache(BLOCK_CACHE);
         dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
                 .setDbWriteBufferSize(MEMTABLES).setMaxOpenFiles(1024).setKeepLogFileNum(4)
@@ -67,13 +67,17 @@ public final class IndexDb implements AutoCloseable {
                 new ColumnFamilyDescriptor("chunks".getBytes(StandardCharsets.US_ASCII), options(32 << 20)),
                 new ColumnFamilyDescriptor("catalog".getBytes(StandardCharsets.US_ASCII), options(4 << 20)),
                 new ColumnFamilyDescriptor("manifests".getBytes(StandardCharsets.US_ASCII), options(32 << 20)));
-        db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+        db = readOnly ? RocksDB.openReadOnly(dbOptions, dir.toString(), descriptors, handles)
+                : RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
         meta = handles.get(0);
         chunks = handles.get(1);
         catalog = handles.get(2);
         manifests = handles.get(3);
         byte[] v = db.get(meta, FORMAT_KEY);
-        if (v == null) {
+        if (v == null && readOnly) {
+            close();
+            throw new RepositoryException("the index at " + dir + " has no format version");
+        } else if (v == null) {
             db.put(meta, syncWrite, FORMAT_KEY, Integer.toString(formatVersion).getBytes(StandardCharsets.US_ASCII));
         } else if (Integer.parseInt(new String(v, StandardCharsets.US_ASCII)) != formatVersion) {
             close();
@@ -103,8 +107,16 @@ public final class IndexDb implements AutoCloseable {
     }
 
     public static IndexDb open(Path dir, int formatVersion) {
+        return open(dir, formatVersion, false);
+    }
+
+    /**
+     * Opens the index; read-only takes no RocksDB lock and sees the index as it was at open time, so
+     * it can sit beside the process that writes the repository.
+     */
+    public static IndexDb open(Path dir, int formatVersion, boolean readOnly) {
         try {
-            return new IndexDb(dir, formatVersion);
+            return new IndexDb(dir, formatVersion, readOnly);
         } catch (RocksDBException e) {
             throw new RepositoryException("cannot open the index at " + dir + ": " + e.getMessage(), e);
         }

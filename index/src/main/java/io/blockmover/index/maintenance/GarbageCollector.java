@@ -46,6 +46,7 @@ public final class GarbageCollector {
     }
 
     public GcReport run(GcOptions options) throws IOException {
+        ctx.checkWritable("run gc");
         long stamp = ctx.gate().enterExclusive(options.waitMillis(), "gc");
         try {
             return collect(options);

@@ -28,6 +28,9 @@ public final class Pruner {
     }
 
     public PruneReport run(Retention retention, ZoneId zone, boolean dryRun, long waitMillis) {
+        if (!dryRun) {
+            ctx.checkWritable("prune");
+        }
         long stamp = ctx.gate().enterExclusive(waitMillis, "prune");
         try {
             Map<String, List<BackupRecord>> byVm = new TreeMap<>();

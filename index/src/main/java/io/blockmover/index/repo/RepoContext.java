@@ -15,7 +15,14 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public record RepoContext(Path root, RepositoryConfig config, IndexDb db, ManifestStore manifests, PackStore packs,
                           CodecPool codecs, MaintenanceGate gate, AtomicLong nextBackupId, Path tmpDir,
-                          SecureRandom random) {
+                          SecureRandom random, boolean readOnly) {
+
+    /** Refuses {@code what} on a read-only open. */
+    public void checkWritable(String what) {
+        if (readOnly) {
+            throw new RepositoryException("cannot " + what + ": the repository " + root + " is open read-only");
+        }
+    }
 
     /** Random 64-bit pack ids: no counter to persist, no reuse after a crash. */
     public long newPackId() {

@@ -69,6 +69,19 @@ public final class Repository implements AutoCloseable {
 
     /** Opens an existing repository; {@code passphrase} is required when it is encrypted, else ignored. */
     public static Repository open(Path root, char[] passphrase) throws IOException {
+        return open(root, passphrase, false);
+    }
+
+    /**
+     * Opens a repository for reading only, without its lock, beside a process that may be writing
+     * it: the backups committed at open time can be listed, restored, verified and counted. Safe
+     * unless that process runs gc meanwhile (a deleted pack is then a clear error, not wrong data).
+     */
+    public static Repository openReadOnly(Path root, char[] passphrase) throws IOException {
+        return open(root, passphrase, true);
+    }
+
+    private static Repository open(Path root, char[] passphrase, boolean readOnly) throws IOException {
         RepositoryConfig config = RepositoryConfig.read(root);
         ChunkKeys keys = null;
         if (config.encryption() instanceof Encryption.AesGcm a) {
@@ -77,22 +90,27 @@ public final class Repository implements AutoCloseable {
             }
             keys = ChunkKeys.fromMaterial(KeyWrap.unwrap(passphrase, a.salt(), a.iterations(), a.wrappedKey(), config.repoId()));
         }
-        RepositoryLock lock = RepositoryLock.acquire(root);
+        RepositoryLock lock = readOnly ? null : RepositoryLock.acquire(root);
         IndexDb db = null;
         try {
-            Path tmp = Files.createDirectories(root.resolve("tmp"));
-            clearDirectory(tmp); // staged manifests of a crashed process
-            db = IndexDb.open(root.resolve("index"), config.formatVersion());
+            Path tmp = root.resolve("tmp");
+            if (!readOnly) {
+                Files.createDirectories(tmp);
+                clearDirectory(tmp); // staged manifests of a crashed process
+            }
+            db = IndexDb.open(root.resolve("index"), config.formatVersion(), readOnly);
             ChunkKeys k = keys;
             CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression().level(), k));
             RepoContext ctx = new RepoContext(root, config, db, new ManifestStore(db), new LocalPackStore(root.resolve("packs")),
-                    codecs, new MaintenanceGate(), new AtomicLong(nextBackupId(db)), tmp, new SecureRandom());
+                    codecs, new MaintenanceGate(), new AtomicLong(nextBackupId(db)), tmp, new SecureRandom(), readOnly);
             return new Repository(ctx, lock, keys);
         } catch (IOException | RuntimeException e) {
             if (db != null) {
                 db.close();
             }
-            lock.close();
+            if (lock != null) {
+                lock.close();
+            }
             throw e;
         }
     }
@@ -139,6 +157,7 @@ public final class Repository implements AutoCloseable {
     /** Starts a backup; waits while gc or prune holds the repository. */
     public BackupWriter newBackup(BackupSpec spec) {
         checkOpen();
+        ctx.checkWritable("start a backup");
         // On failure the writer's constructor leaves the gate itself.
         return new BackupWriter(ctx, spec, ctx.gate().enterShared());
     }
@@ -172,6 +191,7 @@ public final class Repository implements AutoCloseable {
 
     /** Re-wraps the master key under a new passphrase; chunks and index are untouched. */
     public void changePassphrase(char[] newPassphrase) throws IOException {
+        ctx.checkWritable("change the passphrase");
         if (!(ctx.config().encryption() instanceof Encryption.AesGcm a)) {
             throw new RepositoryException("repository is not encrypted");
         }
@@ -207,7 +227,9 @@ public final class Repository implements AutoCloseable {
             ctx.packs().close();
             ctx.db().close();
         } finally {
-            lock.close();
+            if (lock != null) {
+                lock.close();
+            }
         }
     }
 }
