@@ -31,24 +31,24 @@ public final class EsxSimCommand implements Callable<Integer> {
             description = "NBD address (default ${DEFAULT-VALUE}; port 0 picks a free one).")
     String listen;
 
-    @Option(names = "--vms", defaultValue = "2", description = "Number of VMs (vm01, vm02, ...; default ${DEFAULT-VALUE}).")
+    @Option(names = "--vms", paramLabel = "N", defaultValue = "2", description = "Number of VMs (vm01, vm02, ...; default ${DEFAULT-VALUE}).")
     int vms;
 
-    @Option(names = "--disks-per-vm", defaultValue = "2", description = "Disks per VM (device keys 2000, 2001, ...; default ${DEFAULT-VALUE}).")
+    @Option(names = "--disks-per-vm", paramLabel = "N", defaultValue = "2", description = "Disks per VM (device keys 2000, 2001, ...; default ${DEFAULT-VALUE}).")
     int disksPerVm;
 
     @Option(names = "--independent-disks", paramLabel = "N", defaultValue = "0",
             description = "Make the last N disks of each VM independent_persistent (no snapshots, no CBT).")
     int independentDisks;
 
-    @Option(names = "--disk-size", defaultValue = "64G", description = "Capacity of each thin disk (default ${DEFAULT-VALUE}).")
+    @Option(names = "--disk-size", paramLabel = "SIZE", defaultValue = "64G", description = "Capacity of each thin disk (default ${DEFAULT-VALUE}).")
     String diskSize;
 
-    @Option(names = "--profile", defaultValue = "mixed",
+    @Option(names = "--profile", paramLabel = "PROFILE", defaultValue = "mixed",
             description = "Content: empty, zero, duplicate, text, random, mixed, or weights like hole=30,text=70 (default ${DEFAULT-VALUE}).")
     String profile;
 
-    @Option(names = "--seed", defaultValue = "42", description = "Seed of all generated content and uuids (default ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "42", description = "Seed of all generated content and uuids (default ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--no-cbt", description = "Start with changed block tracking off.")
