@@ -236,4 +236,22 @@ class VirtualDiskTest {
         DiskContent expected = EsxHost.contentOf(42, 2, 2001, Profile.MIXED, 1L << 30);
         assertEquals(expected, a.vm("vm02").orElseThrow().disk(2001).orElseThrow().content());
     }
+
+    @Test
+    void aCapacityThatIsNotAWholeNumberOfGrainsWorksToTheLastByte() throws Exception {
+        long capacity = 5L * G + 12_345;
+        VirtualMachine vm = oneVm(capacity, Profile.RANDOM);
+        VirtualDisk d = vm.disks().getFirst();
+        String c1 = vm.createSnapshot("a").disks().getFirst().changeId().orElseThrow().toString();
+        assertEquals(capacity, d.extents(0, capacity).stream().mapToLong(Extent::length).sum());
+        d.write(5L * G, Unpooled.wrappedBuffer(pattern(12_345, 3)));          // the whole short last grain
+        d.write(capacity - 10, Unpooled.wrappedBuffer(pattern(10, 4)));        // its last bytes again
+        byte[] expected = pattern(12_345, 3);
+        System.arraycopy(pattern(10, 4), 0, expected, 12_335, 10);
+        assertArrayEquals(expected, read(d, 5L * G, 12_345));
+        SnapshotDisk b = vm.createSnapshot("b").disks().getFirst();
+        assertEquals(List.of(new ByteRange(5L * G, 12_345)), b.changedAreas(c1, 0).areas());
+        assertThrows(IndexOutOfBoundsException.class, () -> d.write(capacity - 1, Unpooled.wrappedBuffer(new byte[2])));
+        assertEquals(DiskContent.sha256Of(d::read, capacity), DiskContent.sha256Of(b::read, capacity));
+    }
 }
