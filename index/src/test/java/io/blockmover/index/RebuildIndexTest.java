@@ -100,6 +100,8 @@ class RebuildIndexTest {
                 Files.delete(f);
             }
         }
+        RepositoryException missing = assertThrows(RepositoryException.class, () -> Repository.open(root, null));
+        assertTrue(missing.getMessage().contains("rebuild-index"), missing.getMessage());
         RebuildReport report = IndexRebuilder.rebuild(root);
         assertEquals(expected.size(), report.backupsRecovered(), report.toString());
         assertEquals(0, report.damagedRecords());

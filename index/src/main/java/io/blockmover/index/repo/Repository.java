@@ -64,12 +64,12 @@ public final class Repository implements AutoCloseable {
         RepositoryConfig config = new RepositoryConfig(RepositoryConfig.FORMAT_VERSION, repoId, options.chunkSize(),
                 Compression.zstd(options.zstdLevel()), options.packTargetSize(), enc);
         config.write(root);
-        return open(root, options.passphrase());
+        return open(root, options.passphrase(), false, true);
     }
 
     /** Opens an existing repository; {@code passphrase} is required when it is encrypted, else ignored. */
     public static Repository open(Path root, char[] passphrase) throws IOException {
-        return open(root, passphrase, false);
+        return open(root, passphrase, false, false);
     }
 
     /**
@@ -78,11 +78,15 @@ public final class Repository implements AutoCloseable {
      * unless that process runs gc meanwhile (a deleted pack is then a clear error, not wrong data).
      */
     public static Repository openReadOnly(Path root, char[] passphrase) throws IOException {
-        return open(root, passphrase, true);
+        return open(root, passphrase, true, false);
     }
 
-    private static Repository open(Path root, char[] passphrase, boolean readOnly) throws IOException {
+    private static Repository open(Path root, char[] passphrase, boolean readOnly, boolean create) throws IOException {
         RepositoryConfig config = RepositoryConfig.read(root);
+        if (!create && !Files.exists(root.resolve("index").resolve("CURRENT"))) {
+            // An empty new index would silently show an empty repository.
+            throw new RepositoryException("repository " + root + " has no index; rebuild it from the packs with rebuild-index");
+        }
         ChunkKeys keys = null;
         if (config.encryption() instanceof Encryption.AesGcm a) {
             if (passphrase == null) {
