@@ -63,7 +63,7 @@ public final class DiskBackup {
     private void store(long offset, ByteBuf buf) throws IOException {
         int length = buf.readableBytes();
         counters.read(length);
-        long outcome = writer.put(offset, buf.nioBuffer(buf.readerIndex(), length));
+        long outcome = writer.put(offset, DirectView.of(buf));
         if (outcome == DiskWriter.ZERO) {
             counters.zeroChunk(length);
         } else if (outcome == DiskWriter.DUPLICATE) {

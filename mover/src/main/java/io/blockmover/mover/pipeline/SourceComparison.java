@@ -86,7 +86,7 @@ public final class SourceComparison {
         ChunkCodec codec = codecs.borrow();
         boolean same;
         try {
-            var view = chunk.nioBuffer(chunk.readerIndex(), length);
+            var view = DirectView.of(chunk);
             ChunkId expected = backup.chunkAt(offset);
             same = expected == null ? codec.isZero(view) : !codec.isZero(view) && codec.digest(view).equals(expected);
         } finally {
