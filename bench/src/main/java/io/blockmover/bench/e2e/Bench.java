@@ -104,6 +104,7 @@ public final class Bench implements Callable<Integer> {
     private static final String RESTORE = "restore -> file";
     private static final String TO_NULL = "read export -> null";
     private static final String TO_FILE = "read export -> file";
+    private static final String TO_FILE_DURABLE = "read export -> file, fsync";
     private static final String FILE_BACKUP = "full backup (image as a file)";
 
     private static List<Report.Ratio> ratios(Map<String, Measurement> m) {
@@ -114,6 +115,8 @@ public final class Bench implements Callable<Integer> {
         out.add(new Report.Ratio("full backup vs nbdcopy export -> file (target >= 0.8)", full, m.get("nbdcopy|" + TO_FILE)));
         out.add(new Report.Ratio("restore -> file vs nbdcopy export -> file (target >= 0.8)", m.get(OURS + "|" + RESTORE),
                 m.get("nbdcopy|" + TO_FILE)));
+        out.add(new Report.Ratio("restore -> file vs nbdcopy --flush (both durable)", m.get(OURS + "|" + RESTORE),
+                m.get("nbdcopy --flush|" + TO_FILE_DURABLE)));
         out.add(new Report.Ratio("nbd-copy -> null vs nbdcopy -> null (target >= 1.0)", m.get(OURS + " nbd-copy|" + TO_NULL),
                 m.get("nbdcopy|" + TO_NULL)));
         out.add(new Report.Ratio("incremental (1% changed) vs full: times faster (target >= 20)", m.get(OURS + "|" + INCREMENTAL), full));
@@ -130,6 +133,9 @@ public final class Bench implements Callable<Integer> {
                 new Step(TO_NULL, OURS + " nbd-copy", Step.Preparation.NONE, ToolRun.of(bm, "nbd-copy", uri, "null:"), Optional.empty()),
                 new Step(TO_FILE, "nbdcopy", () -> Files.deleteIfExists(copy),
                         ToolRun.of("nbdcopy", uri, copy.toString()), Optional.empty()),
+                // Restores fsync the file before reporting success; this is the like-for-like peer.
+                new Step(TO_FILE_DURABLE, "nbdcopy --flush", () -> Files.deleteIfExists(copy),
+                        ToolRun.of("nbdcopy", "--flush", uri, copy.toString()), Optional.empty()),
                 new Step(FULL, OURS, () -> {
                     delete(repo);
                     new Processes(work).run(ToolRun.of(bm, "init", "--repo", repo.toString()));
