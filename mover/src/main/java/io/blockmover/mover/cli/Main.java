@@ -23,6 +23,7 @@ import picocli.CommandLine.Option;
                 PruneCommand.class,
                 GcCommand.class,
                 StatsCommand.class,
+                RebuildIndexCommand.class,
                 NbdInfoCommand.class,
                 NbdCopyCommand.class,
                 EsxSimCommand.class,

@@ -1,0 +1,26 @@
+package io.blockmover.mover.cli;
+
+import io.blockmover.index.rebuild.IndexRebuilder;
+import io.blockmover.index.rebuild.RebuildReport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+import java.util.concurrent.Callable;
+
+/** {@code blockmover rebuild-index}: a new index from the pack files alone, after the index was lost or damaged. */
+@Command(name = "rebuild-index", mixinStandardHelpOptions = true,
+        description = "Rebuild the repository index from its pack files (after the index was lost or damaged).")
+final class RebuildIndexCommand implements Callable<Integer> {
+
+    @Mixin
+    RepositoryOptions repository;
+
+    @Override
+    public Integer call() throws Exception {
+        RebuildReport r = IndexRebuilder.rebuild(repository.repo);
+        System.out.printf("scanned %d packs: %d chunk records (%d damaged), %d backups recovered%n",
+                r.packsScanned(), r.chunkRecords(), r.damagedRecords(), r.backupsRecovered());
+        r.problems().forEach(p -> System.out.println("PROBLEM " + p));
+        return r.problems().isEmpty() && r.damagedRecords() == 0 ? 0 : VerifyCommand.FOUND_PROBLEMS;
+    }
+}
