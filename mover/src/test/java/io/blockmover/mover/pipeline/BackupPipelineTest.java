@@ -21,6 +21,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,6 +33,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -129,6 +131,29 @@ class BackupPipelineTest {
             start = areas.startOffset() + areas.length();
         }
         return chunks.stream().mapToLong(at -> Math.min(CHUNK, d.capacity() - at)).sum();
+    }
+
+    @Test
+    void aRestartedHostsChangeTrackingIsNotTrustedSoTheBackupIsFull() throws Exception {
+        vm.backup("s1");
+        sim.close();
+        sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(11, 1, 2, DISK, Profile.MIXED, true)));
+        vm = new EmulatedVm(sim, "vm01", repo);
+        sim.workload().writeGrains(10);
+
+        IOException forced = assertThrows(IOException.class, () -> vm.backup("s2", BackupJob.Mode.INCREMENTAL,
+                ConnectOptions.DEFAULT, s -> s, PipelineSettings.DEFAULT), "a forced incremental fails rather than reading everything");
+        assertTrue(forced.getMessage().contains("cannot back up disk-2000 incrementally"), forced.getMessage());
+        assertTrue(repo.backups().size() == 1, "nothing recorded by the refused incremental");
+
+        BackupJob.Result r = vm.backup("s3");
+        for (BackupJob.DiskOutcome d : r.disks()) {
+            assertFalse(d.incremental(), d.diskId() + " must not trust the old host's changeIds");
+            assertTrue(d.why().startsWith("changed areas unavailable"), d.why());
+        }
+        for (SnapshotDisk d : vm.vm().snapshot("s3").orElseThrow().disks()) {
+            assertEquals(EmulatedVm.expectedSha256(d), vm.restoreSha256(r.backupId(), EmulatedVm.diskId(d), dir));
+        }
     }
 
     @Test

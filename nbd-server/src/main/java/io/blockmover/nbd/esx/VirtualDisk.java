@@ -7,6 +7,9 @@ import java.nio.ByteBuffer;
 
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -22,7 +25,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class VirtualDisk {
 
     /** The state of Changed Block Tracking: changeIds below {@code since} are refused. */
-    private record Cbt(boolean enabled, long since) {}
+    /** Change tracking: on since {@code since}, under {@code trackingId} (empty when off). */
+    private record Cbt(boolean enabled, long since, String trackingId) {
+        static final Cbt OFF = new Cbt(false, 0, "");
+    }
 
     /** A point-in-time view handed to a snapshot. */
     record Frozen(DiskImage image, long sequence, Optional<ChangeId> changeId) {}
@@ -33,7 +39,9 @@ public final class VirtualDisk {
     private final ReentrantReadWriteLock freezeLock;
     private volatile long sequence = 1;
     private volatile long epoch;
-    private volatile Cbt cbt = new Cbt(false, 0);
+    private volatile Cbt cbt = Cbt.OFF;
+    /** Tracking ids this disk issued before its last reset: their changeIds get "predates the reset". */
+    private final Set<String> endedTrackingIds = ConcurrentHashMap.newKeySet();
 
     public VirtualDisk(DiskSpec spec, DiskContent content) {
         this(spec, content, new ReentrantReadWriteLock());
@@ -230,7 +238,8 @@ public final class VirtualDisk {
         freezeLock.writeLock().lock();
         try {
             if (!cbt.enabled()) {
-                cbt = new Cbt(true, sequence);
+                // Random, so a restarted host (same seed, same disk uuids) never honours old changeIds.
+                cbt = new Cbt(true, sequence, UUID.randomUUID().toString());
             }
         } finally {
             freezeLock.writeLock().unlock();
@@ -240,7 +249,10 @@ public final class VirtualDisk {
     public void disableCbt() {
         freezeLock.writeLock().lock();
         try {
-            cbt = new Cbt(false, 0);
+            if (cbt.enabled()) {
+                endedTrackingIds.add(cbt.trackingId());
+            }
+            cbt = Cbt.OFF;
         } finally {
             freezeLock.writeLock().unlock();
         }
@@ -272,14 +284,19 @@ public final class VirtualDisk {
     /** The sequence of a changeId usable for a state frozen at {@code upTo}, or a fault. */
     long validate(String changeId, long upTo) throws ChangeIdFault {
         ChangeId id = ChangeId.parse(changeId);
-        if (!id.diskUuid().equals(spec.uuid())) {
-            throw new ChangeIdFault(ChangeIdFault.Reason.OTHER_DISK, changeId,
-                    "changeId belongs to another disk than " + spec.fileName());
-        }
         Cbt state = cbt;
         if (!state.enabled()) {
             throw new ChangeIdFault(ChangeIdFault.Reason.CBT_DISABLED, changeId,
                     "changed block tracking is not enabled on " + spec.fileName());
+        }
+        if (!id.trackingId().equals(state.trackingId())) {
+            if (endedTrackingIds.contains(id.trackingId())) {
+                throw new ChangeIdFault(ChangeIdFault.Reason.BEFORE_CBT_ENABLED, changeId,
+                        "changeId predates the enabling (or last reset) of changed block tracking on " + spec.fileName());
+            }
+            throw new ChangeIdFault(ChangeIdFault.Reason.OTHER_DISK, changeId,
+                    "changeId was not issued by the change tracking of " + spec.fileName()
+                            + " (another disk's, or from before the host restarted)");
         }
         if (id.sequence() < state.since()) {
             throw new ChangeIdFault(ChangeIdFault.Reason.BEFORE_CBT_ENABLED, changeId,
@@ -300,7 +317,7 @@ public final class VirtualDisk {
             DiskImage frozen = new DiskImage(image.content(), table.copy());
             sequence = s + 1;
             epoch = epoch + 1;
-            Optional<ChangeId> id = cbt.enabled() ? Optional.of(new ChangeId(spec.uuid(), s)) : Optional.empty();
+            Optional<ChangeId> id = cbt.enabled() ? Optional.of(new ChangeId(cbt.trackingId(), s)) : Optional.empty();
             return new Frozen(frozen, s, id);
         } finally {
             freezeLock.writeLock().unlock();

@@ -108,7 +108,8 @@ class VirtualDiskTest {
         d.write(5L * G, Unpooled.wrappedBuffer(pattern(G, 1))); // before the base snapshot: not reported
         Snapshot s1 = vm.createSnapshot("s1");
         String c1 = s1.disks().getFirst().changeId().orElseThrow().toString();
-        assertTrue(c1.startsWith(d.spec().uuid() + "/"), c1);
+        assertTrue(c1.matches("[0-9a-f-]{36}/[0-9]+") && !c1.startsWith(d.spec().uuid()),
+                "a changeId names a tracking period, not just the disk: " + c1);
 
         TreeSet<Long> written = new TreeSet<>();
         java.util.SplittableRandom r = new java.util.SplittableRandom(3);
@@ -161,17 +162,27 @@ class VirtualDiskTest {
         Snapshot s = vm.createSnapshot("s");
         SnapshotDisk d0 = s.disks().get(0);
         SnapshotDisk d1 = s.disks().get(1);
-        String uuid0 = d0.spec().uuid();
+        String good = d0.changeId().orElseThrow().toString();
+        String tracking = good.substring(0, good.lastIndexOf('/'));
 
         assertEquals(ChangeIdFault.Reason.OTHER_DISK,
                 assertThrows(ChangeIdFault.class, () -> d0.changedAreas(d1.changeId().orElseThrow().toString(), 0)).reason());
         assertEquals(ChangeIdFault.Reason.MALFORMED,
                 assertThrows(ChangeIdFault.class, () -> d0.changedAreas("garbage", 0)).reason());
         assertEquals(ChangeIdFault.Reason.BEFORE_CBT_ENABLED,
-                assertThrows(ChangeIdFault.class, () -> d0.changedAreas(uuid0 + "/1", 0)).reason());
+                assertThrows(ChangeIdFault.class, () -> d0.changedAreas(tracking + "/0", 0)).reason());
         assertEquals(ChangeIdFault.Reason.UNKNOWN_SEQUENCE,
-                assertThrows(ChangeIdFault.class, () -> d0.changedAreas(uuid0 + "/99", 0)).reason());
-        String good = d0.changeId().orElseThrow().toString();
+                assertThrows(ChangeIdFault.class, () -> d0.changedAreas(tracking + "/99", 0)).reason());
+
+        // The same host restarted (same seed, same disk uuids): the old changeId is not honoured.
+        EsxHost restarted = new EsxHost(1);
+        VirtualMachine again = restarted.addVm("a", List.of(DiskConfig.thin(1L << 30, Profile.MIXED),
+                DiskConfig.thin(1L << 30, Profile.MIXED)));
+        again.enableCbt();
+        SnapshotDisk fresh = again.createSnapshot("s").disks().getFirst();
+        assertEquals(d0.spec().uuid(), fresh.spec().uuid());
+        assertEquals(ChangeIdFault.Reason.OTHER_DISK,
+                assertThrows(ChangeIdFault.class, () -> fresh.changedAreas(good, 0)).reason());
         assertEquals(0, d0.changedAreas(good, 0).areas().size());
 
         d0.disk().resetCbt();
