@@ -87,6 +87,10 @@ public final class Bench implements Callable<Integer> {
             }
         }
         checkRestore(processes, overlay, restored);
+        for (Measurement m : emulatedHostSteps(processes, n)) {
+            measured.add(m);
+            byKey.put(m.tool() + "|" + m.step(), m);
+        }
 
         Report report = new Report(image.getFileName() + " (" + logical / 1048576 + " MiB) as a qcow2 overlay over NBD",
                 measured, ratios(byKey));
@@ -120,6 +124,8 @@ public final class Bench implements Callable<Integer> {
         out.add(new Report.Ratio("nbd-copy -> null vs nbdcopy -> null (target >= 1.0)", m.get(OURS + " nbd-copy|" + TO_NULL),
                 m.get("nbdcopy|" + TO_NULL)));
         out.add(new Report.Ratio("incremental (1% changed) vs full: times faster (target >= 20)", m.get(OURS + "|" + INCREMENTAL), full));
+        out.add(new Report.Ratio("esxsim serving random data vs nbdkit pattern (target >= 0.8)",
+                m.get("nbdcopy <- esxsim (random)|" + TO_NULL), m.get("nbdcopy <- nbdkit pattern|" + TO_NULL)));
         return out;
     }
 
@@ -163,6 +169,40 @@ public final class Bench implements Callable<Integer> {
                         Optional.empty()),
                 new Step("verify (re-read, digest check)", OURS, Step.Preparation.NONE,
                         ToolRun.of(bm, "verify", "--repo", repo.toString(), "--no-progress"), Optional.empty()));
+    }
+
+    /**
+     * The emulated host: how fast it serves allocated data against nbdkit's pattern plugin (the
+     * fastest synthetic NBD server) on the same size, and a blockmover full backup of a larger
+     * thin disk of mixed content (holes, zeros, duplicates, text, random).
+     */
+    private List<Measurement> emulatedHostSteps(Processes processes, int n) throws Exception {
+        String bm = home.resolve("blockmover").toString();
+        long dense = ci ? 256L << 20 : 2L << 30;
+        String mixedSize = ci ? "1G" : "16G";
+        List<Measurement> out = new ArrayList<>();
+        try (PeerProcess esx = PeerProcess.esxsim(bm, List.of("--vms", "1", "--disks-per-vm", "1",
+                "--disk-size", Long.toString(dense), "--profile", "random", "--seed", "7"));
+             PeerProcess nbdkit = PeerProcess.nbdkit("pattern", Long.toString(dense))) {
+            out.add(measure(processes, new Step(TO_NULL, "nbdcopy <- esxsim (random)", Step.Preparation.NONE,
+                    ToolRun.of("nbdcopy", "nbd://127.0.0.1:" + esx.port() + "/vm01/disk-2000", "null:"), Optional.empty()), n, dense));
+            out.add(measure(processes, new Step(TO_NULL, "nbdcopy <- nbdkit pattern", Step.Preparation.NONE,
+                    ToolRun.of("nbdcopy", "nbd://127.0.0.1:" + nbdkit.port(), "null:"), Optional.empty()), n, dense));
+        }
+        Path repo = work.resolve("blockmover-mixed-repo");
+        try (PeerProcess esx = PeerProcess.esxsim(bm, List.of("--vms", "1", "--disks-per-vm", "1",
+                "--disk-size", mixedSize, "--profile", "mixed", "--seed", "42"))) {
+            String uri = "nbd://127.0.0.1:" + esx.port() + "/vm01/disk-2000";
+            long size = ci ? 1L << 30 : 16L << 30;
+            out.add(measure(processes, new Step(TO_NULL + " (" + mixedSize + " mixed)", "nbdcopy", Step.Preparation.NONE,
+                    ToolRun.of("nbdcopy", uri, "null:"), Optional.empty()), n, size));
+            out.add(measure(processes, new Step(FULL + " (" + mixedSize + " mixed)", OURS, () -> {
+                delete(repo);
+                new Processes(work).run(ToolRun.of(bm, "init", "--repo", repo.toString()));
+            }, ToolRun.of(bm, "backup", "--repo", repo.toString(), "--full", "--source", uri, "--no-progress"),
+                    Optional.of(repo)), n, size));
+        }
+        return out;
     }
 
     /** A guest writes 1% of the disk in 64 KiB pieces at spread-out offsets; the bitmap records it. */

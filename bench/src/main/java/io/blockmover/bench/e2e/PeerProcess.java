@@ -1,0 +1,96 @@
+package io.blockmover.bench.e2e;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** A server the bench reads from (the emulated host, nbdkit), stopped on close. */
+final class PeerProcess implements AutoCloseable {
+    private static final Pattern ESX_ADDRESS = Pattern.compile("esxsim: nbd 127\\.0\\.0\\.1:(\\d+)");
+
+    private final Process process;
+    private final int port;
+
+    private PeerProcess(Process process, int port) {
+        this.process = process;
+        this.port = port;
+    }
+
+    int port() {
+        return port;
+    }
+
+    /** {@code blockmover esxsim} with the given arguments, once it has printed {@code ready}. */
+    static PeerProcess esxsim(String launcher, List<String> args) throws IOException {
+        List<String> cmd = new java.util.ArrayList<>(List.of(launcher, "esxsim", "--listen", "127.0.0.1:0"));
+        cmd.addAll(args);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        try {
+            int port = -1;
+            for (String line; (line = out.readLine()) != null; ) {
+                Matcher m = ESX_ADDRESS.matcher(line);
+                if (m.find()) {
+                    port = Integer.parseInt(m.group(1));
+                }
+                if (line.equals("ready") && port > 0) {
+                    Thread.ofVirtual().start(() -> drain(out)); // so it never blocks on a full pipe
+                    return new PeerProcess(p, port);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            p.destroyForcibly();
+            throw e;
+        }
+        p.destroyForcibly();
+        throw new IOException("esxsim exited before it was ready: " + cmd);
+    }
+
+    private static void drain(BufferedReader out) {
+        try (out) {
+            while (out.readLine() != null) {
+                // discard
+            }
+        } catch (IOException ended) {
+            // the process is gone
+        }
+    }
+
+    /** {@code nbdkit PLUGIN ARGS...} on a free loopback port, once it accepts connections. */
+    static PeerProcess nbdkit(String... pluginAndArgs) throws IOException, InterruptedException {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        List<String> cmd = new java.util.ArrayList<>(List.of("nbdkit", "-f", "-i", "127.0.0.1", "-p", Integer.toString(port)));
+        cmd.addAll(List.of(pluginAndArgs));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() < deadline && p.isAlive()) {
+            try (Socket probe = new Socket()) {
+                probe.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                return new PeerProcess(p, port);
+            } catch (IOException notYet) {
+                Thread.sleep(50);
+            }
+        }
+        p.destroyForcibly();
+        throw new IOException("nbdkit did not start: " + cmd);
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroyForcibly().waitFor();
+        }
+    }
+}
