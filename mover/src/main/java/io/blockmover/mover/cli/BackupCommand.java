@@ -67,17 +67,16 @@ final class BackupCommand implements Callable<Integer> {
     @Option(names = "--label", paramLabel = "TEXT", description = "Free text stored with the backup.")
     String label = "";
 
-    @Option(names = "--json", description = "Print the result as JSON on stdout.")
-    boolean json;
-
     @Option(names = "--verify-sample", paramLabel = "PERCENT",
             description = "After the backup, compare this share of its chunks with the source (e.g. 1%%): a cheap check "
                     + "that changed block tracking missed nothing. Exit code 3 if they differ.")
     String verifySample;
 
-    @Option(names = "--progress", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "Progress bars on a terminal (default: on; never drawn when stderr is not a terminal).")
-    boolean progress;
+    @Option(names = "--json", description = "Print the result as JSON on stdout.")
+    boolean json;
+
+    @Mixin
+    ProgressOption progress;
 
     @Mixin
     PipelineOptions pipeline;
@@ -103,7 +102,7 @@ final class BackupCommand implements Callable<Integer> {
         List<NbdDiskSource> opened = new ArrayList<>();
         try (Repository repo = repository.open();
              Interruption interruption = new Interruption();
-             ProgressDisplay display = ProgressDisplay.onStderr(progress && !json)) {
+             ProgressDisplay display = progress.display(json)) {
             Optional<BackupRecord> parent = jobMode == BackupJob.Mode.FULL ? Optional.empty() : repo.latest(vm);
             List<BackupJob.DiskInput> inputs = new ArrayList<>();
             for (int i = 0; i < sources.size(); i++) {

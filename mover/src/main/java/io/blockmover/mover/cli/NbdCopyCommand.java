@@ -57,7 +57,7 @@ public final class NbdCopyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        int size = parseSize(requestSize);
+        int size = requestSize(requestSize);
         if (requests < 1 || requests > 4096) {
             throw new IllegalArgumentException("--requests must be 1..4096: " + requests);
         }
@@ -86,21 +86,10 @@ public final class NbdCopyCommand implements Callable<Integer> {
     }
 
     /** Parses 4096, 256K, 1M, 4MiB. */
-    static int parseSize(String s) {
-        String t = s.trim().toUpperCase(Locale.ROOT).replace("IB", "").replace("B", "");
-        long mult = 1;
-        if (!t.isEmpty() && "KMG".indexOf(t.charAt(t.length() - 1)) >= 0) {
-            mult = 1L << (10 * ("KMG".indexOf(t.charAt(t.length() - 1)) + 1));
-            t = t.substring(0, t.length() - 1);
-        }
-        long v;
-        try {
-            v = Long.parseLong(t) * mult;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("not a size: '" + s + "' (examples: 4096, 256K, 1M)");
-        }
+    private static int requestSize(String text) {
+        long v = Sizes.parse(text);
         if (v < 4096 || v > 64L << 20) {
-            throw new IllegalArgumentException("--request-size must be between 4K and 64M: " + s);
+            throw new IllegalArgumentException("--request-size must be between 4K and 64M: " + text);
         }
         return (int) v;
     }

@@ -57,9 +57,8 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the result as JSON on stdout.")
     boolean json;
 
-    @Option(names = "--progress", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "Progress bars on a terminal (default: on; never drawn when stderr is not a terminal).")
-    boolean progress;
+    @Mixin
+    ProgressOption progress;
 
     @Mixin
     PipelineOptions pipeline;
@@ -71,7 +70,7 @@ final class RestoreCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try (Repository repo = repository.open();
              Interruption interruption = new Interruption();
-             ProgressDisplay display = ProgressDisplay.onStderr(progress && !json)) {
+             ProgressDisplay display = progress.display(json)) {
             BackupRecord backup = selection.backup(repo);
             List<DiskRecord> disks = selection.disks(backup);
             if (destination.to != null && disks.size() != 1) {

@@ -51,9 +51,8 @@ final class VerifyCommand implements Callable<Integer> {
             description = "With --against: compare only this share of the chunks, spread over the disk (default ${DEFAULT-VALUE}).")
     String sample;
 
-    @Option(names = "--progress", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "Progress bars on a terminal (default: on; never drawn when stderr is not a terminal).")
-    boolean progress;
+    @Mixin
+    ProgressOption progress;
 
     @Mixin
     PipelineOptions pipeline;
@@ -65,7 +64,7 @@ final class VerifyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try (Repository repo = repository.open();
              Interruption interruption = new Interruption();
-             ProgressDisplay display = ProgressDisplay.onStderr(progress)) {
+             ProgressDisplay display = progress.display(false)) {
             if (all) {
                 return verifyRepository(repo);
             }

@@ -8,11 +8,9 @@ import io.netty.buffer.PooledByteBufAllocator;
 
 import java.io.IOException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Writes one disk of a backup to a target. Chunks are read from the repository (decompressed,
@@ -28,7 +26,7 @@ public final class DiskRestore {
     private final TransferCounters counters;
     private final Cancellation cancellation;
     private final Semaphore permits;
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final FirstFailure failure = new FirstFailure();
 
     public DiskRestore(DiskReader reader, DiskTarget target, Executor workers, int chunksInFlight,
                        TransferCounters counters, Cancellation cancellation) {
@@ -49,7 +47,7 @@ public final class DiskRestore {
         int chunkSize = reader.chunkSize();
         long zeroStart = -1;
         try {
-            for (long offset = 0; offset < capacity && failure.get() == null; offset += chunkSize) {
+            for (long offset = 0; offset < capacity && !failure.happened(); offset += chunkSize) {
                 cancellation.check();
                 if (reader.isZero(offset)) {
                     if (zeroStart < 0) {
@@ -66,14 +64,14 @@ public final class DiskRestore {
                 int length = (int) Math.min(chunkSize, capacity - offset);
                 workers.execute(() -> copyChunk(at, length));
             }
-            if (zeroStart >= 0 && failure.get() == null) {
+            if (zeroStart >= 0 && !failure.happened()) {
                 zero(zeroStart, capacity - zeroStart);
             }
         } finally {
             permits.acquireUninterruptibly(chunksInFlight);
             permits.release(chunksInFlight);
         }
-        rethrow();
+        failure.rethrow();
         try {
             target.flush().get();
         } catch (ExecutionException e) {
@@ -88,14 +86,14 @@ public final class DiskRestore {
             buf.writerIndex(length);
         } catch (Throwable t) {
             buf.release();
-            fail(t);
+            failure.record(t);
             permits.release();
             return;
         }
         // The target owns and releases the buffer from here on.
         target.write(offset, buf, false).whenComplete((v, err) -> {
             if (err != null) {
-                fail(err);
+                failure.record(err);
             } else {
                 counters.completed(length);
             }
@@ -108,32 +106,11 @@ public final class DiskRestore {
         CompletableFuture<Void> f = target.writeZeroes(offset, length, ZeroOptions.DEFAULT);
         f.whenComplete((v, err) -> {
             if (err != null) {
-                fail(err);
+                failure.record(err);
             } else {
                 counters.skippedZeros(length);
             }
             permits.release();
         });
-    }
-
-    private void fail(Throwable t) {
-        Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
-        failure.compareAndSet(null, cause);
-    }
-
-    private void rethrow() throws IOException {
-        Throwable t = failure.get();
-        if (t instanceof IOException io) {
-            throw io;
-        }
-        if (t instanceof RuntimeException re) {
-            throw re;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        if (t != null) {
-            throw new IOException(t.getMessage(), t);
-        }
     }
 }

@@ -13,7 +13,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Reads chunks from a source with up to {@code inFlight} outstanding and hands each to a
@@ -37,7 +36,7 @@ final class ParallelReader {
     private final ChunkConsumer consumer;
     private final TransferCounters counters;
     private final Semaphore permits;
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final FirstFailure failure = new FirstFailure();
 
     ParallelReader(DiskSource source, Executor workers, int inFlight, Cancellation cancellation, TransferCounters counters,
                    ChunkConsumer consumer) {
@@ -52,7 +51,7 @@ final class ParallelReader {
 
     /** True once any read or consumer failed: callers stop submitting. */
     boolean failed() {
-        return failure.get() != null;
+        return failure.happened();
     }
 
     /** Reads [offset, offset + length) and consumes it; blocks while {@code inFlight} chunks are out. */
@@ -65,7 +64,7 @@ final class ParallelReader {
         fetch(offset, length).whenComplete((buf, err) -> {
             counters.stageTimes(0, System.nanoTime() - issued, 0);
             if (err != null) {
-                fail(err);
+                failure.record(err);
                 permits.release();
                 return;
             }
@@ -73,7 +72,7 @@ final class ParallelReader {
                 workers.execute(() -> consume(offset, buf));
             } catch (RejectedExecutionException e) {
                 buf.release();
-                fail(e);
+                failure.record(e);
                 permits.release();
             }
         });
@@ -83,30 +82,18 @@ final class ParallelReader {
     void finish() throws IOException {
         permits.acquireUninterruptibly(inFlight);
         permits.release(inFlight);
-        Throwable t = failure.get();
-        if (t instanceof IOException io) {
-            throw io;
-        }
-        if (t instanceof RuntimeException re) {
-            throw re;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        if (t != null) {
-            throw new IOException(t.getMessage(), t);
-        }
+        failure.rethrow();
     }
 
     private void consume(long offset, ByteBuf buf) {
         long start = System.nanoTime();
         try {
-            if (failure.get() == null) {
+            if (!failure.happened()) {
                 consumer.accept(offset, buf);
             }
             counters.stageTimes(0, 0, System.nanoTime() - start);
         } catch (Throwable t) {
-            fail(t);
+            failure.record(t);
         } finally {
             buf.release();
             permits.release();
@@ -134,8 +121,4 @@ final class ParallelReader {
         });
     }
 
-    private void fail(Throwable t) {
-        Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
-        failure.compareAndSet(null, cause);
-    }
 }

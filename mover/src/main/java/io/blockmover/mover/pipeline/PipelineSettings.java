@@ -9,7 +9,7 @@ package io.blockmover.mover.pipeline;
  * @param parallelDisks  disks of one VM handled at once
  */
 public record PipelineSettings(int chunksInFlight, int workers, int parallelDisks) {
-    public static final PipelineSettings DEFAULT = new PipelineSettings(32, Runtime.getRuntime().availableProcessors(), 2);
+    public static final PipelineSettings DEFAULT = new PipelineSettings(64, Runtime.getRuntime().availableProcessors(), 2);
 
     public PipelineSettings {
         if (chunksInFlight < 1 || chunksInFlight > 4096) {
