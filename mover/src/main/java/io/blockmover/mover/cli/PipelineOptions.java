@@ -10,7 +10,7 @@ final class PipelineOptions {
             description = "Chunks being read or processed at once per disk; memory is about N × chunk size (default ${DEFAULT-VALUE}).")
     int chunksInFlight = PipelineSettings.DEFAULT.chunksInFlight();
 
-    @Option(names = "--workers", paramLabel = "N", description = "Threads that hash, compress and store (default: cores, ${DEFAULT-VALUE}).")
+    @Option(names = "--workers", paramLabel = "N", description = "Threads that hash, compress and store (default: two per core, ${DEFAULT-VALUE}).")
     int workers = PipelineSettings.DEFAULT.workers();
 
     @Option(names = "--parallel-disks", paramLabel = "N", description = "Disks handled at once (default ${DEFAULT-VALUE}).")

@@ -9,7 +9,8 @@ package io.blockmover.mover.pipeline;
  * @param parallelDisks  disks of one VM handled at once
  */
 public record PipelineSettings(int chunksInFlight, int workers, int parallelDisks) {
-    public static final PipelineSettings DEFAULT = new PipelineSettings(64, Runtime.getRuntime().availableProcessors(), 2);
+    // Two workers per core: besides hashing and compressing they wait on pack writes and fsync.
+    public static final PipelineSettings DEFAULT = new PipelineSettings(64, 2 * Runtime.getRuntime().availableProcessors(), 2);
 
     public PipelineSettings {
         if (chunksInFlight < 1 || chunksInFlight > 4096) {
