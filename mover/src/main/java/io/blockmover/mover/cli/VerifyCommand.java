@@ -77,7 +77,8 @@ final class VerifyCommand implements Callable<Integer> {
             PipelineSettings settings = pipeline.settings();
             ExecutorService workers = Executors.newFixedThreadPool(settings.workers(),
                     r -> Thread.ofPlatform().name("verify-", 0).daemon().unstarted(r));
-            boolean ok = true;
+            // Reports are printed once every disk is done, so they never interleave with the progress bars.
+            List<java.util.function.BooleanSupplier> reports = new java.util.ArrayList<>();
             try (BackupReader reader = repo.openBackup(backup.id())) {
                 for (DiskRecord d : disks) {
                     TransferCounters counters = new TransferCounters(d.capacity());
@@ -88,18 +89,21 @@ final class VerifyCommand implements Callable<Integer> {
                             SourceComparison.Result r = new SourceComparison(reader.disk(d.diskId()), source,
                                     repo.context().codecs(), workers, settings.chunksInFlight(), interruption.cancellation(), counters)
                                     .run(parsePercent(sample));
-                            display.close();
-                            ok &= report(what, r);
+                            reports.add(() -> report(what, r));
                         }
                     } else {
                         BackupCheck.Result r = new BackupCheck(reader.disk(d.diskId()), workers, settings.workers(),
                                 interruption.cancellation(), counters).run();
-                        display.close();
-                        ok &= report(what, r);
+                        reports.add(() -> report(what, r));
                     }
                 }
             } finally {
                 workers.shutdown();
+            }
+            display.close();
+            boolean ok = true;
+            for (var report : reports) {
+                ok &= report.getAsBoolean();
             }
             return ok ? 0 : FOUND_PROBLEMS;
         }
