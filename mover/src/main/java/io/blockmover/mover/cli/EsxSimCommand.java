@@ -4,6 +4,11 @@ import io.blockmover.nbd.esx.EsxFaults;
 import io.blockmover.nbd.esx.EsxSimulator;
 import io.blockmover.nbd.esx.GuestWorkload;
 import io.blockmover.nbd.esx.HostSpec;
+import java.util.List;
+import java.util.ArrayList;
+import java.io.IOException;
+import io.blockmover.nbd.esx.VirtualMachine;
+import io.blockmover.nbd.esx.ImageContent;
 import io.blockmover.nbd.esx.Profile;
 import io.blockmover.nbd.server.ExportCatalog;
 import io.blockmover.nbd.server.ServerTls;
@@ -98,6 +103,11 @@ public final class EsxSimCommand implements Callable<Integer> {
     @Option(names = "--drop-after-bytes", paramLabel = "SIZE", description = "Fault: drop the connection once this much data has moved (once).")
     String dropAfterBytes;
 
+    @Option(names = "--image", paramLabel = "FILE",
+            description = "Also serve this raw disk image as the one disk of a VM named after the file "
+                    + "(e.g. ref.raw: VM ref, export ref/disk-2000); writes go to an overlay, never to the file. Repeatable.")
+    List<Path> images = new ArrayList<>();
+
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -110,13 +120,26 @@ public final class EsxSimCommand implements Callable<Integer> {
                 io.blockmover.nbd.esx.Sizes.parseRate(churn), GuestWorkload.Pattern.parse(churnPattern),
                 Optional.ofNullable(snapshot));
         CountDownLatch stopped = new CountDownLatch(1);
+        List<ImageContent> opened = new ArrayList<>();
         EsxSimulator sim = EsxSimulator.start(options);
         Thread hook = new Thread(() -> {
             sim.close();
+            closeAll(opened);
             stopped.countDown();
         }, "esxsim-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
+            for (Path image : images) {
+                ImageContent content = ImageContent.open(image);
+                opened.add(content);
+                VirtualMachine vm = sim.host().addImageVm(vmNameOf(image), content);
+                if (!noCbt) {
+                    vm.enableCbt();
+                }
+                if (snapshot != null) {
+                    vm.createSnapshot(snapshot);
+                }
+            }
             applyFaults(sim.faults());
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
@@ -130,12 +153,30 @@ public final class EsxSimCommand implements Callable<Integer> {
             out.println("ready");
             out.flush();
             stopped.await();
-        } catch (RuntimeException | InterruptedException e) {
+        } catch (IOException | RuntimeException | InterruptedException e) {
             Runtime.getRuntime().removeShutdownHook(hook);
             sim.close();
+            closeAll(opened);
             throw e;
         }
         return 0;
+    }
+
+    /** A VM name from an image file name: its stem, with characters export names cannot carry replaced. */
+    static String vmNameOf(Path image) {
+        String stem = image.getFileName().toString().replaceFirst("\\.[^.]*$", "");
+        String name = stem.replaceAll("[^A-Za-z0-9._-]", "-");
+        return name.isEmpty() ? "image" : name.substring(0, Math.min(64, name.length()));
+    }
+
+    private static void closeAll(List<ImageContent> images) {
+        for (ImageContent i : images) {
+            try {
+                i.close();
+            } catch (IOException e) {
+                // the process is ending; nothing was written to the image
+            }
+        }
     }
 
     private Optional<ServerTls> tls() {

@@ -22,7 +22,7 @@ import java.util.List;
  *
  * @param diskKey distinguishes the disks of one host; see {@link EsxHost} for how it is assigned
  */
-public record DiskContent(long seed, long diskKey, Profile profile, long capacity) {
+public record DiskContent(long seed, long diskKey, Profile profile, long capacity) implements BaseContent {
 
     public static final int RUN_GRAINS = 16;
     public static final int POOL_RUNS = 64;
@@ -38,6 +38,7 @@ public record DiskContent(long seed, long diskKey, Profile profile, long capacit
         }
     }
 
+    @Override
     public long grainCount() {
         return Grains.count(capacity);
     }
@@ -48,7 +49,8 @@ public record DiskContent(long seed, long diskKey, Profile profile, long capacit
     }
 
     /** Appends bytes {@code [from, to)} of this grain's base content (0 <= from <= to <= 64 KiB). */
-    void appendGrain(long grain, int from, int to, ByteBuf dst) {
+    @Override
+    public void appendGrain(long grain, int from, int to, ByteBuf dst) {
         switch (classOf(grain)) {
             case HOLE, ZERO -> Generators.appendZeros(to - from, dst);
             case TEXT -> Generators.appendText(Generators.derive(seed ^ GRAIN_SALT, diskKey, grain), from, to, dst);
@@ -64,6 +66,7 @@ public record DiskContent(long seed, long diskKey, Profile profile, long capacit
     }
 
     /** Appends {@code length} bytes of base content from {@code offset} to {@code dst}. */
+    @Override
     public void read(long offset, int length, ByteBuf dst) {
         checkRange(offset, length);
         long pos = offset;
@@ -75,6 +78,11 @@ public record DiskContent(long seed, long diskKey, Profile profile, long capacit
             appendGrain(grain, from, to, dst);
             pos += to - from;
         }
+    }
+
+    @Override
+    public int allocationFlags(long grain) {
+        return allocationFlags(classOf(grain));
     }
 
     /** {@code base:allocation} flags of a grain of this class. */
@@ -114,6 +122,7 @@ public record DiskContent(long seed, long diskKey, Profile profile, long capacit
     }
 
     /** SHA-256 (lower-case hex) of the whole base content. */
+    @Override
     public String sha256() {
         return sha256Of(this::read, capacity);
     }

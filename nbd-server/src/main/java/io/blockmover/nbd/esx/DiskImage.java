@@ -18,10 +18,10 @@ final class DiskImage {
     /** Flag of the {@code blockmover:changed:} meta context: changed since the changeId. */
     static final int CHANGED = 1;
 
-    private final DiskContent content;
+    private final BaseContent content;
     private final GrainTable table;
 
-    DiskImage(DiskContent content, GrainTable table) {
+    DiskImage(BaseContent content, GrainTable table) {
         this.content = content;
         this.table = table;
     }
@@ -30,7 +30,7 @@ final class DiskImage {
         return content.capacity();
     }
 
-    DiskContent content() {
+    BaseContent content() {
         return content;
     }
 
@@ -61,7 +61,7 @@ final class DiskImage {
 
     private int allocationFlags(long grain) {
         GrainVersion v = table.get(grain);
-        return v == null ? DiskContent.allocationFlags(content.classOf(grain)) : v.data().allocationFlags();
+        return v == null ? content.allocationFlags(grain) : v.data().allocationFlags();
     }
 
     /** {@code base:allocation} extents from {@code offset}, at most {@link #MAX_EXTENTS}. */

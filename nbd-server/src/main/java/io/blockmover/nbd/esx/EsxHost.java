@@ -61,6 +61,21 @@ public final class EsxHost {
      * device keys 2000, 2001, ... and paths {@code [datastore1] <vm>/<vm>.vmdk}, {@code <vm>_1.vmdk}, ...
      */
     public synchronized VirtualMachine addVm(String name, List<DiskConfig> diskConfigs) {
+        return addVm(name, diskConfigs, (ordinal, key, c) -> contentOf(seed, ordinal, key, c.profile(), c.capacity()));
+    }
+
+    /** Adds a powered-on VM with one thin disk (device key 2000) whose base content is a raw image file. */
+    public synchronized VirtualMachine addImageVm(String name, ImageContent image) {
+        return addVm(name, List.of(DiskConfig.thin(image.capacity(), Profile.EMPTY)), (ordinal, key, c) -> image);
+    }
+
+    /** Chooses the base content of the disk with this key of the VM with this ordinal. */
+    @FunctionalInterface
+    private interface ContentSource {
+        BaseContent contentOf(int vmOrdinal, int deviceKey, DiskConfig config);
+    }
+
+    private VirtualMachine addVm(String name, List<DiskConfig> diskConfigs, ContentSource contents) {
         if (vm(name).isPresent()) {
             throw new IllegalArgumentException("a VM named " + name + " exists already");
         }
@@ -74,7 +89,7 @@ public final class EsxHost {
             int key = 2000 + d;
             String file = "[datastore1] " + name + "/" + name + (d == 0 ? "" : "_" + d) + ".vmdk";
             DiskSpec spec = new DiskSpec(key, file, c.capacity(), c.thin(), c.mode(), uuid(ordinal, key));
-            disks.add(new VirtualDisk(spec, contentOf(seed, ordinal, key, c.profile(), c.capacity()), vmLock));
+            disks.add(new VirtualDisk(spec, contents.contentOf(ordinal, key, c), vmLock));
         }
         VirtualMachine vm = new VirtualMachine(id, disks, vmLock, () -> "snapshot-" + snapshotNumbers.getAndIncrement());
         vms.add(vm);

@@ -43,7 +43,7 @@ public final class VirtualDisk {
     /** Tracking ids this disk issued before its last reset: their changeIds get "predates the reset". */
     private final Set<String> endedTrackingIds = ConcurrentHashMap.newKeySet();
 
-    public VirtualDisk(DiskSpec spec, DiskContent content) {
+    public VirtualDisk(DiskSpec spec, BaseContent content) {
         this(spec, content, new ReentrantReadWriteLock());
     }
 
@@ -51,7 +51,7 @@ public final class VirtualDisk {
      * A disk whose writes and freezes go through {@code freezeLock}; the disks of one VM share
      * one, so a snapshot freezes all of them at the same instant (crash-consistent across disks).
      */
-    VirtualDisk(DiskSpec spec, DiskContent content, ReentrantReadWriteLock freezeLock) {
+    VirtualDisk(DiskSpec spec, BaseContent content, ReentrantReadWriteLock freezeLock) {
         this.freezeLock = freezeLock;
         if (content.capacity() != spec.capacity()) {
             throw new IllegalArgumentException("content capacity " + content.capacity()
@@ -66,7 +66,7 @@ public final class VirtualDisk {
         return spec;
     }
 
-    public DiskContent content() {
+    public BaseContent content() {
         return image.content();
     }
 

@@ -41,7 +41,7 @@ class VirtualDiskTest {
         }
     }
 
-    private static byte[] base(DiskContent c, long offset, int length) {
+    private static byte[] base(BaseContent c, long offset, int length) {
         ByteBuf b = Unpooled.buffer(length);
         try {
             c.read(offset, length, b);
