@@ -60,39 +60,40 @@ public final class Bench implements Callable<Integer> {
         Processes processes = new Processes(work);
         Path image = makeImage(processes);
         long logical = Files.size(image);
-        // The export every tool reads: a qcow2 overlay on the image, so a persistent dirty bitmap
-        // can record the 1% change the incremental backs up (qemu's analogue of CBT).
-        Path overlay = work.resolve("overlay.qcow2");
-        Files.deleteIfExists(overlay);
-        processes.run(ToolRun.of("qemu-img", "create", "-q", "-f", "qcow2", "-b", image.toString(), "-F", "raw", overlay.toString()));
-        processes.run(ToolRun.of("qemu-img", "bitmap", "--add", overlay.toString(), "bm0"));
         Path repo = work.resolve("blockmover-repo");
+        Path restored = work.resolve("restored.raw");
+        String bm = home.resolve("blockmover").toString();
+        String vm = image.getFileName().toString().replaceFirst("\\.raw$", "");
 
         List<Measurement> measured = new ArrayList<>();
         Map<String, Measurement> byKey = new java.util.HashMap<>();
-        try (PeerExport export = PeerExport.serve(overlay, "qcow2", "ref", null)) {
-            for (Step step : fullSteps(export.uri("ref"), image, repo)) {
+        // The reference image as a VM disk of the emulated host: snapshots and changed block
+        // tracking as vSphere gives them; every tool reads the same snapshot export.
+        try (PeerProcess esx = PeerProcess.esxsim(bm, List.of("--vms", "0", "--image", image.toString(),
+                "--control", "127.0.0.1:0"))) {
+            EsxControl control = new EsxControl(esx.controlUrl());
+            String nbd = "nbd://127.0.0.1:" + esx.port() + "/";
+            EsxControl.SnapshotDisk s1 = control.snapshot(vm, "s1").getFirst();
+            for (Step step : fullSteps(nbd + s1.export(), s1.changeId(), image, repo)) {
                 Measurement m = measure(processes, step, n, logical);
                 measured.add(m);
                 byKey.put(step.tool() + "|" + step.step(), m);
             }
-        }
-        changeOnePercent(processes, overlay, logical);
-        Path restored = work.resolve("restored.raw");
-        try (PeerExport export = PeerExport.serve(overlay, "qcow2", "ref", "bm0")) {
-            for (Step step : incrementalSteps(export.uri("ref"), repo, restored)) {
+            changeOnePercent(control, vm + "/disk-2000", logical);
+            EsxControl.SnapshotDisk s2 = control.snapshot(vm, "s2").getFirst();
+            for (Step step : incrementalSteps(nbd + s2.export(), s2.changeId(), s1.changeId(), repo, restored)) {
                 Measurement m = measure(processes, step, n, logical);
                 measured.add(m);
                 byKey.put(step.tool() + "|" + step.step(), m);
             }
+            checkRestore(processes, nbd + s2.export(), restored);
         }
-        checkRestore(processes, overlay, restored);
         for (Measurement m : emulatedHostSteps(processes, n)) {
             measured.add(m);
             byKey.put(m.tool() + "|" + m.step(), m);
         }
 
-        Report report = new Report(image.getFileName() + " (" + logical / 1048576 + " MiB) as a qcow2 overlay over NBD",
+        Report report = new Report(image.getFileName() + " (" + logical / 1048576 + " MiB), a VM disk of the emulated host",
                 measured, ratios(byKey));
         report.printTable(System.out);
         Path out = (results != null ? results : home.resolve("bench/results"))
@@ -129,7 +130,7 @@ public final class Bench implements Callable<Integer> {
         return out;
     }
 
-    private List<Step> fullSteps(String uri, Path image, Path repo) {
+    private List<Step> fullSteps(String uri, String changeId, Path image, Path repo) {
         Path copy = work.resolve("copy.raw");
         Path restic = work.resolve("restic-repo");
         Path borg = work.resolve("borg-repo");
@@ -146,7 +147,7 @@ public final class Bench implements Callable<Integer> {
                     delete(repo);
                     new Processes(work).run(ToolRun.of(bm, "init", "--repo", repo.toString()));
                 }, ToolRun.of(bm, "backup", "--repo", repo.toString(), "--full", "--source", uri, "--name", "ref/disk0",
-                        "--no-progress"), Optional.of(repo)),
+                        "--change-id", changeId, "--no-progress"), Optional.of(repo)),
                 new Step(FILE_BACKUP, "restic 0.14", () -> {
                     delete(restic);
                     new Processes(work).run(ToolRun.of("restic", "init", "-q", "-r", restic.toString()).withEnv(RESTIC_ENV));
@@ -158,12 +159,16 @@ public final class Bench implements Callable<Integer> {
                 }, ToolRun.of("borg", "create", borg + "::a", image.toString()).withEnv(BORG_ENV), Optional.of(borg)));
     }
 
-    private List<Step> incrementalSteps(String uri, Path repo, Path restored) {
+    /**
+     * Every run of the incremental asks for the areas changed since the full backup's snapshot
+     * ({@code --changes}), so each run does the same work whatever the previous run recorded.
+     */
+    private List<Step> incrementalSteps(String uri, String changeId, String sinceChangeId, Path repo, Path restored) {
         String bm = home.resolve("blockmover").toString();
         return List.of(
                 new Step(INCREMENTAL, OURS, Step.Preparation.NONE,
                         ToolRun.of(bm, "backup", "--repo", repo.toString(), "--incremental", "--source", uri, "--name", "ref/disk0",
-                                "--changes", "qemu:dirty-bitmap:bm0", "--no-progress"), Optional.of(repo)),
+                                "--change-id", changeId, "--changes", sinceChangeId, "--no-progress"), Optional.of(repo)),
                 new Step(RESTORE, OURS, () -> Files.deleteIfExists(restored),
                         ToolRun.of(bm, "restore", "--repo", repo.toString(), "--to", restored.toString(), "--no-progress"),
                         Optional.empty()),
@@ -205,27 +210,25 @@ public final class Bench implements Callable<Integer> {
         return out;
     }
 
-    /** A guest writes 1% of the disk in 64 KiB pieces at spread-out offsets; the bitmap records it. */
-    private static void changeOnePercent(Processes processes, Path overlay, long capacity) throws Exception {
-        long piece = 64 << 10;
+    /** A guest writes 1% of the disk in 64 KiB pieces at spread-out offsets; CBT records it. */
+    private static void changeOnePercent(EsxControl control, String export, long capacity) throws Exception {
+        int piece = 64 << 10;
         long pieces = capacity / 100 / piece;
         long stride = capacity / pieces;
-        List<String> argv = new ArrayList<>(List.of("qemu-io", "-f", "qcow2"));
         for (long i = 0; i < pieces; i++) {
             long at = (i * stride + (i * 7919 % 13) * piece) / piece * piece;
-            argv.addAll(List.of("-c", "write -P " + (0x10 + i % 200) + " " + at + " " + piece));
+            control.write(export, at, piece);
         }
-        argv.add(overlay.toString());
-        processes.run(new ToolRun(argv, Map.of()));
     }
 
-    /** The last restore must equal the overlay's content byte for byte; a bench never reports a wrong result. */
-    private void checkRestore(Processes processes, Path overlay, Path restored) throws Exception {
+    /** The last restore must equal the snapshot byte for byte; a bench never reports a wrong result. */
+    private void checkRestore(Processes processes, String snapshotUri, Path restored) throws Exception {
         Path expected = work.resolve("expected.raw");
-        processes.run(ToolRun.of("qemu-img", "convert", "-f", "qcow2", "-O", "raw", overlay.toString(), expected.toString()));
+        Files.deleteIfExists(expected);
+        processes.run(ToolRun.of("nbdcopy", snapshotUri, expected.toString()));
         processes.run(ToolRun.of("cmp", expected.toString(), restored.toString()));
         Files.delete(expected);
-        System.err.println("restore check: the restored disk is byte-identical to the source");
+        System.err.println("restore check: the restored disk is byte-identical to the snapshot");
     }
 
     private Path makeImage(Processes processes) throws IOException, InterruptedException {

@@ -14,18 +14,25 @@ import java.util.regex.Pattern;
 
 /** A server the bench reads from (the emulated host, nbdkit), stopped on close. */
 final class PeerProcess implements AutoCloseable {
-    private static final Pattern ESX_ADDRESS = Pattern.compile("esxsim: nbd 127\\.0\\.0\\.1:(\\d+)");
+    private static final Pattern ESX_ADDRESS = Pattern.compile("esxsim: nbd 127\\.0\\.0\\.1:(\\d+)(?: control (\\S+))?");
 
     private final Process process;
     private final int port;
+    private final String controlUrl;
 
-    private PeerProcess(Process process, int port) {
+    private PeerProcess(Process process, int port, String controlUrl) {
         this.process = process;
         this.port = port;
+        this.controlUrl = controlUrl;
     }
 
     int port() {
         return port;
+    }
+
+    /** The emulated host's control API (when started with --control), else null. */
+    String controlUrl() {
+        return controlUrl;
     }
 
     /** {@code blockmover esxsim} with the given arguments, once it has printed {@code ready}. */
@@ -36,14 +43,16 @@ final class PeerProcess implements AutoCloseable {
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         try {
             int port = -1;
+            String control = null;
             for (String line; (line = out.readLine()) != null; ) {
                 Matcher m = ESX_ADDRESS.matcher(line);
                 if (m.find()) {
                     port = Integer.parseInt(m.group(1));
+                    control = m.group(2);
                 }
                 if (line.equals("ready") && port > 0) {
                     Thread.ofVirtual().start(() -> drain(out)); // so it never blocks on a full pipe
-                    return new PeerProcess(p, port);
+                    return new PeerProcess(p, port, control);
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -77,7 +86,7 @@ final class PeerProcess implements AutoCloseable {
         while (System.nanoTime() < deadline && p.isAlive()) {
             try (Socket probe = new Socket()) {
                 probe.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return new PeerProcess(p, port);
+                return new PeerProcess(p, port, null);
             } catch (IOException notYet) {
                 Thread.sleep(50);
             }
