@@ -31,6 +31,12 @@ final class SnapshotDiskDevice implements BlockDevice {
         return disk.capacity();
     }
 
+    /** Generated content and overlays live in memory; an image file may have to wait for its disk. */
+    @Override
+    public boolean servesInline() {
+        return !(disk.disk().content() instanceof ImageContent);
+    }
+
     @Override
     public boolean isReadOnly() {
         return true;

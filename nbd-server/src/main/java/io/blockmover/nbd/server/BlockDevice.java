@@ -19,6 +19,15 @@ public interface BlockDevice {
 
     boolean isReadOnly();
 
+    /**
+     * True when every call returns quickly without blocking (content in memory): the server then
+     * serves requests on its event loop and saves two thread hand-offs per request. A device that
+     * may wait on a disk or a lock held long must keep the default, so event loops never stall.
+     */
+    default boolean servesInline() {
+        return false;
+    }
+
     /** Sizes the server advertises with NBD_INFO_BLOCK_SIZE. */
     default BlockSizes blockSizes() {
         return BlockSizes.DEFAULT;

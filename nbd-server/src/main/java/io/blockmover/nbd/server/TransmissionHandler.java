@@ -120,6 +120,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             sink.abandon();
             return;
         }
+        if (session.device().servesInline()) {
+            server.serve(request, sink);
+            return;
+        }
         if (!dispatcher.submit(() -> server.serve(request, sink))) {
             request.release();
             sink.abandon();
