@@ -12,13 +12,11 @@ import io.blockmover.index.repo.Repository;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.Comparator;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -61,7 +59,7 @@ public class ChunkIngestBenchmark {
     @Param({"1048576"})
     public int chunkSize;
 
-    private static final int VARIANTS = 16;
+    private static final int VARIANTS = IngestData.VARIANTS;
     private Path dir;
     private Repository repo;
     private BackupWriter writer;
@@ -78,27 +76,10 @@ public class ChunkIngestBenchmark {
 
     @Setup(Level.Trial)
     public void data() throws Exception {
-        SplittableRandom r = new SplittableRandom(1);
-        random = new ByteBuffer[VARIANTS];
-        text = new ByteBuffer[VARIANTS];
-        byte[] words = "the quick brown fox jumps over the lazy dog; blocks chunks packs manifests digests restore verify prune\n"
-                .getBytes(StandardCharsets.US_ASCII);
-        for (int v = 0; v < VARIANTS; v++) {
-            random[v] = ByteBuffer.allocateDirect(chunkSize);
-            while (random[v].remaining() >= 8) {
-                random[v].putLong(r.nextLong());
-            }
-            random[v].flip();
-            text[v] = ByteBuffer.allocateDirect(chunkSize);
-            while (text[v].hasRemaining()) {
-                int start = r.nextInt(words.length - 12);
-                text[v].put(words, start, Math.min(text[v].remaining(), 3 + r.nextInt(9)));
-            }
-            text[v].flip();
-        }
-        duplicate = ByteBuffer.allocateDirect(chunkSize);
-        duplicate.put(random[0].duplicate()).flip();
-        duplicate.putLong(0, -1);
+        IngestData data = IngestData.of(chunkSize);
+        random = data.random();
+        text = data.text();
+        duplicate = data.duplicate();
         sha = MessageDigest.getInstance("SHA-256");
         zstd = new ZstdCompressCtx().setLevel(1);
         zstdOut = ByteBuffer.allocateDirect((int) Zstd.compressBound(chunkSize));

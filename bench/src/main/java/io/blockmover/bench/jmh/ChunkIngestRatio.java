@@ -10,13 +10,11 @@ import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
 
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
 /**
@@ -28,12 +26,12 @@ import java.util.stream.Stream;
  * Run: {@code java -cp ... io.blockmover.bench.jmh.ChunkIngestRatio [chunkSize] [rounds] [sliceMillis]}.
  */
 public final class ChunkIngestRatio {
-    private static final int VARIANTS = 16;
+    private static final int VARIANTS = IngestData.VARIANTS;
     private static final String[] NAMES = {"sha256", "ingestRandom", "zstd1", "ingestText", "ingestDuplicate", "sha256+write"};
 
     private final int chunkSize;
-    private final ByteBuffer[] random = new ByteBuffer[VARIANTS];
-    private final ByteBuffer[] text = new ByteBuffer[VARIANTS];
+    private final ByteBuffer[] random;
+    private final ByteBuffer[] text;
     private final ByteBuffer duplicate;
     private final MessageDigest sha = MessageDigest.getInstance("SHA-256");
     private final ZstdCompressCtx zstd = new ZstdCompressCtx().setLevel(1);
@@ -47,25 +45,10 @@ public final class ChunkIngestRatio {
 
     private ChunkIngestRatio(int chunkSize) throws Exception {
         this.chunkSize = chunkSize;
-        SplittableRandom r = new SplittableRandom(1);
-        byte[] words = "the quick brown fox jumps over the lazy dog; blocks chunks packs manifests digests restore verify prune\n"
-                .getBytes(StandardCharsets.US_ASCII);
-        for (int v = 0; v < VARIANTS; v++) {
-            random[v] = ByteBuffer.allocateDirect(chunkSize);
-            while (random[v].remaining() >= 8) {
-                random[v].putLong(r.nextLong());
-            }
-            random[v].flip();
-            text[v] = ByteBuffer.allocateDirect(chunkSize);
-            while (text[v].hasRemaining()) {
-                int start = r.nextInt(words.length - 12);
-                text[v].put(words, start, Math.min(text[v].remaining(), 3 + r.nextInt(9)));
-            }
-            text[v].flip();
-        }
-        duplicate = ByteBuffer.allocateDirect(chunkSize);
-        duplicate.put(random[0].duplicate()).flip();
-        duplicate.putLong(0, -1);
+        IngestData data = IngestData.of(chunkSize);
+        random = data.random();
+        text = data.text();
+        duplicate = data.duplicate();
         zstdOut = ByteBuffer.allocateDirect((int) Zstd.compressBound(chunkSize));
     }
 

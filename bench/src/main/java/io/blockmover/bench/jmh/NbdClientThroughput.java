@@ -6,13 +6,9 @@ import io.blockmover.mover.transport.nbd.NbdTuning;
 import io.blockmover.mover.transport.nbd.NbdUri;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -46,13 +42,13 @@ public final class NbdClientThroughput {
 
     private static void compare(String name, long gib, int runs, List<String> kitArgs, String scheme, String query)
             throws Exception {
-        int port = freePort();
+        int port = Harness.freePort();
         List<String> cmd = new ArrayList<>(List.of("nbdkit", "-f", "-r", "-p", Integer.toString(port), "-i", "127.0.0.1"));
         cmd.addAll(kitArgs);
         cmd.addAll(List.of("pattern", gib + "G"));
         Process kit = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         try {
-            awaitPort(port);
+            Harness.awaitPort(port);
             String uri = scheme + "://127.0.0.1:" + port + "/" + query;
             long size = gib << 30;
             for (int i = 0; i < 3; i++) {
@@ -71,8 +67,8 @@ public final class NbdClientThroughput {
                 System.out.printf("%s run %d: blockmover %.0f MB/s (%.2f CPU s/GiB), nbdcopy %.0f MB/s (%.2f CPU s/GiB)%n",
                         name, i + 1, ourRates[i], ourCpu, theirs[0], theirs[1] / gib);
             }
-            double a = median(ourRates);
-            double b = median(theirRates);
+            double a = Harness.median(ourRates);
+            double b = Harness.median(theirRates);
             System.out.printf("%s median: blockmover %.0f MB/s, nbdcopy %.0f MB/s, ratio %.2f (%d x %d KiB in flight, %d connections)%n",
                     name, a, b, a / b, NbdTuning.DEFAULT_REQUESTS_IN_FLIGHT, NbdTuning.DEFAULT_REQUEST_SIZE >> 10,
                     NbdTuning.DEFAULT_CONNECTIONS);
@@ -126,30 +122,4 @@ public final class NbdClientThroughput {
         return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
-    private static double median(double[] values) {
-        double[] v = values.clone();
-        Arrays.sort(v);
-        return v[v.length / 2];
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static void awaitPort(int port) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (true) {
-            try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return;
-            } catch (IOException e) {
-                if (System.nanoTime() > deadline) {
-                    throw new IOException("nbdkit did not listen on " + port);
-                }
-                Thread.sleep(20);
-            }
-        }
-    }
 }

@@ -9,8 +9,6 @@ import io.netty.buffer.ByteBuf;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.util.List;
 import java.util.Optional;
 import java.util.SplittableRandom;
@@ -93,11 +91,11 @@ public final class NbdServerThroughput {
         double[] nbdkit = new double[runs];
         try (NbdServer server = NbdServer.start(NbdServerConfig.plain(new InetSocketAddress("127.0.0.1", 0)),
                 new Catalog(new ExportCatalog.Export("x", "all data", AllDataDevice.of(size))))) {
-            int port = freePort();
+            int port = Harness.freePort();
             Process kit = new ProcessBuilder("nbdkit", "-f", "-r", "-p", Integer.toString(port), "-i", "127.0.0.1",
                     "pattern", gib + "G").redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
             try {
-                awaitPort(port);
+                Harness.awaitPort(port);
                 String oursUri = "nbd://127.0.0.1:" + server.localAddress().getPort() + "/x";
                 String kitUri = "nbd://127.0.0.1:" + port + "/";
                 for (int i = 0; i < 3; i++) {
@@ -119,8 +117,8 @@ public final class NbdServerThroughput {
                 kit.waitFor(5, TimeUnit.SECONDS);
             }
         }
-        double a = median(ours);
-        double b = median(nbdkit);
+        double a = Harness.median(ours);
+        double b = Harness.median(nbdkit);
         System.out.printf("median: blockmover %.0f MB/s, nbdkit pattern %.0f MB/s, ratio %.2f%n", a, b, a / b);
     }
 
@@ -140,30 +138,4 @@ public final class NbdServerThroughput {
                 .getProcessCpuTime();
     }
 
-    private static double median(double[] values) {
-        double[] v = values.clone();
-        java.util.Arrays.sort(v);
-        return v[v.length / 2];
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static void awaitPort(int port) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (true) {
-            try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return;
-            } catch (IOException e) {
-                if (System.nanoTime() > deadline) {
-                    throw new IOException("nbdkit did not listen on " + port);
-                }
-                Thread.sleep(20);
-            }
-        }
-    }
 }
