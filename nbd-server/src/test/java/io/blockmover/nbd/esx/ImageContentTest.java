@@ -2,8 +2,6 @@ package io.blockmover.nbd.esx;
 
 import io.blockmover.nbd.server.Extent;
 import io.blockmover.nbd.testing.Peers;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -59,7 +57,7 @@ class ImageContentTest {
             vm.enableCbt();
             VirtualDisk disk = vm.disks().getFirst();
             assertEquals(6L * MIB, disk.capacity());
-            assertArrayEquals(expected, read(disk, 0, 6 * MIB));
+            assertArrayEquals(expected, Bytes.of(disk::read, 0, 6 * MIB));
             assertEquals(List.of(new Extent(2L * MIB, 0), new Extent(2L * MIB, Extent.HOLE | Extent.ZERO),
                     new Extent(MIB, 0), new Extent(MIB, Extent.HOLE | Extent.ZERO)), disk.extents(0, 6L * MIB));
 
@@ -68,7 +66,7 @@ class ImageContentTest {
             java.util.Arrays.fill(patch, (byte) 0x7e);
             disk.write(3L * MIB, Unpooled.wrappedBuffer(patch));
             System.arraycopy(patch, 0, expected, 3 * MIB, patch.length);
-            assertArrayEquals(expected, read(disk, 0, 6 * MIB), "the write is visible on the live disk");
+            assertArrayEquals(expected, Bytes.of(disk::read, 0, 6 * MIB), "the write is visible on the live disk");
             assertEquals(List.of(new ByteRange(3L * MIB, 64 << 10)),
                     disk.changedAreas(s1.disks().getFirst().changeId().orElseThrow().toString(), 0).areas());
             assertArrayEquals(original, Files.readAllBytes(file), "the image file itself is never written");
@@ -91,16 +89,6 @@ class ImageContentTest {
             assertTrue(content.path().getFileName().toString().startsWith("ref disk"));
             assertEquals(0, content.allocationFlags(0));
             assertEquals(Extent.HOLE | Extent.ZERO, content.allocationFlags(Grains.indexOf(5L * MIB)));
-        }
-    }
-
-    private static byte[] read(VirtualDisk d, long offset, int length) {
-        ByteBuf b = Unpooled.buffer(length);
-        try {
-            d.read(offset, length, b);
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
         }
     }
 

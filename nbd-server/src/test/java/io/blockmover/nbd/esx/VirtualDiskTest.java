@@ -1,8 +1,6 @@
 package io.blockmover.nbd.esx;
 
 import io.blockmover.nbd.server.Extent;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Test;
 
@@ -20,36 +18,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class VirtualDiskTest {
     private static final long TIB = 1L << 40;
     private static final int G = Grains.SIZE;
-
-    private static byte[] read(VirtualDisk d, long offset, int length) {
-        ByteBuf b = Unpooled.buffer(length);
-        try {
-            d.read(offset, length, b);
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
-        }
-    }
-
-    private static byte[] read(SnapshotDisk d, long offset, int length) {
-        ByteBuf b = Unpooled.buffer(length);
-        try {
-            d.read(offset, length, b);
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
-        }
-    }
-
-    private static byte[] base(BaseContent c, long offset, int length) {
-        ByteBuf b = Unpooled.buffer(length);
-        try {
-            c.read(offset, length, b);
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
-        }
-    }
 
     private static byte[] pattern(int length, int salt) {
         byte[] b = new byte[length];
@@ -77,14 +45,14 @@ class VirtualDiskTest {
         assertEquals(4, d.writtenGrains());
         assertTrue(d.overlayChunks() <= 4, "chunks " + d.overlayChunks());
         for (long off : offsets) {
-            assertArrayEquals(pattern(4096, (int) off), read(d, off, 4096));
+            assertArrayEquals(pattern(4096, (int) off), Bytes.of(d::read, off, 4096));
         }
         // bytes around a partial write keep their base content (read-modify-write of the grain)
         long off = 7L * G + 123;
-        assertArrayEquals(base(d.content(), 7L * G, 123), read(d, 7L * G, 123));
-        assertArrayEquals(base(d.content(), off + 4096, G - 123 - 4096), read(d, off + 4096, G - 123 - 4096));
+        assertArrayEquals(Bytes.of(d.content()::read, 7L * G, 123), Bytes.of(d::read, 7L * G, 123));
+        assertArrayEquals(Bytes.of(d.content()::read, off + 4096, G - 123 - 4096), Bytes.of(d::read, off + 4096, G - 123 - 4096));
         // an untouched far region is the generator's content
-        assertArrayEquals(base(d.content(), TIB / 4, 300_000), read(d, TIB / 4, 300_000));
+        assertArrayEquals(Bytes.of(d.content()::read, TIB / 4, 300_000), Bytes.of(d::read, TIB / 4, 300_000));
     }
 
     @Test
@@ -96,9 +64,9 @@ class VirtualDiskTest {
         List<Extent> map = d.extents(0, 5L * G);
         assertEquals(List.of(new Extent(2L * G, Extent.HOLE | Extent.ZERO), new Extent(G, Extent.ZERO),
                 new Extent(2L * G, 0)), map);
-        assertArrayEquals(new byte[3 * G], read(d, 0, 3 * G));
-        assertArrayEquals(new byte[20], read(d, 3L * G + 10, 20));
-        assertArrayEquals(base(d.content(), 3L * G, 10), read(d, 3L * G, 10));
+        assertArrayEquals(new byte[3 * G], Bytes.of(d::read, 0, 3 * G));
+        assertArrayEquals(new byte[20], Bytes.of(d::read, 3L * G + 10, 20));
+        assertArrayEquals(Bytes.of(d.content()::read, 3L * G, 10), Bytes.of(d::read, 3L * G, 10));
     }
 
     @Test
@@ -215,8 +183,8 @@ class VirtualDiskTest {
         // the untracked write changed data but CBT does not report it: the "silent CBT miss" fault
         List<ByteRange> changed = d.changedAreas(sd.changeId().orElseThrow().toString(), 0).areas();
         assertFalse(changed.stream().anyMatch(a -> a.offset() <= 200L * G && a.end() > 200L * G), changed.toString());
-        assertArrayEquals(pattern(G, 10), read(d, 200L * G, G));
-        assertArrayEquals(base(d.content(), 200L * G, G), read(sd, 200L * G, G));
+        assertArrayEquals(pattern(G, 10), Bytes.of(d::read, 200L * G, G));
+        assertArrayEquals(Bytes.of(d.content()::read, 200L * G, G), Bytes.of(sd::read, 200L * G, G));
 
         vm.removeSnapshot("frozen");
         assertTrue(vm.snapshots().isEmpty());
@@ -259,7 +227,7 @@ class VirtualDiskTest {
         d.write(capacity - 10, Unpooled.wrappedBuffer(pattern(10, 4)));        // its last bytes again
         byte[] expected = pattern(12_345, 3);
         System.arraycopy(pattern(10, 4), 0, expected, 12_335, 10);
-        assertArrayEquals(expected, read(d, 5L * G, 12_345));
+        assertArrayEquals(expected, Bytes.of(d::read, 5L * G, 12_345));
         SnapshotDisk b = vm.createSnapshot("b").disks().getFirst();
         assertEquals(List.of(new ByteRange(5L * G, 12_345)), b.changedAreas(c1, 0).areas());
         assertThrows(IndexOutOfBoundsException.class, () -> d.write(capacity - 1, Unpooled.wrappedBuffer(new byte[2])));
