@@ -23,9 +23,16 @@ public final class LocalPackStore implements PackStore {
     private static final int MAX_OPEN = 128;
 
     private final Path dir;
+    private final int maxOpen;
     private final ConcurrentHashMap<Long, FileChannel> readers = new ConcurrentHashMap<>();
 
     public LocalPackStore(Path dir) throws IOException {
+        this(dir, MAX_OPEN);
+    }
+
+    /** With a smaller channel cache, so tests can make evictions happen under every read. */
+    LocalPackStore(Path dir, int maxOpen) throws IOException {
+        this.maxOpen = maxOpen;
         boolean fresh = !Files.isDirectory(dir);
         this.dir = Files.createDirectories(dir);
         if (fresh) {
@@ -48,29 +55,32 @@ public final class LocalPackStore implements PackStore {
 
     @Override
     public int read(long packId, long position, ByteBuffer dst) throws IOException {
-        for (int attempt = 0; ; attempt++) {
-            FileChannel ch = reader(packId);
-            int start = dst.position();
-            try {
-                int total = 0;
-                while (dst.hasRemaining()) {
-                    int n = ch.read(dst, position + total);
-                    if (n < 0) {
-                        return total == 0 ? -1 : total;
-                    }
-                    total += n;
-                }
-                return total;
-            } catch (ClosedByInterruptException e) {
-                throw e;
-            } catch (ClosedChannelException e) {
-                // Evicted from the cache by another thread mid-read: reopen once.
-                if (attempt > 0) {
-                    throw e;
-                }
-                dst.position(start);
+        int start = dst.position();
+        try {
+            return readFully(reader(packId), position, dst);
+        } catch (ClosedByInterruptException e) {
+            throw e;
+        } catch (ClosedChannelException e) {
+            // Another thread evicted (closed) the cached channel mid-read. Retrying through the
+            // cache can be evicted again under churn; a private channel nobody else can close
+            // finishes the read for certain.
+            dst.position(start);
+            try (FileChannel own = FileChannel.open(pathOf(packId), StandardOpenOption.READ)) {
+                return readFully(own, position, dst);
             }
         }
+    }
+
+    private static int readFully(FileChannel ch, long position, ByteBuffer dst) throws IOException {
+        int total = 0;
+        while (dst.hasRemaining()) {
+            int n = ch.read(dst, position + total);
+            if (n < 0) {
+                return total == 0 ? -1 : total;
+            }
+            total += n;
+        }
+        return total;
     }
 
     private FileChannel reader(long packId) throws IOException {
@@ -78,14 +88,14 @@ public final class LocalPackStore implements PackStore {
         if (ch != null && ch.isOpen()) {
             return ch;
         }
-        if (readers.size() >= MAX_OPEN) {
+        if (readers.size() >= maxOpen) {
             // Bounded file descriptors: close some arbitrary cached channel; a reader of it reopens.
             for (Long victim : readers.keySet()) {
                 FileChannel old = readers.remove(victim);
                 if (old != null) {
                     old.close();
                 }
-                if (readers.size() < MAX_OPEN) {
+                if (readers.size() < maxOpen) {
                     break;
                 }
             }
