@@ -21,6 +21,8 @@ BENCH_PACKAGES := $(TEST_PACKAGES) restic borgbackup
 
 build:
 	$(MVN) -q -DskipTests package
+	@echo "training the JVM's ahead-of-time cache (start-up of every command)"
+	@./blockmover --make-aot-cache
 
 test: test-deps
 	$(MVN) verify

@@ -1,5 +1,6 @@
 package io.blockmover.mover.cli;
 
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -11,24 +12,25 @@ import picocli.CommandLine.Option;
 @Command(name = "blockmover",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
-        description = "Block-level data mover for virtual-machine backup.",
-        subcommands = {
-                CommandLine.HelpCommand.class,
-                InitCommand.class,
-                BackupCommand.class,
-                RestoreCommand.class,
-                VerifyCommand.class,
-                ListCommand.class,
-                ShowCommand.class,
-                PruneCommand.class,
-                GcCommand.class,
-                StatsCommand.class,
-                RebuildIndexCommand.class,
-                NbdInfoCommand.class,
-                NbdCopyCommand.class,
-                EsxSimCommand.class,
-        })
+        description = "Block-level data mover for virtual-machine backup.")
 public final class Main implements Runnable {
+
+    /** In the order {@code --help} lists them. */
+    private static final List<Class<?>> SUBCOMMANDS = List.of(
+            CommandLine.HelpCommand.class,
+            InitCommand.class,
+            BackupCommand.class,
+            RestoreCommand.class,
+            VerifyCommand.class,
+            ListCommand.class,
+            ShowCommand.class,
+            PruneCommand.class,
+            GcCommand.class,
+            StatsCommand.class,
+            RebuildIndexCommand.class,
+            NbdInfoCommand.class,
+            NbdCopyCommand.class,
+            EsxSimCommand.class);
 
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
             description = "Show stack traces and debug logging.")
@@ -54,7 +56,7 @@ public final class Main implements Runnable {
         } else if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
         }
-        CommandLine cl = new CommandLine(new Main());
+        CommandLine cl = commandLine(args);
         try {
             ConfigFile.locate(args).ifPresent(cl::setDefaultValueProvider);
         } catch (java.io.IOException e) {
@@ -70,6 +72,38 @@ public final class Main implements Runnable {
             return 1;
         });
         return cl.execute(args);
+    }
+
+    /**
+     * Picocli builds the model of every registered command up front, which cost about a third of
+     * a second of every run. A run names one subcommand, so only that one is registered; help,
+     * errors and suggestions (no known subcommand named) get them all.
+     */
+    static CommandLine commandLine(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        Class<?> named = namedSubcommand(args);
+        for (Class<?> type : named == null ? SUBCOMMANDS : List.<Class<?>>of(named)) {
+            cl.addSubcommand(type);
+        }
+        return cl;
+    }
+
+    /** The subcommand the first non-option argument names, or null. */
+    private static Class<?> namedSubcommand(String... args) {
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (arg.equals("--config")) {
+                i++;
+            } else if (!arg.startsWith("-")) {
+                for (Class<?> type : SUBCOMMANDS) {
+                    if (type != CommandLine.HelpCommand.class && type.getAnnotation(Command.class).name().equals(arg)) {
+                        return type;
+                    }
+                }
+                return null;
+            }
+        }
+        return null;
     }
 
     @Override
