@@ -2,6 +2,7 @@ package io.blockmover.nbd.server;
 
 import io.blockmover.nbd.protocol.ServerHandshakeCodec;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -27,6 +28,10 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class NbdServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(NbdServer.class);
+
+    static final PooledByteBufAllocator ALLOC = new PooledByteBufAllocator(true,
+            PooledByteBufAllocator.defaultNumHeapArena(), PooledByteBufAllocator.defaultNumDirectArena(),
+            8192, 12, 256, 64, true);
 
     private final EventLoopGroup group;
     private final Channel serverChannel;
@@ -59,6 +64,10 @@ public final class NbdServer implements AutoCloseable {
                 .channel(transport.serverChannel())
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
+                // Netty 4.2's default adaptive allocator gives every buffer above its size
+                // classes (our 256 KiB-32 MiB READ replies) a fresh, zero-filled DirectByteBuffer;
+                // the pooled allocator reuses arena memory that is still in cache.
+                .childOption(ChannelOption.ALLOCATOR, ALLOC)
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {

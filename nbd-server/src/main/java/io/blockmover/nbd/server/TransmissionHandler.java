@@ -41,6 +41,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private boolean paused;
     private boolean disconnecting;
     private final ArrayDeque<NbdRequest> waiting = new ArrayDeque<>();
+    /** Started requests of an inline device waiting for the socket to drain; see {@link #dispatch}. */
+    private final ArrayDeque<Started> unserved = new ArrayDeque<>();
+
+    private record Started(NbdRequest request, ReplySink sink) {}
 
     TransmissionHandler(Session session, NbdServerConfig config, RequestDispatcher dispatcher) {
         this.session = session;
@@ -121,7 +125,14 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (session.device().servesInline()) {
-            server.serve(request, sink);
+            // Served only while the socket takes data: a reply is produced just before the
+            // kernel copies it, into pooled memory freed moments ago and still in cache, rather
+            // than dozens of replies being generated ahead into cold buffers.
+            if (unserved.isEmpty() && ctx.channel().isWritable()) {
+                server.serve(request, sink);
+            } else {
+                unserved.add(new Started(request, sink));
+            }
             return;
         }
         if (!dispatcher.submit(() -> server.serve(request, sink))) {
@@ -159,10 +170,29 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        Started next;
+        while (ctx.channel().isWritable() && (next = unserved.poll()) != null) {
+            if (ctx.channel().isActive()) {
+                server.serve(next.request(), next.sink());
+            } else {
+                next.request().release();
+                next.sink().abandon();
+            }
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         NbdRequest r;
         while ((r = waiting.poll()) != null) {
             r.release();
+        }
+        Started s;
+        while ((s = unserved.poll()) != null) {
+            s.request().release();
+            s.sink().abandon();
         }
         ctx.fireChannelInactive();
     }
