@@ -13,7 +13,11 @@ import java.util.SplittableRandom;
 /**
  * {@link IndexLookupBenchmark}'s lookups counted per CPU-second of the looking-up thread rather than
  * per wall-clock second: on a machine shared by many busy processes that is the per-core figure.
- * Keys are generated before timing. Run: {@code java -cp ... io.blockmover.bench.jmh.IndexLookupCpu [entries] [rounds]}.
+ * Keys are generated before timing. The peer, interleaved round by round, is the machine's own
+ * limit: dependent random reads (a pointer chase) over off-heap memory as large as the index's
+ * tables, since a lookup of an existing chunk among 10 M is a chain of such reads (filter, block
+ * index, data block) that no cache of bounded size avoids.
+ * Run: {@code java -cp ... io.blockmover.bench.jmh.IndexLookupCpu [entries] [rounds]}.
  */
 public final class IndexLookupCpu {
     private IndexLookupCpu() {
@@ -30,7 +34,15 @@ public final class IndexLookupCpu {
             SplittableRandom r = new SplittableRandom(11);
             double[][] rates = new double[2][rounds];
             double[][] wall = new double[2][rounds];
+            double[] memNanos = new double[rounds];
+            long tableBytes = tableBytes(dir);
+            PointerChase chase = new PointerChase(tableBytes);
             for (int round = -2; round < rounds; round++) { // two warm-up rounds
+                long cpuChase = mx.getCurrentThreadCpuTime();
+                chase.run(perRound);
+                if (round >= 0) {
+                    memNanos[round] = (mx.getCurrentThreadCpuTime() - cpuChase) / (double) perRound;
+                }
                 for (int kind = 0; kind < 2; kind++) {
                     ChunkId[] keys = new ChunkId[perRound];
                     for (int i = 0; i < perRound; i++) {
@@ -61,6 +73,60 @@ public final class IndexLookupCpu {
                 System.out.printf("  %-5s median %,9.0f lookups per CPU-second   (%,9.0f per wall-clock second)%n",
                         names[kind], median(rates[kind]), median(wall[kind]));
             }
+            double mem = median(memNanos);
+            System.out.printf("  peer: one dependent random read in %,d MiB (the tables' size) takes %.0f ns (CPU);"
+                    + " a hit costs as much as %.1f of them%n", tableBytes >> 20, mem, 1e9 / median(rates[0]) / mem);
+            chase.close();
+        }
+    }
+
+    private static long tableBytes(Path dir) throws java.io.IOException {
+        try (java.util.stream.Stream<Path> s = java.nio.file.Files.walk(dir)) {
+            return s.filter(p -> p.toString().endsWith(".sst")).mapToLong(p -> p.toFile().length()).sum();
+        }
+    }
+
+    /** A random cyclic walk over the 64-byte lines of an off-heap region: every read depends on the one before. */
+    private static final class PointerChase implements AutoCloseable {
+        private final java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined();
+        private final java.lang.foreign.MemorySegment lines;
+        private long at;
+        private long sink;
+
+        PointerChase(long bytes) {
+            long count = Math.max(2, bytes / 64);
+            lines = arena.allocate(count * 64, 4096);
+            long[] order = new long[(int) count];
+            for (int i = 0; i < order.length; i++) {
+                order[i] = i;
+            }
+            SplittableRandom r = new SplittableRandom(3);
+            for (int i = order.length - 1; i > 0; i--) {
+                int j = r.nextInt(i + 1);
+                long t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+            for (int i = 0; i < order.length; i++) {
+                lines.set(java.lang.foreign.ValueLayout.JAVA_LONG, order[i] * 64, order[(i + 1) % order.length] * 64);
+            }
+        }
+
+        void run(int steps) {
+            long p = at;
+            for (int i = 0; i < steps; i++) {
+                p = lines.get(java.lang.foreign.ValueLayout.JAVA_LONG, p);
+            }
+            at = p;
+            sink += p;
+        }
+
+        @Override
+        public void close() {
+            if (sink == 42) {
+                System.out.print("");
+            }
+            arena.close();
         }
     }
 
