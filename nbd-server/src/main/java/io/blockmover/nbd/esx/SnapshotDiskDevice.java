@@ -31,10 +31,10 @@ final class SnapshotDiskDevice implements BlockDevice {
         return disk.capacity();
     }
 
-    /** Generated content and overlays live in memory; an image file may have to wait for its disk. */
+    /** As {@link LiveDiskDevice#servesInline()}. */
     @Override
     public boolean servesInline() {
-        return !(disk.disk().content() instanceof ImageContent);
+        return true;
     }
 
     @Override
