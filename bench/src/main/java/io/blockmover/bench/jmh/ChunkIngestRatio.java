@@ -23,10 +23,15 @@ import java.util.stream.Stream;
  * ingest it bounds always see the same load, and the median of the per-round ratios is reported.
  * {@code sha256+write} hashes each chunk and writes it to a plain file: the floor for storing new
  * data, since the kernel's page-cache write of a MiB costs a large fraction of hashing it here.
+ * Each figure is given per wall-clock second and per CPU-second of the one working thread (the
+ * per-core figure: on a disk, a direct write waits for the device without using the CPU; a
+ * buffered one leaves write-back to kernel threads, which is not counted).
+ * The repository lives on tmpfs unless {@code -Dbm.bench.dir=DIR} names another filesystem.
  * Run: {@code java -cp ... io.blockmover.bench.jmh.ChunkIngestRatio [chunkSize] [rounds] [sliceMillis]}.
  */
 public final class ChunkIngestRatio {
     private static final int VARIANTS = IngestData.VARIANTS;
+    private static final java.lang.management.ThreadMXBean CPU = java.lang.management.ManagementFactory.getThreadMXBean();
     private static final String[] NAMES = {"sha256", "ingestRandom", "zstd1", "ingestText", "ingestDuplicate", "sha256+write"};
 
     private final int chunkSize;
@@ -58,6 +63,7 @@ public final class ChunkIngestRatio {
         long slice = args.length > 2 ? Long.parseLong(args[2]) : 200;
         ChunkIngestRatio b = new ChunkIngestRatio(chunkSize);
         double[][] mbps = new double[NAMES.length][rounds];
+        double[][] cpuMbps = new double[NAMES.length][rounds];
         b.fresh();
         for (int w = 0; w < 2; w++) { // warm-up round, discarded
             for (int k = 0; k < NAMES.length; k++) {
@@ -70,11 +76,20 @@ public final class ChunkIngestRatio {
             }
             for (int j = 0; j < NAMES.length; j++) {
                 int k = (j + round) % NAMES.length; // rotate the order so no workload always follows another
-                mbps[k][round] = b.run(k, slice);
+                double[] r = b.run(k, slice);
+                mbps[k][round] = r[0];
+                cpuMbps[k][round] = r[1];
             }
         }
         b.close();
-        System.out.printf("chunk size %d, %d rounds of %d ms slices, one thread%n", chunkSize, rounds, slice);
+        System.out.printf("chunk size %d, %d rounds of %d ms slices, one thread, repository on %s (%s)%n", chunkSize, rounds, slice,
+                ChunkIngestBenchmark.benchDir(), Files.getFileStore(ChunkIngestBenchmark.benchDir()).type());
+        report("per wall-clock second", mbps);
+        report("per CPU-second of the thread", cpuMbps);
+    }
+
+    private static void report(String what, double[][] mbps) {
+        System.out.println(what + ":");
         for (int k = 0; k < NAMES.length; k++) {
             System.out.printf("  %-16s median %7.0f MB/s  (min %5.0f, max %5.0f)%n", NAMES[k], median(mbps[k]), min(mbps[k]), max(mbps[k]));
         }
@@ -84,9 +99,11 @@ public final class ChunkIngestRatio {
         System.out.printf("  ingestRandom / (sha256+write) median ratio %.2f%n", medianRatio(mbps[1], mbps[5]));
     }
 
-    private double run(int workload, long millis) throws Exception {
+    /** Runs one workload for a slice; returns MB/s per wall-clock second and per CPU-second of this thread. */
+    private double[] run(int workload, long millis) throws Exception {
         long end = System.nanoTime() + millis * 1_000_000;
         long start = System.nanoTime();
+        long cpuStart = CPU.getCurrentThreadCpuTime();
         long ops = 0;
         long blackhole = 0;
         while (System.nanoTime() < end) {
@@ -121,10 +138,12 @@ public final class ChunkIngestRatio {
             }
         }
         double seconds = (System.nanoTime() - start) / 1e9;
+        double cpuSeconds = (CPU.getCurrentThreadCpuTime() - cpuStart) / 1e9;
         if (blackhole == 42) {
             System.out.print("");
         }
-        return ops * (double) chunkSize / seconds / 1e6;
+        double bytes = ops * (double) chunkSize;
+        return new double[] {bytes / seconds / 1e6, bytes / cpuSeconds / 1e6};
     }
 
     private ByteBuffer unique(ByteBuffer[] set, long n) {

@@ -33,7 +33,7 @@ class LocalPackStoreConcurrencyTest {
     @Test
     void readsSucceedWhileTheChannelCacheEvictsUnderThem() throws Exception {
         // A cache of 2 channels: readers of different packs close each other's channels constantly.
-        try (LocalPackStore store = new LocalPackStore(dir, 2)) {
+        try (LocalPackStore store = new LocalPackStore(dir, 2, true)) {
             for (long id = 1; id <= PACKS; id++) {
                 try (PackStore.Output out = store.create(id)) {
                     out.append(record(id));
