@@ -12,8 +12,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** A server the bench reads from (the emulated host, nbdkit), stopped on close. */
+/** A server the bench talks to (the emulated host, nbdkit, the backup proxy), stopped on close. */
 final class PeerProcess implements AutoCloseable {
+    private static final Pattern PROXY_ADDRESS = Pattern.compile("blockmover proxy: grpc 127\\.0\\.0\\.1:(\\d+)");
     private static final Pattern ESX_ADDRESS = Pattern.compile("esxsim: nbd 127\\.0\\.0\\.1:(\\d+)(?: control (\\S+))?");
 
     private final Process process;
@@ -39,16 +40,29 @@ final class PeerProcess implements AutoCloseable {
     static PeerProcess esxsim(String launcher, List<String> args) throws IOException {
         List<String> cmd = new java.util.ArrayList<>(List.of(launcher, "esxsim", "--listen", "127.0.0.1:0"));
         cmd.addAll(args);
+        return startUntilReady(cmd, ESX_ADDRESS);
+    }
+
+    /** {@code blockmover serve}: the backup proxy over {@code repo}, once it has printed {@code ready}. */
+    static PeerProcess proxy(String launcher, java.nio.file.Path repo) throws IOException {
+        return startUntilReady(List.of(launcher, "serve", "--repo", repo.toString(), "--listen", "127.0.0.1:0"), PROXY_ADDRESS);
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    private static PeerProcess startUntilReady(List<String> cmd, Pattern address) throws IOException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         try {
             int port = -1;
             String control = null;
             for (String line; (line = out.readLine()) != null; ) {
-                Matcher m = ESX_ADDRESS.matcher(line);
+                Matcher m = address.matcher(line);
                 if (m.find()) {
                     port = Integer.parseInt(m.group(1));
-                    control = m.group(2);
+                    control = m.groupCount() > 1 ? m.group(2) : null;
                 }
                 if (line.equals("ready") && port > 0) {
                     Thread.ofVirtual().start(() -> drain(out)); // so it never blocks on a full pipe
@@ -60,7 +74,7 @@ final class PeerProcess implements AutoCloseable {
             throw e;
         }
         p.destroyForcibly();
-        throw new IOException("esxsim exited before it was ready: " + cmd);
+        throw new IOException("exited before it was ready: " + cmd);
     }
 
     private static void drain(BufferedReader out) {

@@ -1,10 +1,10 @@
-package io.blockmover.mover.cli;
+package io.blockmover.mover.api;
 
-/** Turns an exception into the one line a user sees without {@code --debug}. */
-final class UserMessages {
+/** Turns an exception into the one line a user (or a scheduler, in a gRPC status) sees. */
+public final class UserMessages {
     private UserMessages() {}
 
-    static String describe(Throwable t) {
+    public static String describe(Throwable t) {
         Throwable root = t;
         StringBuilder sb = new StringBuilder();
         // Walk the cause chain: outer messages give context, the innermost the reason.

@@ -2,12 +2,11 @@ package io.blockmover.mover.cli;
 
 import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.manifest.BackupRecord;
-import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.api.BackupInputs;
 import io.blockmover.mover.pipeline.BackupJob;
 import io.blockmover.mover.pipeline.SourceComparison;
 import io.blockmover.mover.pipeline.TransferCounters;
-import io.blockmover.mover.transport.nbd.NbdDiskSource;
 import io.blockmover.mover.transport.nbd.NbdUri;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -99,34 +98,24 @@ final class BackupCommand implements Callable<Integer> {
         BackupJob.Mode jobMode = mode == null ? BackupJob.Mode.AUTO
                 : mode.full ? BackupJob.Mode.FULL : BackupJob.Mode.INCREMENTAL;
 
-        List<NbdDiskSource> opened = new ArrayList<>();
+        List<BackupInputs.Source> wanted = new ArrayList<>();
+        for (int i = 0; i < sources.size(); i++) {
+            wanted.add(new BackupInputs.Source(diskNames.get(i).disk(), sources.get(i), i < changeIds.size() ? changeIds.get(i) : "",
+                    i < changes.size() ? Optional.of(changes.get(i)) : Optional.empty()));
+        }
         try (Repository repo = repository.open();
+             BackupInputs in = BackupInputs.open(repo, vm, jobMode, wanted, connection.access(pipeline.connections));
              Interruption interruption = new Interruption();
              ProgressDisplay display = progress.display(json)) {
-            Optional<BackupRecord> parent = jobMode == BackupJob.Mode.FULL ? Optional.empty() : repo.latest(vm);
-            List<BackupJob.DiskInput> inputs = new ArrayList<>();
-            for (int i = 0; i < sources.size(); i++) {
-                DiskName name = diskNames.get(i);
-                Optional<String> token = i < changes.size() ? Optional.of(changes.get(i)) : Optional.empty();
-                Optional<String> context = token.or(() -> parent.flatMap(p -> p.disk(name.disk()))
-                        .map(DiskRecord::changeId).filter(c -> !c.isEmpty())).map(NbdDiskSource::contextFor);
-                NbdUri uri = connection.uri(sources.get(i));
-                NbdDiskSource source = NbdDiskSource.open(uri,
-                        connection.options(pipeline.connections).withMetaContexts(context.map(List::of).orElse(List.of())));
-                opened.add(source);
-                inputs.add(new BackupJob.DiskInput(name.disk(), source, i < changeIds.size() ? changeIds.get(i) : "", token));
-            }
             BackupJob.Result result = new BackupJob(repo, pipeline.settings(), interruption.cancellation())
-                    .run(vm, label, jobMode, inputs, (disk, counters) -> display.track(vm + "/" + disk, counters));
+                    .run(vm, label, jobMode, in.inputs(), (disk, counters) -> display.track(vm + "/" + disk, counters));
             display.close();
             if (json) {
                 System.out.println(JsonWriter.write(toJson(vm, result)));
             } else {
                 printSummary(vm, result);
             }
-            return verifySample == null ? 0 : checkSample(repo, result, inputs, interruption);
-        } finally {
-            opened.forEach(NbdDiskSource::close);
+            return verifySample == null ? 0 : checkSample(repo, result, in.inputs(), interruption);
         }
     }
 

@@ -3,11 +3,12 @@ package io.blockmover.mover.cli;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.pipeline.BackupChoice;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 
 /** Which backup and which of its disks a command works on. */
 final class BackupSelection {
@@ -21,22 +22,10 @@ final class BackupSelection {
     String disk;
 
     BackupRecord backup(Repository repo) throws IOException {
-        if (backupId != null) {
-            return repo.backup(backupId).orElseThrow(() -> new IOException("no backup " + backupId + " in " + repo.root()
-                    + "; 'blockmover list' shows what there is"));
-        }
-        if (vm != null) {
-            return repo.latest(vm).orElseThrow(() -> new IOException("no backup of VM " + vm + " in " + repo.root()));
-        }
-        return repo.backups().stream().max(Comparator.comparingLong(BackupRecord::id))
-                .orElseThrow(() -> new IOException("the repository " + repo.root() + " holds no backups yet"));
+        return BackupChoice.backup(repo, Optional.ofNullable(backupId), Optional.ofNullable(vm));
     }
 
     List<DiskRecord> disks(BackupRecord backup) throws IOException {
-        if (disk == null) {
-            return backup.disks();
-        }
-        return List.of(backup.disk(disk).orElseThrow(() -> new IOException("backup " + backup.id() + " has no disk " + disk
-                + "; it has " + backup.disks().stream().map(DiskRecord::diskId).toList())));
+        return BackupChoice.disks(backup, Optional.ofNullable(disk));
     }
 }

@@ -215,7 +215,7 @@ public final class EsxSimCommand implements Callable<Integer> {
         }
     }
 
-    private static InetSocketAddress address(String hostPort, String option) {
+    static InetSocketAddress address(String hostPort, String option) {
         int colon = hostPort.lastIndexOf(':');
         if (colon <= 0) {
             throw new IllegalArgumentException(option + " wants HOST:PORT, got " + hostPort);

@@ -1,5 +1,6 @@
 package io.blockmover.mover.cli;
 
+import io.blockmover.mover.api.UserMessages;
 import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -30,7 +31,8 @@ public final class Main implements Runnable {
             RebuildIndexCommand.class,
             NbdInfoCommand.class,
             NbdCopyCommand.class,
-            EsxSimCommand.class);
+            EsxSimCommand.class,
+            ServeCommand.class);
 
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
             description = "Show stack traces and debug logging.")

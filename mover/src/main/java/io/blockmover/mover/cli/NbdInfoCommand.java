@@ -5,6 +5,7 @@ import static io.blockmover.nbd.protocol.NbdConstants.BASE_ALLOCATION;
 import io.blockmover.mover.transport.RetryPolicy;
 import io.blockmover.mover.transport.Timeouts;
 import io.blockmover.mover.transport.nbd.ConnectOptions;
+import io.blockmover.mover.transport.nbd.NbdAccess;
 import io.blockmover.mover.transport.nbd.ExportInfo;
 import io.blockmover.mover.transport.nbd.NbdClient;
 import io.blockmover.mover.transport.nbd.NbdDiskSource;
@@ -146,6 +147,10 @@ public final class NbdInfoCommand implements Callable<Integer> {
                     cert != null ? cert : base.certFile(), key != null ? key : base.keyFile(),
                     fingerprint != null ? TlsOptions.parseFingerprint(fingerprint) : base.fingerprint(),
                     !insecure && base.verifyPeer()));
+        }
+
+        NbdAccess access(int connections) {
+            return new NbdAccess(this::uri, options(connections));
         }
 
         ConnectOptions options(int connections) {

@@ -8,15 +8,12 @@ import io.blockmover.mover.pipeline.DiskRestore;
 import io.blockmover.mover.pipeline.PipelineSettings;
 import io.blockmover.mover.pipeline.TransferCounters;
 import io.blockmover.mover.transport.DiskTarget;
-import io.blockmover.mover.transport.file.FileDiskTarget;
-import io.blockmover.mover.transport.nbd.NbdDiskTarget;
+import io.blockmover.mover.transport.RestoreTargets;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -87,7 +84,7 @@ final class RestoreCommand implements Callable<Integer> {
                     display.track(backup.vmId() + "/" + d.diskId(), counters);
                     String where = destination.to != null ? destination.to
                             : destination.toDir.resolve(backup.vmId().replace('/', '_') + "-" + d.diskId() + ".raw").toString();
-                    try (DiskTarget target = openTarget(where, d.capacity())) {
+                    try (DiskTarget target = RestoreTargets.open(where, d.capacity(), force, connection.access(pipeline.connections))) {
                         new DiskRestore(reader.disk(d.diskId()), target, workers, settings.chunksInFlight(), counters,
                                 interruption.cancellation()).run();
                     }
@@ -111,21 +108,5 @@ final class RestoreCommand implements Callable<Integer> {
             }
             return 0;
         }
-    }
-
-    private DiskTarget openTarget(String where, long capacity) throws IOException {
-        if (where.matches("^nbds?(\\+unix)?://.*")) {
-            NbdDiskTarget target = NbdDiskTarget.open(connection.uri(where), connection.options(pipeline.connections));
-            if (target.capacity() < capacity) {
-                target.close();
-                throw new IOException(where + " holds " + target.capacity() + " bytes; the disk needs " + capacity);
-            }
-            return target;
-        }
-        Path file = Path.of(where);
-        if (file.getParent() != null) {
-            Files.createDirectories(file.getParent());
-        }
-        return FileDiskTarget.create(file, capacity, force);
     }
 }

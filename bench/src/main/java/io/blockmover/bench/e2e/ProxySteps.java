@@ -1,0 +1,109 @@
+package io.blockmover.bench.e2e;
+
+import io.blockmover.mover.api.v1.BackupEvent;
+import io.blockmover.mover.api.v1.BackupMode;
+import io.blockmover.mover.api.v1.BackupProxyGrpc;
+import io.blockmover.mover.api.v1.BackupRequest;
+import io.blockmover.mover.api.v1.DiskSource;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The full and the incremental backup as a scheduler runs them in production: calls to a
+ * long-running proxy ({@code blockmover serve}) over gRPC, so no job pays JVM start, index open or
+ * JIT warm-up. Each run starts a proxy on an empty repository and gives it one untimed job on
+ * other data (a disk of the emulated host that shares nothing with the image) before the timed
+ * full and incremental. CPU and peak memory are the proxy process's own, from /proc.
+ */
+final class ProxySteps {
+    static final String TOOL = "blockmover serve (warm proxy)";
+    private static final long CLOCK_TICKS_PER_SECOND = 100;
+
+    private final String launcher;
+    private final Processes processes;
+    private final Path repo;
+
+    ProxySteps(String launcher, Processes processes, Path work) {
+        this.launcher = launcher;
+        this.processes = processes;
+        this.repo = work.resolve("proxy-repo");
+    }
+
+    /** A disk to back up: its NBD export and the changeId it represents. */
+    record Disk(String vm, String uri, String changeId) {}
+
+    /**
+     * Measures {@code runs} times a full backup of {@code full}, then an incremental of {@code incremental}
+     * using the changed areas since {@code full}'s changeId, after a warm-up backup of {@code warmup}.
+     */
+    List<Measurement> measure(Disk warmup, Disk full, Disk incremental, int runs, long logical, String fullStep,
+                              String incrementalStep) throws Exception {
+        List<Sample> fulls = new ArrayList<>();
+        List<Sample> incrementals = new ArrayList<>();
+        long repoBytes = 0;
+        for (int i = 0; i < runs; i++) {
+            System.err.printf("measuring %s and %s with %s (run %d of %d)%n", fullStep, incrementalStep, TOOL, i + 1, runs);
+            Bench.delete(repo);
+            processes.run(ToolRun.of(launcher, "init", "--repo", repo.toString()));
+            try (PeerProcess proxy = PeerProcess.proxy(launcher, repo)) {
+                ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", proxy.port()).usePlaintext().build();
+                try {
+                    BackupProxyGrpc.BackupProxyBlockingStub stub = BackupProxyGrpc.newBlockingStub(channel);
+                    backup(stub, warmup, BackupMode.BACKUP_MODE_FULL, proxy.pid());
+                    long warmupBytes = Bench.sizeOf(repo);
+                    fulls.add(backup(stub, full, BackupMode.BACKUP_MODE_FULL, proxy.pid()));
+                    repoBytes = Bench.sizeOf(repo) - warmupBytes; // what the image added
+                    incrementals.add(backup(stub, incremental, BackupMode.BACKUP_MODE_INCREMENTAL, proxy.pid()));
+                } finally {
+                    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+                }
+            }
+        }
+        return List.of(new Measurement(fullStep, TOOL, logical, fulls, OptionalLong.of(repoBytes)),
+                new Measurement(incrementalStep, TOOL, logical, incrementals, OptionalLong.empty()));
+    }
+
+    /** One backup call, timed from request to result, with the proxy's CPU time over it. */
+    private static Sample backup(BackupProxyGrpc.BackupProxyBlockingStub stub, Disk disk, BackupMode mode, long pid)
+            throws IOException {
+        BackupRequest request = BackupRequest.newBuilder().setVm(disk.vm()).setMode(mode)
+                .addDisks(DiskSource.newBuilder().setDisk("disk0").setUri(disk.uri()).setChangeId(disk.changeId())).build();
+        double cpuBefore = cpuSeconds(pid);
+        long start = System.nanoTime();
+        Iterator<BackupEvent> events = stub.withDeadlineAfter(30, TimeUnit.MINUTES).backup(request);
+        BackupEvent last = null;
+        while (events.hasNext()) {
+            last = events.next();
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        if (last == null || !last.hasResult()) {
+            throw new IOException("the proxy ended the backup of " + disk.uri() + " without a result");
+        }
+        return new Sample(seconds, peakRssKiB(pid), cpuSeconds(pid) - cpuBefore);
+    }
+
+    /** utime + stime of a process, from /proc/PID/stat (fields 14 and 15, after the command name). */
+    private static double cpuSeconds(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / (double) CLOCK_TICKS_PER_SECOND;
+    }
+
+    private static long peakRssKiB(long pid) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (line.startsWith("VmHWM:")) {
+                return Long.parseLong(line.replaceAll("\\D", ""));
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,281 @@
+package io.blockmover.mover.api;
+
+import io.blockmover.index.backup.BackupReader;
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.manifest.DiskRecord;
+import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.api.v1.BackupEvent;
+import io.blockmover.mover.api.v1.BackupMode;
+import io.blockmover.mover.api.v1.BackupProxyGrpc;
+import io.blockmover.mover.api.v1.BackupRequest;
+import io.blockmover.mover.api.v1.BackupResult;
+import io.blockmover.mover.api.v1.BackupSummary;
+import io.blockmover.mover.api.v1.DamagedRange;
+import io.blockmover.mover.api.v1.DiskBackupResult;
+import io.blockmover.mover.api.v1.DiskRestoreResult;
+import io.blockmover.mover.api.v1.DiskSource;
+import io.blockmover.mover.api.v1.ListBackupsRequest;
+import io.blockmover.mover.api.v1.ListBackupsResponse;
+import io.blockmover.mover.api.v1.RestoreEvent;
+import io.blockmover.mover.api.v1.RestoreRequest;
+import io.blockmover.mover.api.v1.RestoreResult;
+import io.blockmover.mover.api.v1.VerifyRequest;
+import io.blockmover.mover.api.v1.VerifyResult;
+import io.blockmover.mover.pipeline.BackupCheck;
+import io.blockmover.mover.pipeline.BackupChoice;
+import io.blockmover.mover.pipeline.BackupJob;
+import io.blockmover.mover.pipeline.DiskRestore;
+import io.blockmover.mover.pipeline.PipelineSettings;
+import io.blockmover.mover.pipeline.SourceComparison;
+import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.mover.transport.ByteRange;
+import io.blockmover.mover.transport.DiskTarget;
+import io.blockmover.mover.transport.RestoreTargets;
+import io.blockmover.mover.transport.nbd.NbdAccess;
+import io.blockmover.mover.transport.nbd.NbdDiskSource;
+import io.grpc.stub.StreamObserver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The proxy's gRPC service over one open repository. Each call runs as a job on a thread of its
+ * own (gRPC's threads only hand requests over), at most {@code maxJobs} at once; later calls
+ * wait for a slot. Backups and restores stream progress once a second. The repository stays
+ * open between jobs, and the JVM stays warm: a job costs only what it moves.
+ */
+public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ProxyService.class);
+    private static final long PROGRESS_MILLIS = 1000;
+
+    private final Repository repo;
+    private final PipelineSettings settings;
+    private final NbdAccess nbd;
+    private final Semaphore slots;
+    private final ExecutorService jobs = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().name("job-", 0).daemon().factory());
+    private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("progress").daemon().factory());
+    private final Set<JobCall<?>> running = ConcurrentHashMap.newKeySet();
+
+    public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, int maxJobs) {
+        if (maxJobs < 1) {
+            throw new IllegalArgumentException("at least one job at a time: " + maxJobs);
+        }
+        this.repo = repo;
+        this.settings = settings;
+        this.nbd = nbd;
+        this.slots = new Semaphore(maxJobs, true);
+    }
+
+    /** The body of a call; throws whatever ends it badly. */
+    private interface Job<T> {
+        T run(JobCall<?> call) throws Exception;
+    }
+
+    private <T> void start(String what, JobCall<T> call, Job<T> job) {
+        jobs.execute(() -> {
+            ScheduledFuture<?> tick = ticker.scheduleAtFixedRate(call::sendProgress, PROGRESS_MILLIS, PROGRESS_MILLIS,
+                    TimeUnit.MILLISECONDS);
+            running.add(call);
+            try {
+                slots.acquire();
+                try {
+                    call.cancellation().check();
+                    call.finish(job.run(call));
+                } finally {
+                    slots.release();
+                }
+            } catch (Throwable t) {
+                log.warn("{} failed: {}", what, UserMessages.describe(t));
+                log.debug("{} failed", what, t);
+                call.fail(t);
+            } finally {
+                tick.cancel(false);
+                running.remove(call);
+            }
+        });
+    }
+
+    @Override
+    public void backup(BackupRequest request, StreamObserver<BackupEvent> observer) {
+        JobCall<BackupEvent> call = new JobCall<>(observer, p -> BackupEvent.newBuilder().setProgress(p).build());
+        start("backup of " + request.getVm(), call, c -> BackupEvent.newBuilder().setResult(backup(request, c)).build());
+    }
+
+    private BackupResult backup(BackupRequest request, JobCall<?> call) throws Exception {
+        String vm = request.getVm();
+        if (vm.isBlank()) {
+            throw new IllegalArgumentException("a backup needs the VM's name");
+        }
+        BackupJob.Mode mode = switch (request.getMode()) {
+            case BACKUP_MODE_FULL -> BackupJob.Mode.FULL;
+            case BACKUP_MODE_INCREMENTAL -> BackupJob.Mode.INCREMENTAL;
+            case BACKUP_MODE_AUTO, UNRECOGNIZED -> BackupJob.Mode.AUTO;
+        };
+        List<BackupInputs.Source> sources = new ArrayList<>();
+        for (DiskSource d : request.getDisksList()) {
+            if (d.getDisk().isBlank() || d.getUri().isBlank()) {
+                throw new IllegalArgumentException("every disk needs a name and a source URI");
+            }
+            sources.add(new BackupInputs.Source(d.getDisk(), d.getUri(), d.getChangeId(),
+                    d.getChangesContext().isEmpty() ? Optional.empty() : Optional.of(d.getChangesContext())));
+        }
+        try (BackupInputs in = BackupInputs.open(repo, vm, mode, sources, nbd)) {
+            BackupJob.Result r = new BackupJob(repo, settings, call.cancellation())
+                    .run(vm, request.getLabel(), mode, in.inputs(), call::track);
+            BackupResult.Builder out = BackupResult.newBuilder().setBackupId(r.backupId()).setParentId(r.parentId());
+            for (BackupJob.DiskOutcome d : r.disks()) {
+                TransferCounters.Snapshot s = d.counters();
+                out.addDisks(DiskBackupResult.newBuilder().setDisk(d.diskId()).setIncremental(d.incremental())
+                        .setFullBecause(d.incremental() ? "" : d.why()).setCapacity(s.total()).setReadBytes(s.read())
+                        .setSkippedHoleBytes(s.skippedHoles()).setSkippedZeroBytes(s.skippedZeros())
+                        .setReusedBytes(s.reusedFromParent()).setNewBytes(s.newData()).setStoredBytes(s.stored())
+                        .setDeduplicatedBytes(s.deduplicated()).setSeconds(s.seconds()));
+            }
+            return out.build();
+        }
+    }
+
+    @Override
+    public void restore(RestoreRequest request, StreamObserver<RestoreEvent> observer) {
+        JobCall<RestoreEvent> call = new JobCall<>(observer, p -> RestoreEvent.newBuilder().setProgress(p).build());
+        start("restore", call, c -> RestoreEvent.newBuilder().setResult(restore(request, c)).build());
+    }
+
+    private RestoreResult restore(RestoreRequest request, JobCall<?> call) throws Exception {
+        if (request.getTarget().isBlank()) {
+            throw new IllegalArgumentException("a restore needs a target: a file, a directory or an NBD URI");
+        }
+        BackupRecord backup = chosen(request.getBackupId(), request.getVm());
+        List<DiskRecord> disks = BackupChoice.disks(backup, optional(request.getDisk()));
+        boolean toDirectory = !RestoreTargets.isNbdUri(request.getTarget()) && Files.isDirectory(Path.of(request.getTarget()));
+        if (disks.size() > 1 && !toDirectory) {
+            throw new IllegalArgumentException("backup " + backup.id() + " has " + disks.size()
+                    + " disks; name one, or give an existing directory as the target");
+        }
+        RestoreResult.Builder out = RestoreResult.newBuilder().setBackupId(backup.id());
+        ExecutorService workers = workers("restore-");
+        try (BackupReader reader = repo.openBackup(backup.id())) {
+            for (DiskRecord d : disks) {
+                String where = toDirectory
+                        ? Path.of(request.getTarget()).resolve(backup.vmId().replace('/', '_') + "-" + d.diskId() + ".raw").toString()
+                        : request.getTarget();
+                TransferCounters counters = new TransferCounters(d.capacity());
+                call.track(d.diskId(), counters);
+                try (DiskTarget target = RestoreTargets.open(where, d.capacity(), request.getOverwrite(), nbd)) {
+                    new DiskRestore(reader.disk(d.diskId()), target, workers, settings.chunksInFlight(), counters,
+                            call.cancellation()).run();
+                }
+                TransferCounters.Snapshot s = counters.snapshot();
+                out.addDisks(DiskRestoreResult.newBuilder().setDisk(d.diskId()).setTarget(where)
+                        .setWrittenBytes(s.completed()).setZeroBytes(s.skippedZeros()).setSeconds(s.seconds()));
+            }
+        } finally {
+            workers.shutdown();
+        }
+        return out.build();
+    }
+
+    @Override
+    public void verify(VerifyRequest request, StreamObserver<VerifyResult> observer) {
+        JobCall<VerifyResult> call = new JobCall<>(observer);
+        start("verify", call, c -> verify(request, c));
+    }
+
+    private VerifyResult verify(VerifyRequest request, JobCall<?> call) throws Exception {
+        BackupRecord backup = chosen(request.getBackupId(), "");
+        List<DiskRecord> disks = BackupChoice.disks(backup, optional(request.getDisk()));
+        if (!request.getAgainstUri().isEmpty() && disks.size() != 1) {
+            throw new IllegalArgumentException("comparing with a source needs one disk; backup " + backup.id() + " has "
+                    + disks.stream().map(DiskRecord::diskId).toList());
+        }
+        VerifyResult.Builder out = VerifyResult.newBuilder().setBackupId(backup.id());
+        long checked = 0;
+        ExecutorService workers = workers("verify-");
+        try (BackupReader reader = repo.openBackup(backup.id())) {
+            for (DiskRecord d : disks) {
+                TransferCounters counters = new TransferCounters(d.capacity());
+                if (request.getAgainstUri().isEmpty()) {
+                    BackupCheck.Result r = new BackupCheck(reader.disk(d.diskId()), workers, settings.workers(),
+                            call.cancellation(), counters).run();
+                    checked += r.chunksChecked();
+                    for (BackupCheck.Damage damage : r.damaged()) {
+                        out.addProblems(DamagedRange.newBuilder().setDisk(d.diskId()).setOffset(damage.offset())
+                                .setLength(d.chunkSize()).setProblem(damage.reason()));
+                    }
+                } else {
+                    try (NbdDiskSource source = nbd.openSource(request.getAgainstUri(), List.of())) {
+                        SourceComparison.Result r = new SourceComparison(reader.disk(d.diskId()), source, repo.context().codecs(),
+                                workers, settings.chunksInFlight(), call.cancellation(), counters).run(1.0);
+                        checked += r.chunksCompared();
+                        for (ByteRange differs : r.differences()) {
+                            out.addProblems(DamagedRange.newBuilder().setDisk(d.diskId()).setOffset(differs.offset())
+                                    .setLength(differs.length()).setProblem("differs from the source"));
+                        }
+                    }
+                }
+            }
+        } finally {
+            workers.shutdown();
+        }
+        return out.setChunksChecked(checked).setOk(out.getProblemsCount() == 0).build();
+    }
+
+    @Override
+    public void listBackups(ListBackupsRequest request, StreamObserver<ListBackupsResponse> observer) {
+        JobCall<ListBackupsResponse> call = new JobCall<>(observer);
+        try {
+            ListBackupsResponse.Builder out = ListBackupsResponse.newBuilder();
+            for (BackupRecord b : repo.backups()) {
+                if (request.getVm().isEmpty() || request.getVm().equals(b.vmId())) {
+                    out.addBackups(BackupSummary.newBuilder().setBackupId(b.id()).setVm(b.vmId()).setParentId(b.parentId())
+                            .setCreated(b.committed().getEpochSecond()).setLabel(b.label())
+                            .addAllDisks(b.disks().stream().map(DiskRecord::diskId).toList()));
+                }
+            }
+            call.finish(out.build());
+        } catch (RuntimeException e) {
+            call.fail(e);
+        }
+    }
+
+    private BackupRecord chosen(long backupId, String vm) {
+        return BackupChoice.backup(repo, backupId == 0 ? Optional.empty() : Optional.of(backupId), optional(vm));
+    }
+
+    private static Optional<String> optional(String s) {
+        return s.isEmpty() ? Optional.empty() : Optional.of(s);
+    }
+
+    private ExecutorService workers(String name) {
+        return Executors.newFixedThreadPool(settings.workers(), r -> Thread.ofPlatform().name(name, 0).daemon().unstarted(r));
+    }
+
+    /** Cancels the jobs still running and waits up to {@code millis} for them to stop. */
+    public void cancelAll(String why, long millis) throws InterruptedException {
+        running.forEach(c -> c.cancellation().cancel(why));
+        jobs.shutdown();
+        if (!jobs.awaitTermination(millis, TimeUnit.MILLISECONDS)) {
+            log.warn("{} jobs did not stop within {} ms", running.size(), millis);
+        }
+    }
+
+    @Override
+    public void close() {
+        ticker.shutdownNow();
+        jobs.shutdownNow();
+    }
+}

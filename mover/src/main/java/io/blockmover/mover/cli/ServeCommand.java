@@ -1,0 +1,70 @@
+package io.blockmover.mover.cli;
+
+import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.api.ProxyServer;
+import io.blockmover.mover.api.ProxyService;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code blockmover serve}: the backup proxy a scheduler drives, a gRPC service
+ * ({@code blockmover.v1.BackupProxy}, see mover/src/main/proto) over one repository. Runs in the
+ * foreground until SIGTERM or Ctrl-C, which cancel the running jobs (nothing partial is kept)
+ * before the repository is closed.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Run the backup proxy: a gRPC service for schedulers over one repository.")
+final class ServeCommand implements Callable<Integer> {
+    private static final long SHUTDOWN_GRACE_SECONDS = 60;
+
+    @Mixin
+    RepositoryOptions repository;
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:50051",
+            description = "Where the gRPC service listens (default ${DEFAULT-VALUE}; plaintext, so keep it on a trusted network).")
+    String listen;
+
+    @Option(names = "--max-jobs", paramLabel = "N", defaultValue = "2",
+            description = "Backups, restores and verifies run at once; later calls wait (default ${DEFAULT-VALUE}).")
+    int maxJobs;
+
+    @Mixin
+    PipelineOptions pipeline;
+
+    @Mixin
+    NbdInfoCommand.Connection connection;
+
+    @Override
+    public Integer call() throws Exception {
+        CountDownLatch serverStopped = new CountDownLatch(1);
+        CountDownLatch repositoryClosed = new CountDownLatch(1);
+        try (Repository repo = repository.open();
+             ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), maxJobs)) {
+            ProxyServer server = ProxyServer.start(EsxSimCommand.address(listen, "--listen"), service);
+            // The JVM halts when its shutdown hooks return: this one holds it until main has closed the repository.
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    server.close();
+                    serverStopped.countDown();
+                    repositoryClosed.await(SHUTDOWN_GRACE_SECONDS, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "proxy-shutdown"));
+            System.out.println("blockmover proxy: grpc " + server.address().getHostString() + ":" + server.address().getPort()
+                    + ", repository " + repo.root().toAbsolutePath());
+            System.out.println("ready");
+            System.out.flush();
+            server.awaitTermination();
+            serverStopped.await();
+        } finally {
+            repositoryClosed.countDown();
+        }
+        return 0;
+    }
+}
