@@ -403,6 +403,89 @@ class ServerBehaviourTest {
     }
 
     @Test
+    void inlineDeviceIsReadOnlyAsFastAsTheClientTakesReplies() throws Exception {
+        byte[] data = pattern((int) device.size(), 3);
+        device.fill(0, data);
+        InlineCountingDevice inline = new InlineCountingDevice(device);
+        InetSocketAddress address = start(NbdServerConfig.plain(new InetSocketAddress("127.0.0.1", 0)),
+                new ExportCatalog.Export("inline", "", inline));
+        WireClient c = simple(address, "inline");
+        int requests = 64;
+        List<Object> reads = new ArrayList<>();
+        for (int i = 1; i <= requests; i++) {
+            c.expectData(i, data.length);
+            reads.add(NbdRequest.read(i, 0, data.length, 0));
+        }
+        // 64 MiB asked for, not read yet: the server may fill the socket buffers (a few MiB),
+        // then must wait for the client instead of producing every reply into memory.
+        c.send(reads.toArray());
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (inline.reads() == 0) {
+            assertTrue(System.nanoTime() < deadline, "the first read should be served");
+            Thread.onSpinWait();
+        }
+        Thread.sleep(500);
+        assertTrue(inline.reads() < requests, "served " + inline.reads() + " of " + requests + " before the client read any reply");
+        for (int i = 0; i < requests; i++) {
+            NbdReply.Simple r = c.receive();
+            assertEquals(0, r.error());
+            assertArrayEquals(data, ByteBufUtil.getBytes(r.data()), "reply to " + r.cookie());
+            r.release();
+        }
+        assertEquals(requests, inline.reads());
+    }
+
+    /** A memory device that says it never blocks, so the server serves it on the event loop. */
+    private static final class InlineCountingDevice implements BlockDevice {
+        private final MemoryBlockDevice delegate;
+        private final java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+
+        InlineCountingDevice(MemoryBlockDevice delegate) {
+            this.delegate = delegate;
+        }
+
+        int reads() {
+            return reads.get();
+        }
+
+        public boolean servesInline() {
+            return true;
+        }
+
+        public long size() {
+            return delegate.size();
+        }
+
+        public boolean isReadOnly() {
+            return true;
+        }
+
+        public void read(long offset, int length, io.netty.buffer.ByteBuf dst) throws IOException {
+            reads.incrementAndGet();
+            delegate.read(offset, length, dst);
+        }
+
+        public void write(long offset, io.netty.buffer.ByteBuf src) throws IOException {
+            throw new IOException("read-only");
+        }
+
+        public void writeZeroes(long offset, long length, boolean mayPunchHole) throws IOException {
+            throw new IOException("read-only");
+        }
+
+        public void trim(long offset, long length) throws IOException {
+            throw new IOException("read-only");
+        }
+
+        public void flush() {
+        }
+
+        public List<Extent> extents(long offset, long length) throws IOException {
+            return delegate.extents(offset, length);
+        }
+    }
+
+    @Test
     void faultInjectorDelaysFailsAndDrops() throws IOException {
         FaultInjector faults = (conn, export, command, offset, length) -> {
             if (command == CMD_READ && offset == PAGE) {
