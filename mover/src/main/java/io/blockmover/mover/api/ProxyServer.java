@@ -1,13 +1,19 @@
 package io.blockmover.mover.api;
 
 import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
-/** The proxy's gRPC endpoint: {@link ProxyService} on a TCP address, until closed. */
+/** The proxy's gRPC endpoint: {@link ProxyService} on a TCP address, plaintext or TLS, until closed. */
 public final class ProxyServer implements AutoCloseable {
     private final Server server;
     private final ProxyService service;
@@ -17,16 +23,37 @@ public final class ProxyServer implements AutoCloseable {
         this.service = service;
     }
 
-    public static ProxyServer start(InetSocketAddress listen, ProxyService service) throws IOException {
-        Server server = NettyServerBuilder.forAddress(listen)
-                .addService(service)
-                .build();
+    /**
+     * The certificate and key the proxy presents, and optionally the CA whose client
+     * certificates it requires (mutual TLS: only schedulers holding one may call).
+     */
+    public record Tls(Path certificate, Path key, Optional<Path> clientCa) {}
+
+    public static ProxyServer start(InetSocketAddress listen, ProxyService service, Optional<Tls> tls) throws IOException {
+        NettyServerBuilder builder = NettyServerBuilder.forAddress(listen).addService(service);
+        if (tls.isPresent()) {
+            builder.sslContext(sslContext(tls.get()));
+        }
+        Server server = builder.build();
         try {
             server.start();
         } catch (IOException e) {
             throw new IOException("cannot listen on " + listen + ": " + e.getMessage(), e);
         }
         return new ProxyServer(server, service);
+    }
+
+    private static SslContext sslContext(Tls tls) throws IOException {
+        try {
+            SslContextBuilder ssl = GrpcSslContexts.forServer(tls.certificate().toFile(), tls.key().toFile());
+            if (tls.clientCa().isPresent()) {
+                ssl.trustManager(tls.clientCa().get().toFile()).clientAuth(ClientAuth.REQUIRE);
+            }
+            return ssl.build();
+        } catch (IllegalArgumentException | javax.net.ssl.SSLException e) {
+            throw new IOException("cannot use the proxy's TLS certificate " + tls.certificate() + " and key " + tls.key()
+                    + ": " + e.getMessage(), e);
+        }
     }
 
     public InetSocketAddress address() {

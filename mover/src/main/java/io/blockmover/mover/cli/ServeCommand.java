@@ -7,6 +7,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Path;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -26,8 +28,19 @@ final class ServeCommand implements Callable<Integer> {
     RepositoryOptions repository;
 
     @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:50051",
-            description = "Where the gRPC service listens (default ${DEFAULT-VALUE}; plaintext, so keep it on a trusted network).")
+            description = "Where the gRPC service listens (default ${DEFAULT-VALUE}).")
     String listen;
+
+    @Option(names = "--grpc-tls-cert", paramLabel = "PEM",
+            description = "Serve gRPC over TLS with this certificate (needs --grpc-tls-key); plaintext without it.")
+    Path tlsCert;
+
+    @Option(names = "--grpc-tls-key", paramLabel = "PEM", description = "The private key of --grpc-tls-cert (PKCS#8).")
+    Path tlsKey;
+
+    @Option(names = "--grpc-tls-client-ca", paramLabel = "PEM",
+            description = "Require client certificates issued by this CA (mutual TLS): only schedulers holding one may call.")
+    Path tlsClientCa;
 
     @Option(names = "--max-jobs", paramLabel = "N", defaultValue = "2",
             description = "Backups, restores and verifies run at once; later calls wait (default ${DEFAULT-VALUE}).")
@@ -45,7 +58,7 @@ final class ServeCommand implements Callable<Integer> {
         CountDownLatch repositoryClosed = new CountDownLatch(1);
         try (Repository repo = repository.open();
              ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), maxJobs)) {
-            ProxyServer server = ProxyServer.start(EsxSimCommand.address(listen, "--listen"), service);
+            ProxyServer server = ProxyServer.start(EsxSimCommand.address(listen, "--listen"), service, tls());
             // The JVM halts when its shutdown hooks return: this one holds it until main has closed the repository.
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 try {
@@ -56,7 +69,7 @@ final class ServeCommand implements Callable<Integer> {
                     Thread.currentThread().interrupt();
                 }
             }, "proxy-shutdown"));
-            System.out.println("blockmover proxy: grpc " + server.address().getHostString() + ":" + server.address().getPort()
+            System.out.println("blockmover proxy: grpc" + (tlsCert != null ? "s " : " ") + server.address().getHostString() + ":" + server.address().getPort()
                     + ", repository " + repo.root().toAbsolutePath());
             System.out.println("ready");
             System.out.flush();
@@ -66,5 +79,15 @@ final class ServeCommand implements Callable<Integer> {
             repositoryClosed.countDown();
         }
         return 0;
+    }
+
+    private Optional<ProxyServer.Tls> tls() {
+        if ((tlsCert == null) != (tlsKey == null)) {
+            throw new IllegalArgumentException("--grpc-tls-cert and --grpc-tls-key go together");
+        }
+        if (tlsCert == null && tlsClientCa != null) {
+            throw new IllegalArgumentException("--grpc-tls-client-ca needs --grpc-tls-cert and --grpc-tls-key");
+        }
+        return tlsCert == null ? Optional.empty() : Optional.of(new ProxyServer.Tls(tlsCert, tlsKey, Optional.ofNullable(tlsClientCa)));
     }
 }

@@ -23,10 +23,13 @@ import io.blockmover.nbd.esx.Profile;
 import io.blockmover.nbd.esx.Snapshot;
 import io.blockmover.nbd.esx.SnapshotDisk;
 import io.blockmover.nbd.esx.VirtualMachine;
+import io.blockmover.nbd.testing.TestCertificates;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import io.grpc.stub.StreamObserver;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.AfterEach;
@@ -42,6 +45,7 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -71,7 +75,7 @@ class ProxyServiceTest {
         vm = sim.host().requireVm("vm01");
         repo = Repository.init(dir.resolve("repo"), InitOptions.defaults().withChunkSize(CHUNK));
         server = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0),
-                new ProxyService(repo, new PipelineSettings(16, 2, 2), NbdAccess.DEFAULT, 2));
+                new ProxyService(repo, new PipelineSettings(16, 2, 2), NbdAccess.DEFAULT, 2), Optional.empty());
         channel = NettyChannelBuilder.forAddress(server.address()).usePlaintext().build();
         proxy = BackupProxyGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
     }
@@ -203,6 +207,35 @@ class ProxyServiceTest {
         long id = backup(backupOf(s1, BackupMode.BACKUP_MODE_FULL)).getBackupId();
         assertEquals(List.of(id), proxy.listBackups(ListBackupsRequest.getDefaultInstance()).getBackupsList().stream()
                 .map(b -> b.getBackupId()).toList());
+    }
+
+    @Test
+    void withMutualTlsOnlyClientsHoldingACertificateOfTheCaMayCall() throws Exception {
+        TestCertificates pki = TestCertificates.create(dir.resolve("pki"));
+        try (ProxyServer tls = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0),
+                new ProxyService(repo, PipelineSettings.DEFAULT, NbdAccess.DEFAULT, 1),
+                Optional.of(new ProxyServer.Tls(pki.serverCert(), pki.serverKey(), Optional.of(pki.caCert()))))) {
+            SslContextBuilder trusting = GrpcSslContexts.forClient().trustManager(pki.caCert().toFile());
+            assertEquals(0, listOver(NettyChannelBuilder.forAddress(tls.address())
+                    .sslContext(trusting.keyManager(pki.clientCert().toFile(), pki.clientKey().toFile()).build())));
+            StatusRuntimeException anonymous = assertThrows(StatusRuntimeException.class, () -> listOver(
+                    NettyChannelBuilder.forAddress(tls.address()).sslContext(GrpcSslContexts.forClient()
+                            .trustManager(pki.caCert().toFile()).build())));
+            assertEquals(Status.Code.UNAVAILABLE, anonymous.getStatus().getCode());
+            StatusRuntimeException plaintext = assertThrows(StatusRuntimeException.class,
+                    () -> listOver(NettyChannelBuilder.forAddress(tls.address()).usePlaintext()));
+            assertEquals(Status.Code.UNAVAILABLE, plaintext.getStatus().getCode());
+        }
+    }
+
+    private static int listOver(NettyChannelBuilder builder) throws Exception {
+        ManagedChannel ch = builder.build();
+        try {
+            return BackupProxyGrpc.newBlockingStub(ch).withDeadlineAfter(20, TimeUnit.SECONDS)
+                    .listBackups(ListBackupsRequest.getDefaultInstance()).getBackupsCount();
+        } finally {
+            ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
     }
 
     private static String sha256(Path file) throws Exception {
