@@ -5,6 +5,8 @@ import io.blockmover.mover.api.v1.BackupMode;
 import io.blockmover.mover.api.v1.BackupProxyGrpc;
 import io.blockmover.mover.api.v1.BackupRequest;
 import io.blockmover.mover.api.v1.DiskSource;
+import io.blockmover.mover.api.v1.RestoreEvent;
+import io.blockmover.mover.api.v1.RestoreRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 
@@ -18,7 +20,7 @@ import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The full and the incremental backup as a scheduler runs them in production: calls to a
+ * The full and the incremental backup, and the restore, as a scheduler runs them in production: calls to a
  * long-running proxy ({@code blockmover serve}) over gRPC, so no job pays JVM start, index open or
  * JIT warm-up. Each run starts a proxy on an empty repository and gives it one untimed job on
  * other data (a disk of the emulated host that shares nothing with the image) before the timed
@@ -46,9 +48,11 @@ final class ProxySteps {
      * using the changed areas since {@code full}'s changeId, after a warm-up backup of {@code warmup}.
      */
     List<Measurement> measure(Disk warmup, Disk full, Disk incremental, int runs, long logical, String fullStep,
-                              String incrementalStep) throws Exception {
+                              String incrementalStep, String restoreStep) throws Exception {
         List<Sample> fulls = new ArrayList<>();
         List<Sample> incrementals = new ArrayList<>();
+        List<Sample> restores = new ArrayList<>();
+        Path restored = repo.resolveSibling("proxy-restored.raw");
         long repoBytes = 0;
         for (int i = 0; i < runs; i++) {
             System.err.printf("measuring %s and %s with %s (run %d of %d)%n", fullStep, incrementalStep, TOOL, i + 1, runs);
@@ -63,13 +67,17 @@ final class ProxySteps {
                     fulls.add(backup(stub, full, BackupMode.BACKUP_MODE_FULL, proxy.pid()));
                     repoBytes = Bench.sizeOf(repo) - warmupBytes; // what the image added
                     incrementals.add(backup(stub, incremental, BackupMode.BACKUP_MODE_INCREMENTAL, proxy.pid()));
+                    Files.deleteIfExists(restored);
+                    restores.add(restore(stub, incremental.vm(), restored, proxy.pid()));
                 } finally {
                     channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
                 }
             }
         }
+        Files.deleteIfExists(restored);
         return List.of(new Measurement(fullStep, TOOL, logical, fulls, OptionalLong.of(repoBytes)),
-                new Measurement(incrementalStep, TOOL, logical, incrementals, OptionalLong.empty()));
+                new Measurement(incrementalStep, TOOL, logical, incrementals, OptionalLong.empty()),
+                new Measurement(restoreStep, TOOL, logical, restores, OptionalLong.empty()));
     }
 
     /** One backup call, timed from request to result, with the proxy's CPU time over it. */
@@ -87,6 +95,23 @@ final class ProxySteps {
         double seconds = (System.nanoTime() - start) / 1e9;
         if (last == null || !last.hasResult()) {
             throw new IOException("the proxy ended the backup of " + disk.uri() + " without a result");
+        }
+        return new Sample(seconds, peakRssKiB(pid), cpuSeconds(pid) - cpuBefore);
+    }
+
+    /** The VM's latest backup restored to a file (sparse, digests checked, fsynced), timed like a backup. */
+    private static Sample restore(BackupProxyGrpc.BackupProxyBlockingStub stub, String vm, Path to, long pid) throws IOException {
+        double cpuBefore = cpuSeconds(pid);
+        long start = System.nanoTime();
+        Iterator<RestoreEvent> events = stub.withDeadlineAfter(30, TimeUnit.MINUTES)
+                .restore(RestoreRequest.newBuilder().setVm(vm).setTarget(to.toString()).build());
+        RestoreEvent last = null;
+        while (events.hasNext()) {
+            last = events.next();
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        if (last == null || !last.hasResult()) {
+            throw new IOException("the proxy ended the restore to " + to + " without a result");
         }
         return new Sample(seconds, peakRssKiB(pid), cpuSeconds(pid) - cpuBefore);
     }
