@@ -21,8 +21,9 @@ import java.util.stream.Stream;
  * The ratios of {@link ChunkIngestBenchmark} measured robustly on a shared, busy machine: short
  * slices of each workload are interleaved round after round on one thread, so a peer and the
  * ingest it bounds always see the same load, and the median of the per-round ratios is reported.
- * {@code sha256+write} hashes each chunk and writes it to a plain file: the floor for storing new
- * data, since the kernel's page-cache write of a MiB costs a large fraction of hashing it here.
+ * {@code sha256+write} hashes each chunk and writes it to a plain file (O_DIRECT where the pack
+ * store writes so): the floor for storing new data, since the kernel's page-cache write of a MiB
+ * costs a large fraction of hashing it here.
  * Each figure is given per wall-clock second and per CPU-second of the one working thread (the
  * per-core figure: on a disk, a direct write waits for the device without using the CPU; a
  * buffered one leaves write-back to kernel threads, which is not counted).
@@ -159,8 +160,27 @@ public final class ChunkIngestRatio {
         writer = repo.newBackup(BackupSpec.full("bench", ""));
         disk = writer.addDisk(new DiskSpec("disk0", 1L << 40, ""));
         disk.put(0, duplicate);
-        floorFile = java.nio.channels.FileChannel.open(dir.resolve("floor"), java.nio.file.StandardOpenOption.CREATE,
-                java.nio.file.StandardOpenOption.WRITE);
+        floorFile = openFloor(dir.resolve("floor"));
+    }
+
+    /**
+     * The floor writes the way the pack store does on this filesystem: O_DIRECT unless the
+     * filesystem is tmpfs/ramfs, refuses it, or {@code -Dblockmover.pack.direct=false}; the
+     * chunk is page-aligned, so the floor never copies it (the store copies records into an
+     * aligned staging buffer, as records are not aligned in a pack).
+     */
+    private static java.nio.channels.FileChannel openFloor(Path file) throws java.io.IOException {
+        String type = Files.getFileStore(file.getParent()).type();
+        boolean direct = !"false".equals(System.getProperty("blockmover.pack.direct")) && !type.equals("tmpfs") && !type.equals("ramfs");
+        if (direct) {
+            try {
+                return java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                        java.nio.file.StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+            } catch (java.io.IOException | UnsupportedOperationException e) {
+                Files.deleteIfExists(file);
+            }
+        }
+        return java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
     }
 
     private void close() throws Exception {

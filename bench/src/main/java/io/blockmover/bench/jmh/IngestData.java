@@ -12,6 +12,11 @@ import java.util.SplittableRandom;
 record IngestData(ByteBuffer[] random, ByteBuffer[] text, ByteBuffer duplicate) {
     static final int VARIANTS = 16;
 
+    /** Page-aligned, so a harness can also write the chunk with O_DIRECT without copying it. */
+    static ByteBuffer aligned(int size) {
+        return ByteBuffer.allocateDirect(size + 4096).alignedSlice(4096).slice(0, size);
+    }
+
     static IngestData of(int chunkSize) {
         SplittableRandom r = new SplittableRandom(1);
         ByteBuffer[] random = new ByteBuffer[VARIANTS];
@@ -19,7 +24,7 @@ record IngestData(ByteBuffer[] random, ByteBuffer[] text, ByteBuffer duplicate) 
         byte[] words = "the quick brown fox jumps over the lazy dog; blocks chunks packs manifests digests restore verify prune\n"
                 .getBytes(StandardCharsets.US_ASCII);
         for (int v = 0; v < VARIANTS; v++) {
-            random[v] = ByteBuffer.allocateDirect(chunkSize);
+            random[v] = aligned(chunkSize);
             while (random[v].remaining() >= 8) {
                 random[v].putLong(r.nextLong());
             }
