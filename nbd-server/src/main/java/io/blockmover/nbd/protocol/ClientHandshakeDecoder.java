@@ -94,7 +94,9 @@ public final class ClientHandshakeDecoder extends ByteToMessageDecoder {
                     }
                     ByteBuf data = in.readSlice(replyLength);
                     out.add(parseReply(in, option, replyType, data));
-                    state = State.REPLY_HEADER;
+                    // GO's ACK ends the handshake: a client that pipelined requests behind GO may
+                    // already hold replies, left for the decoder that replaces this one.
+                    state = option == OPT_GO && replyType == REP_ACK ? State.TRANSMISSION : State.REPLY_HEADER;
                     return;
                 }
                 case EXPORT_NAME_REPLY -> {
