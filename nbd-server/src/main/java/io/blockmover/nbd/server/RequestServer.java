@@ -3,6 +3,7 @@ package io.blockmover.nbd.server;
 import io.blockmover.nbd.protocol.BlockStatusDescriptor;
 import io.blockmover.nbd.protocol.NbdReply;
 import io.blockmover.nbd.protocol.NbdRequest;
+import io.blockmover.nbd.protocol.ReplyEncoder;
 import io.netty.buffer.ByteBuf;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,7 +17,8 @@ import static io.blockmover.nbd.protocol.NbdConstants.*;
 /**
  * Serves one checked request against the device and writes its replies; runs on a worker
  * thread. Structured READs send zero runs as OFFSET_HOLE (from the device's extents) and data
- * read straight into pooled direct buffers that go to the socket uncopied.
+ * read straight into pooled direct buffers, behind the chunk's header in the same buffer, that
+ * go to the socket uncopied.
  */
 final class RequestServer {
     private static final Logger LOG = LoggerFactory.getLogger(RequestServer.class);
@@ -92,52 +94,57 @@ final class RequestServer {
         long offset = request.offset();
         int length = (int) request.length();
         if (!session.structuredReplies()) {
-            sink.last(new NbdReply.Simple(request.cookie(), 0, readData(sink, offset, length)));
+            ByteBuf wire = sink.alloc().directBuffer(SIMPLE_REPLY_HEADER_LENGTH + length);
+            ReplyEncoder.writeSimpleHeader(wire, request.cookie(), 0);
+            sink.last(readBehindHeader(wire, offset, length));
             return;
         }
         if (request.hasFlag(CMD_FLAG_DF)) {
-            sink.last(new NbdReply.OffsetData(request.cookie(), true, offset, readData(sink, offset, length)));
+            sink.last(offsetData(sink, request.cookie(), true, offset, length));
             return;
         }
         List<Segment> segments = segments(offset, length);
         for (int i = 0; i < segments.size(); i++) {
             Segment s = segments.get(i);
             boolean last = i == segments.size() - 1;
-            NbdReply chunk;
             if (s.hole) {
-                chunk = new NbdReply.OffsetHole(request.cookie(), last, s.offset, (int) s.length);
-            } else {
-                ByteBuf data;
-                try {
-                    data = readData(sink, s.offset, (int) s.length);
-                } catch (IOException | RuntimeException e) {
-                    if (i == 0) {
-                        throw e;
-                    }
-                    // Earlier chunks are on the wire: finish this reply with an error at the failing offset.
-                    sink.last(new NbdReply.ErrorOffset(request.cookie(), true, EIO, truncate(e.toString()), s.offset));
-                    return;
+                sink.send(new NbdReply.OffsetHole(request.cookie(), last, s.offset, (int) s.length), last);
+                continue;
+            }
+            ByteBuf chunk;
+            try {
+                chunk = offsetData(sink, request.cookie(), last, s.offset, (int) s.length);
+            } catch (IOException | RuntimeException e) {
+                if (i == 0) {
+                    throw e;
                 }
-                chunk = new NbdReply.OffsetData(request.cookie(), last, s.offset, data);
+                // Earlier chunks are on the wire: finish this reply with an error at the failing offset.
+                sink.last(new NbdReply.ErrorOffset(request.cookie(), true, EIO, truncate(e.toString()), s.offset));
+                return;
             }
-            if (last) {
-                sink.last(chunk);
-            } else {
-                sink.more(chunk);
-            }
+            sink.send(chunk, last);
         }
     }
 
-    private ByteBuf readData(TransmissionHandler.ReplySink sink, long offset, int length) throws IOException {
-        ByteBuf buf = sink.alloc().directBuffer(length, length);
+    /** A whole OFFSET_DATA chunk in one pooled direct buffer: header, then the data read in place. */
+    private ByteBuf offsetData(TransmissionHandler.ReplySink sink, long cookie, boolean done, long offset, int length)
+            throws IOException {
+        ByteBuf wire = sink.alloc().directBuffer(ReplyEncoder.OFFSET_DATA_HEADER_LENGTH + length);
+        ReplyEncoder.writeOffsetDataHeader(wire, cookie, done, offset, length);
+        return readBehindHeader(wire, offset, length);
+    }
+
+    /** Appends {@code length} device bytes behind the header already in {@code wire}; releases it on failure. */
+    private ByteBuf readBehindHeader(ByteBuf wire, long offset, int length) throws IOException {
+        int header = wire.readableBytes();
         try {
-            device.read(offset, length, buf);
-            if (buf.readableBytes() != length) {
-                throw new IOException("device returned " + buf.readableBytes() + " of " + length + " bytes at " + offset);
+            device.read(offset, length, wire);
+            if (wire.readableBytes() != header + length) {
+                throw new IOException("device returned " + (wire.readableBytes() - header) + " of " + length + " bytes at " + offset);
             }
-            return buf;
+            return wire;
         } catch (IOException | RuntimeException e) {
-            buf.release();
+            wire.release();
             throw e;
         }
     }

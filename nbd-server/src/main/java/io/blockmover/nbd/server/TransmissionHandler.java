@@ -3,6 +3,8 @@ package io.blockmover.nbd.server;
 import io.blockmover.nbd.protocol.NbdProtocolException;
 import io.blockmover.nbd.protocol.NbdReply;
 import io.blockmover.nbd.protocol.NbdRequest;
+import io.blockmover.nbd.protocol.ReplyEncoder;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -223,11 +225,32 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
 
         void more(NbdReply reply) {
-            ctx.write(reply);
+            more(ReplyEncoder.encodeSmall(ctx.alloc(), reply));
         }
 
         void last(NbdReply reply) {
-            ctx.writeAndFlush(reply).addListener(f -> onDone.run());
+            last(ReplyEncoder.encodeSmall(ctx.alloc(), reply));
+        }
+
+        void send(NbdReply reply, boolean last) {
+            send(ReplyEncoder.encodeSmall(ctx.alloc(), reply), last);
+        }
+
+        /** A reply's wire bytes (the pipeline then sees only buffers: one shape, one compiled path). */
+        void more(ByteBuf wire) {
+            ctx.write(wire);
+        }
+
+        void last(ByteBuf wire) {
+            ctx.writeAndFlush(wire).addListener(f -> onDone.run());
+        }
+
+        void send(ByteBuf wire, boolean last) {
+            if (last) {
+                last(wire);
+            } else {
+                more(wire);
+            }
         }
 
         ByteBufAllocator alloc() {
