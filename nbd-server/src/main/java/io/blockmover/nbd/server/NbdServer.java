@@ -31,14 +31,16 @@ public final class NbdServer implements AutoCloseable {
 
     /**
      * Buffers of every connection. Netty 4.2's default adaptive allocator gives each buffer above
-     * its size classes (our 256 KiB-32 MiB READ replies) a fresh, zero-filled DirectByteBuffer;
-     * this pool serves them from 32 MiB arena chunks (8 KiB pages, order 12), so a READ of up to
-     * the 32 MiB maximum payload reuses memory freed moments ago, still in cache. Only event loops
-     * get thread caches: a cache per virtual thread (one per request) would cost more than it saves.
+     * its size classes (our 256 KiB READ replies) a fresh, zero-filled DirectByteBuffer; this pool
+     * carves them from 4 MiB arena chunks (8 KiB pages, order 9), reusing memory freed moments
+     * ago and still in cache. READs up to 4 MiB (nbdcopy asks 256 KiB, our backups their chunk
+     * size) are pooled, larger ones allocated once each; an idle arena keeps one chunk. Only event
+     * loops get thread caches: a cache per virtual thread (one per request) would cost more than
+     * it saves.
      */
     private static final PooledByteBufAllocator ALLOCATOR = new PooledByteBufAllocator(true,
             PooledByteBufAllocator.defaultNumHeapArena(), PooledByteBufAllocator.defaultNumDirectArena(),
-            8192, 12, PooledByteBufAllocator.defaultSmallCacheSize(), PooledByteBufAllocator.defaultNormalCacheSize(), false);
+            8192, 9, PooledByteBufAllocator.defaultSmallCacheSize(), PooledByteBufAllocator.defaultNormalCacheSize(), false);
 
     private final EventLoopGroup group;
     private final Channel serverChannel;
