@@ -131,6 +131,24 @@ class DiskContentTest {
     }
 
     @Test
+    void randomGrainsNeverRepeatThoughTheyShareOnePool() {
+        // 4096 grains of 64 KiB draw their words from one 1 MiB pool, so their windows overlap
+        // many times over; the per-grain Weyl term must still make every grain distinct.
+        DiskContent c = new DiskContent(11, 1, Profile.RANDOM, 256L << 20);
+        Set<Long> digests = new HashSet<>();
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        for (long g = 0; g < c.grainCount(); g++) {
+            byte[] grain = bytes(c, Grains.offsetOf(g), Grains.SIZE);
+            crc.reset();
+            crc.update(grain, 0, Grains.SIZE / 2);
+            long first = crc.getValue();
+            crc.reset();
+            crc.update(grain, Grains.SIZE / 2, Grains.SIZE / 2);
+            assertTrue(digests.add(first << 32 | crc.getValue()), "grain " + g + " repeats an earlier one");
+        }
+    }
+
+    @Test
     void duplicateGrainsRepeatWithinAndAcrossDisks() {
         DiskContent a = new DiskContent(42, 1, Profile.DUPLICATES, 1L << 30);
         DiskContent b = new DiskContent(42, 2, Profile.DUPLICATES, 1L << 30);
