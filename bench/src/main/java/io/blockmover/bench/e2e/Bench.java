@@ -207,15 +207,19 @@ public final class Bench implements Callable<Integer> {
         try (PeerProcess esx = PeerProcess.esxsim(bm, List.of("--vms", "1", "--disks-per-vm", "1",
                 "--disk-size", Long.toString(dense), "--profile", "random", "--seed", "7"));
              PeerProcess nbdkit = PeerProcess.nbdkit("pattern", Long.toString(dense))) {
-            // Both are long-running servers: one untimed read each, so the JVM's JIT warm-up is
-            // not counted against the emulator (nbdkit, in C, gains nothing from it).
+            // Both are long-running servers. The emulator's JIT settles after two or three full
+            // reads, so it gets three untimed ones (nbdkit, in C, gains nothing from them but gets
+            // one too); then the two are timed in turn, so a change in the machine's load falls on both.
             String esxUri = "nbd://127.0.0.1:" + esx.port() + "/vm01/disk-2000";
-            processes.run(ToolRun.of("nbdcopy", esxUri, "null:"));
-            processes.run(ToolRun.of("nbdcopy", "nbd://127.0.0.1:" + nbdkit.port(), "null:"));
-            out.add(measure(processes, new Step(TO_NULL, "nbdcopy <- esxsim (random)", Step.Preparation.NONE,
-                    ToolRun.of("nbdcopy", "nbd://127.0.0.1:" + esx.port() + "/vm01/disk-2000", "null:"), Optional.empty()), n, dense));
-            out.add(measure(processes, new Step(TO_NULL, "nbdcopy <- nbdkit pattern", Step.Preparation.NONE,
-                    ToolRun.of("nbdcopy", "nbd://127.0.0.1:" + nbdkit.port(), "null:"), Optional.empty()), n, dense));
+            String nbdkitUri = "nbd://127.0.0.1:" + nbdkit.port();
+            for (int i = 0; i < 3; i++) {
+                processes.run(ToolRun.of("nbdcopy", esxUri, "null:"));
+            }
+            processes.run(ToolRun.of("nbdcopy", nbdkitUri, "null:"));
+            out.addAll(measureAlternating(processes,
+                    new Step(TO_NULL, "nbdcopy <- esxsim (random)", Step.Preparation.NONE, ToolRun.of("nbdcopy", esxUri, "null:"), Optional.empty()),
+                    new Step(TO_NULL, "nbdcopy <- nbdkit pattern", Step.Preparation.NONE, ToolRun.of("nbdcopy", nbdkitUri, "null:"), Optional.empty()),
+                    n, dense));
         }
         Path repo = work.resolve("blockmover-mixed-repo");
         try (PeerProcess esx = PeerProcess.esxsim(bm, List.of("--vms", "1", "--disks-per-vm", "1",
@@ -273,6 +277,21 @@ public final class Bench implements Callable<Integer> {
     private static Measurement mixedCopy(Map<String, Measurement> m, String tool) {
         return m.entrySet().stream().filter(e -> e.getKey().startsWith(tool + "|" + TO_NULL + " (") && e.getKey().endsWith(" mixed)"))
                 .map(Map.Entry::getValue).findFirst().orElseThrow();
+    }
+
+    /** Two steps timed in turn, run by run. */
+    private static List<Measurement> measureAlternating(Processes processes, Step a, Step b, int runs, long logical) throws Exception {
+        System.err.printf("measuring %s with %s and %s in turn (%d runs each)%n", a.step(), a.tool(), b.tool(), runs);
+        List<Sample> as = new ArrayList<>();
+        List<Sample> bs = new ArrayList<>();
+        for (int i = 0; i < runs; i++) {
+            a.prepare().run();
+            as.add(processes.timed(a.command()));
+            b.prepare().run();
+            bs.add(processes.timed(b.command()));
+        }
+        return List.of(new Measurement(a.step(), a.tool(), logical, as, OptionalLong.empty()),
+                new Measurement(b.step(), b.tool(), logical, bs, OptionalLong.empty()));
     }
 
     private static Measurement measure(Processes processes, Step step, int runs, long logical) throws Exception {
