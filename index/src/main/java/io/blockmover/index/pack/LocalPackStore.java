@@ -5,11 +5,12 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
-import com.sun.nio.file.ExtendedOpenOption;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -37,6 +38,14 @@ public final class LocalPackStore implements PackStore {
     /** Open read channels kept: enough for many restores in flight, far below any fd limit. */
     private static final int MAX_OPEN = 128;
     private static final Set<String> MEMORY_FILESYSTEMS = Set.of("tmpfs", "ramfs");
+    /**
+     * O_DIRECT as the JDK spells it ({@code com.sun.nio.file.ExtendedOpenOption.DIRECT}, in
+     * jdk.unsupported), looked up at run time: javac flags it as internal API, and a runtime
+     * without it simply writes buffered.
+     */
+    private static final OpenOption DIRECT = directOption();
+    /** Largest block size written direct: the zero padding of a pack's last block comes from a buffer this big. */
+    private static final int MAX_ALIGN = 64 << 10;
 
     private final Path dir;
     private final int maxOpen;
@@ -60,8 +69,23 @@ public final class LocalPackStore implements PackStore {
         if (fresh) {
             fsyncDir(dir.toAbsolutePath().getParent());
         }
-        FileStore fs = Files.getFileStore(this.dir);
-        this.directAlign = allowDirect && !MEMORY_FILESYSTEMS.contains(fs.type()) ? (int) fs.getBlockSize() : 0;
+        this.directAlign = allowDirect ? directAlignment(Files.getFileStore(this.dir)) : 0;
+    }
+
+    /**
+     * The filesystem's block size when direct writes are worth trying there: not on a memory
+     * filesystem, and only a power of two that divides the staging buffer and fits the padding.
+     */
+    private static int directAlignment(FileStore fs) {
+        if (DIRECT == null || MEMORY_FILESYSTEMS.contains(fs.type())) {
+            return 0;
+        }
+        try {
+            long block = fs.getBlockSize();
+            return block >= 512 && block <= MAX_ALIGN && Long.bitCount(block) == 1 ? (int) block : 0;
+        } catch (IOException | UnsupportedOperationException e) {
+            return 0;
+        }
     }
 
     /** True when new packs are written with O_DIRECT (false once the filesystem refused it). */
@@ -80,20 +104,19 @@ public final class LocalPackStore implements PackStore {
         Files.createDirectories(p.getParent());
         int align = directAlign;
         if (align > 0) {
-            FileChannel ch = null;
             try {
-                ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+                return new DirectFileOutput(p, FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, DIRECT),
+                        align);
+            } catch (FileAlreadyExistsException e) {
+                throw e;
             } catch (UnsupportedOperationException | IOException e) {
-                if (e instanceof java.nio.file.FileAlreadyExistsException) {
-                    throw (IOException) e;
-                }
-                // Linux creates the file before it refuses O_DIRECT (EINVAL); fall back for good.
-                directAlign = 0;
+                // Linux creates the file before it refuses O_DIRECT (EINVAL). If a plain open
+                // works, the filesystem is the reason: write buffered from now on.
                 Files.deleteIfExists(p);
+                FileChannel plain = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                directAlign = 0;
                 log.info("{} does not take O_DIRECT writes ({}); packs are written through the page cache", dir, e.toString());
-            }
-            if (ch != null) {
-                return new DirectFileOutput(p, ch, align);
+                return new FileOutput(p, plain);
             }
         }
         FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
@@ -276,7 +299,7 @@ public final class LocalPackStore implements PackStore {
             this.path = path;
             this.ch = ch;
             this.align = align;
-            this.stage = ByteBuffer.allocateDirect(STAGE + align).alignedSlice(align);
+            this.stage = ByteBuffer.allocateDirect(STAGE + align).alignedSlice(align).slice(0, STAGE);
         }
 
         @Override
@@ -320,7 +343,7 @@ public final class LocalPackStore implements PackStore {
             int tail = stage.position();
             if (tail > 0) {
                 int padded = (tail + align - 1) / align * align;
-                stage.put(tail, ZERO_BLOCK.get(), 0, padded - tail);
+                stage.put(tail, ZEROS, 0, padded - tail);
                 writeStage(padded);
                 ch.truncate(size);
             }
@@ -338,8 +361,16 @@ public final class LocalPackStore implements PackStore {
         }
     }
 
-    /** Zeros to pad a pack's last direct write (up to one block, which is at most 64 KiB). */
-    private static final ThreadLocal<ByteBuffer> ZERO_BLOCK = ThreadLocal.withInitial(() -> ByteBuffer.allocate(64 << 10));
+    private static OpenOption directOption() {
+        try {
+            return (OpenOption) Class.forName("com.sun.nio.file.ExtendedOpenOption").getField("DIRECT").get(null);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** Zeros to pad a pack's last direct write (less than one block). */
+    private static final ByteBuffer ZEROS = ByteBuffer.allocate(MAX_ALIGN).asReadOnlyBuffer();
 
     static void fsyncDir(Path d) throws IOException {
         try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
