@@ -21,7 +21,7 @@ import java.util.stream.Stream;
  * The ratios of {@link ChunkIngestBenchmark} measured robustly on a shared, busy machine: short
  * slices of each workload are interleaved round after round on one thread, so a peer and the
  * ingest it bounds always see the same load, and the median of the per-round ratios is reported.
- * {@code sha256+write} hashes each chunk and writes it to a plain file (O_DIRECT where the pack
+ * {@code sha256+write} hashes each chunk and writes it to a plain file (O_DIRECT when the pack
  * store writes so): the floor for storing new data, since the kernel's page-cache write of a MiB
  * costs a large fraction of hashing it here.
  * Each figure is given per wall-clock second and per CPU-second of the one working thread (the
@@ -164,14 +164,14 @@ public final class ChunkIngestRatio {
     }
 
     /**
-     * The floor writes the way the pack store does on this filesystem: O_DIRECT unless the
-     * filesystem is tmpfs/ramfs, refuses it, or {@code -Dblockmover.pack.direct=false}; the
+     * The floor writes the way the pack store does on this filesystem: O_DIRECT with
+     * {@code -Dblockmover.pack.direct=true} unless the filesystem is tmpfs/ramfs or refuses it; the
      * chunk is page-aligned, so the floor never copies it (the store copies records into an
      * aligned staging buffer, as records are not aligned in a pack).
      */
     private static java.nio.channels.FileChannel openFloor(Path file) throws java.io.IOException {
         String type = Files.getFileStore(file.getParent()).type();
-        boolean direct = !"false".equals(System.getProperty("blockmover.pack.direct")) && !type.equals("tmpfs") && !type.equals("ramfs");
+        boolean direct = Boolean.getBoolean("blockmover.pack.direct") && !type.equals("tmpfs") && !type.equals("ramfs");
         if (direct) {
             try {
                 return java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
