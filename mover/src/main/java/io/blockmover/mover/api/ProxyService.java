@@ -1,6 +1,13 @@
 package io.blockmover.mover.api;
 
 import io.blockmover.index.backup.BackupReader;
+import io.blockmover.index.maintenance.GarbageCollector;
+import io.blockmover.index.maintenance.GcOptions;
+import io.blockmover.index.maintenance.GcReport;
+import io.blockmover.index.maintenance.PruneReport;
+import io.blockmover.index.maintenance.Pruner;
+import io.blockmover.index.maintenance.RepositoryStats;
+import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
@@ -14,11 +21,17 @@ import io.blockmover.mover.api.v1.DamagedRange;
 import io.blockmover.mover.api.v1.DiskBackupResult;
 import io.blockmover.mover.api.v1.DiskRestoreResult;
 import io.blockmover.mover.api.v1.DiskSource;
+import io.blockmover.mover.api.v1.GcRequest;
+import io.blockmover.mover.api.v1.GcResult;
 import io.blockmover.mover.api.v1.ListBackupsRequest;
 import io.blockmover.mover.api.v1.ListBackupsResponse;
+import io.blockmover.mover.api.v1.PruneRequest;
+import io.blockmover.mover.api.v1.PruneResult;
 import io.blockmover.mover.api.v1.RestoreEvent;
 import io.blockmover.mover.api.v1.RestoreRequest;
 import io.blockmover.mover.api.v1.RestoreResult;
+import io.blockmover.mover.api.v1.StatsRequest;
+import io.blockmover.mover.api.v1.StatsResult;
 import io.blockmover.mover.api.v1.VerifyRequest;
 import io.blockmover.mover.api.v1.VerifyResult;
 import io.blockmover.mover.pipeline.BackupCheck;
@@ -39,6 +52,8 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -60,6 +75,8 @@ import java.util.concurrent.TimeUnit;
 public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ProxyService.class);
     private static final long PROGRESS_MILLIS = 1000;
+    /** How long prune waits for running jobs before it gives up (gc's own wait is in its options). */
+    private static final long MAINTENANCE_WAIT_MILLIS = 60_000;
 
     private final Repository repo;
     private final PipelineSettings settings;
@@ -250,6 +267,44 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         } catch (RuntimeException e) {
             call.fail(e);
         }
+    }
+
+    @Override
+    public void prune(PruneRequest request, StreamObserver<PruneResult> observer) {
+        start("prune", new JobCall<>(observer), c -> {
+            Retention retention = new Retention(request.getKeepLast(), request.getKeepDaily(), request.getKeepWeekly(),
+                    request.getKeepMonthly(), request.getKeepYearly());
+            PruneReport r = new Pruner(repo).run(retention, ZoneId.systemDefault(), request.getDryRun(), MAINTENANCE_WAIT_MILLIS);
+            return PruneResult.newBuilder().addAllRemoved(r.removed()).addAllKept(r.kept()).setDryRun(r.dryRun()).build();
+        });
+    }
+
+    @Override
+    public void collectGarbage(GcRequest request, StreamObserver<GcResult> observer) {
+        start("gc", new JobCall<>(observer), c -> {
+            GcOptions options = GcOptions.defaults();
+            if (request.hasGraceSeconds()) {
+                options = options.withGrace(Duration.ofSeconds(request.getGraceSeconds()));
+            }
+            if (request.hasCompactBelow()) {
+                options = options.withCompactBelow(request.getCompactBelow());
+            }
+            GcReport r = new GarbageCollector(repo).run(options);
+            return GcResult.newBuilder().setLiveChunks(r.liveChunks()).setDeletedChunkEntries(r.deletedChunkEntries())
+                    .setDeletedPacks(r.deletedPacks()).setCompactedPacks(r.compactedPacks()).setKeptForGrace(r.keptForGrace())
+                    .setFreedBytes(r.freedBytes()).build();
+        });
+    }
+
+    @Override
+    public void stats(StatsRequest request, StreamObserver<StatsResult> observer) {
+        start("stats", new JobCall<>(observer), c -> {
+            RepositoryStats s = RepositoryStats.of(repo);
+            return StatsResult.newBuilder().setBackups(s.backups()).setLogicalBytes(s.logicalBytes()).setDataBytes(s.dataBytes())
+                    .setUniqueChunks(s.uniqueChunks()).setUniqueBytes(s.uniqueBytes()).setStoredBytes(s.storedBytes())
+                    .setPacks(s.packs()).setPackBytes(s.packBytes()).setDedupRatio(s.dedupRatio())
+                    .setCompressionRatio(s.compressionRatio()).build();
+        });
     }
 
     private BackupRecord chosen(long backupId, String vm) {

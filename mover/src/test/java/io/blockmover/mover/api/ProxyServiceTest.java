@@ -8,10 +8,16 @@ import io.blockmover.mover.api.v1.BackupProxyGrpc;
 import io.blockmover.mover.api.v1.BackupRequest;
 import io.blockmover.mover.api.v1.BackupResult;
 import io.blockmover.mover.api.v1.DiskSource;
+import io.blockmover.mover.api.v1.GcRequest;
+import io.blockmover.mover.api.v1.GcResult;
 import io.blockmover.mover.api.v1.ListBackupsRequest;
+import io.blockmover.mover.api.v1.PruneRequest;
+import io.blockmover.mover.api.v1.PruneResult;
 import io.blockmover.mover.api.v1.RestoreEvent;
 import io.blockmover.mover.api.v1.RestoreRequest;
 import io.blockmover.mover.api.v1.RestoreResult;
+import io.blockmover.mover.api.v1.StatsRequest;
+import io.blockmover.mover.api.v1.StatsResult;
 import io.blockmover.mover.api.v1.VerifyRequest;
 import io.blockmover.mover.api.v1.VerifyResult;
 import io.blockmover.mover.pipeline.PipelineSettings;
@@ -138,6 +144,36 @@ class ProxyServiceTest {
 
         assertEquals(List.of(1L, 2L), proxy.listBackups(ListBackupsRequest.newBuilder().setVm("vm01").build()).getBackupsList()
                 .stream().map(b -> b.getBackupId()).toList());
+    }
+
+    @Test
+    void maintenanceRunsThroughTheProxyThatHoldsTheRepository() {
+        Snapshot s1 = vm.createSnapshot("s1");
+        backup(backupOf(s1, BackupMode.BACKUP_MODE_FULL));
+        sim.workload().writeGrains(40);
+        Snapshot s2 = vm.createSnapshot("s2");
+        backup(backupOf(s2, BackupMode.BACKUP_MODE_INCREMENTAL));
+        StatsResult before = proxy.stats(StatsRequest.getDefaultInstance());
+        assertEquals(2, before.getBackups());
+
+        PruneResult dry = proxy.prune(PruneRequest.newBuilder().setKeepLast(1).setDryRun(true).build());
+        assertEquals(List.of(1L), dry.getRemovedList());
+        assertEquals(2, proxy.listBackups(ListBackupsRequest.getDefaultInstance()).getBackupsCount(), "a dry run removes nothing");
+        PruneResult pruned = proxy.prune(PruneRequest.newBuilder().setKeepLast(1).build());
+        assertEquals(List.of(1L), pruned.getRemovedList());
+        assertEquals(List.of(2L), pruned.getKeptList());
+
+        GcResult gc = proxy.collectGarbage(GcRequest.newBuilder().setGraceSeconds(0).build());
+        assertTrue(gc.getDeletedChunkEntries() > 0, "the chunks only the pruned full used are gone: " + gc);
+        StatsResult after = proxy.stats(StatsRequest.getDefaultInstance());
+        assertEquals(1, after.getBackups());
+        assertTrue(after.getStoredBytes() < before.getStoredBytes(), before + " -> " + after);
+        assertTrue(proxy.verify(VerifyRequest.newBuilder().setBackupId(2).setAgainstUri(export(s2)).build()).getOk(),
+                "the kept backup is still exact");
+
+        StatusRuntimeException keepNothing = assertThrows(StatusRuntimeException.class,
+                () -> proxy.prune(PruneRequest.getDefaultInstance()));
+        assertEquals(Status.Code.INVALID_ARGUMENT, keepNothing.getStatus().getCode(), keepNothing.getStatus().toString());
     }
 
     @Test
