@@ -33,7 +33,7 @@ final class ListCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try (Repository repo = repository.open()) {
+        try (Repository repo = repository.openToLook()) {
             List<BackupRecord> backups = repo.backups().stream()
                     .filter(b -> vm == null || b.vmId().equals(vm))
                     .sorted(Comparator.comparingLong(BackupRecord::id)).toList();

@@ -35,9 +35,23 @@ final class RepositoryOptions {
     }
 
     Repository open() throws IOException {
+        checkExists();
+        return Repository.open(repo, passphrase());
+    }
+
+    /**
+     * Without the repository's lock, for commands that only read the catalog: they work beside a
+     * process that writes (a backup, or the proxy, which holds the lock as long as it runs) and
+     * see what was committed when they opened.
+     */
+    Repository openToLook() throws IOException {
+        checkExists();
+        return Repository.openReadOnly(repo, passphrase());
+    }
+
+    private void checkExists() throws IOException {
         if (!Files.isDirectory(repo)) {
             throw new IOException("no repository at " + repo.toAbsolutePath() + "; create one with 'blockmover init --repo " + repo + "'");
         }
-        return Repository.open(repo, passphrase());
     }
 }

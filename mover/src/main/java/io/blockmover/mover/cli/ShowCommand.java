@@ -27,7 +27,7 @@ final class ShowCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try (Repository repo = repository.open()) {
+        try (Repository repo = repository.openToLook()) {
             BackupRecord b = repo.backup(id).orElseThrow(() -> new IOException("no backup " + id + " in " + repo.root()));
             if (json) {
                 System.out.println(JsonWriter.write(ListCommand.toJson(b)));

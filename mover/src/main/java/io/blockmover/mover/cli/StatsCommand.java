@@ -23,7 +23,7 @@ final class StatsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try (Repository repo = repository.open()) {
+        try (Repository repo = repository.openToLook()) {
             RepositoryStats s = RepositoryStats.of(repo);
             if (json) {
                 Map<String, Object> m = new LinkedHashMap<>();

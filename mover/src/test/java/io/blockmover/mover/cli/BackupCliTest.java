@@ -130,6 +130,22 @@ class BackupCliTest {
     }
 
     @Test
+    void listShowAndStatsWorkBesideTheProcessThatHoldsTheRepository() throws Exception {
+        assertEquals(0, cli("init", "--repo", repo).exit());
+        assertEquals(0, cli(backupArgs(vm.createSnapshot("s1")).toArray(String[]::new)).exit());
+        try (io.blockmover.index.repo.Repository writer = io.blockmover.index.repo.Repository.open(Path.of(repo), null)) {
+            Run gc = cli("gc", "--repo", repo);
+            assertEquals(1, gc.exit(), "writing commands still need the lock");
+            assertTrue(gc.err().contains("in use"), gc.err());
+            Run list = cli("list", "--repo", repo);
+            assertEquals(0, list.exit(), list.err());
+            assertTrue(list.out().contains("vm01"), list.out());
+            assertEquals(0, cli("show", "1", "--repo", repo).exit());
+            assertEquals(0, cli("stats", "--repo", repo).exit());
+        }
+    }
+
+    @Test
     void errorsAreOneLineWithoutStackTraces() {
         Run missing = cli("list", "--repo", dir.resolve("nowhere").toString());
         assertEquals(1, missing.exit());
