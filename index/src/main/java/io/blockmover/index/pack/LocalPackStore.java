@@ -267,8 +267,7 @@ public final class LocalPackStore implements PackStore {
         public void sync() throws IOException {
             ch.force(true);
             if (!nameDurable) {
-                fsyncDir(path.getParent());
-                fsyncDir(path.getParent().getParent());
+                fsyncParents(path);
                 nameDurable = true;
             }
         }
@@ -352,8 +351,7 @@ public final class LocalPackStore implements PackStore {
             }
             ch.force(true);
             if (!nameDurable) {
-                fsyncDir(path.getParent());
-                fsyncDir(path.getParent().getParent());
+                fsyncParents(path);
                 nameDurable = true;
             }
         }
@@ -374,6 +372,12 @@ public final class LocalPackStore implements PackStore {
 
     /** Zeros to pad a pack's last direct write (less than one block). */
     private static final ByteBuffer ZEROS = ByteBuffer.allocate(MAX_ALIGN).asReadOnlyBuffer();
+
+    /** Makes a new pack's name durable: its directory's entry, and the directory's in packs/. */
+    private static void fsyncParents(Path pack) throws IOException {
+        fsyncDir(pack.getParent());
+        fsyncDir(pack.getParent().getParent());
+    }
 
     static void fsyncDir(Path d) throws IOException {
         try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {

@@ -1,5 +1,6 @@
 package io.blockmover.mover.pipeline;
 
+import io.blockmover.nbd.testing.Digests;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.transport.nbd.ConnectOptions;
@@ -73,7 +74,7 @@ class QemuDirtyBitmapBackupTest {
     private String rawSha256(String image) throws Exception {
         Path raw = dir.resolve("expected.raw");
         Peers.run(TOOL, "qemu-img", "convert", "-f", "qcow2", "-O", "raw", image, raw.toString()).requireSuccess();
-        return EmulatedVm.sha256(raw);
+        return Digests.sha256(raw);
     }
 
     private String restoreSha256(Repository repo, long backupId) throws Exception {
@@ -85,6 +86,6 @@ class QemuDirtyBitmapBackupTest {
         } finally {
             workers.shutdown();
         }
-        return EmulatedVm.sha256(out);
+        return Digests.sha256(out);
     }
 }

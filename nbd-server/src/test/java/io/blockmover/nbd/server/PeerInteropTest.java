@@ -11,7 +11,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,6 +20,7 @@ import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static io.blockmover.nbd.testing.Digests.sha256;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Real NBD clients (libnbd's nbdinfo and nbdcopy, qemu-img, qemu-io) against our server. */
@@ -169,17 +169,5 @@ class PeerInteropTest {
         assertTrue(r.exitCode() != 0 || (r.stdout() + r.stderr()).contains("ermission") || (r.stdout() + r.stderr()).contains("read-only"),
                 r.describe());
         assertFalse((r.stdout()).contains("wrote 4096/4096"), r.describe());
-    }
-
-    static String sha256(Path file) throws Exception {
-        MessageDigest md = MessageDigest.getInstance("SHA-256");
-        try (var in = Files.newInputStream(file)) {
-            byte[] buf = new byte[1 << 20];
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                md.update(buf, 0, n);
-            }
-        }
-        return HexFormat.of().formatHex(md.digest());
     }
 }

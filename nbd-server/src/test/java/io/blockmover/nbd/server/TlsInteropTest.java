@@ -1,5 +1,6 @@
 package io.blockmover.nbd.server;
 
+import io.blockmover.nbd.testing.Digests;
 import io.blockmover.nbd.protocol.OptionReply;
 import io.blockmover.nbd.protocol.OptionRequest;
 import io.blockmover.nbd.testing.MemoryBlockDevice;
@@ -67,7 +68,7 @@ class TlsInteropTest {
         assertTrue(info.contains("with TLS"), info);
         Path copy = dir.resolve("copy.raw");
         Peers.run(TIMEOUT, "nbdcopy", nbds(target, certs.dir()), copy.toString()).requireSuccess();
-        assertEquals(HexFormat.of().formatHex(device.sha256()), PeerInteropTest.sha256(copy));
+        assertEquals(HexFormat.of().formatHex(device.sha256()), Digests.sha256(copy));
 
         Peers.Result plain = Peers.run(TIMEOUT, "nbdinfo", "nbd://" + target);
         assertNotEquals(0, plain.exitCode(), plain.describe());
