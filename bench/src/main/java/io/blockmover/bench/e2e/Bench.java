@@ -115,6 +115,7 @@ public final class Bench implements Callable<Integer> {
     private static final String INCREMENTAL = "incremental, 1% changed";
     private static final String RESTORE = "restore -> file";
     private static final String TO_NULL = "read export -> null";
+    private static final String TO_NULL_TLS = "read export -> null, TLS";
     private static final String TO_FILE = "read export -> file";
     private static final String TO_FILE_DURABLE = "read export -> file, fsync";
     private static final String FILE_BACKUP = "full backup (image as a file)";
@@ -131,6 +132,8 @@ public final class Bench implements Callable<Integer> {
                 m.get("nbdcopy --flush|" + TO_FILE_DURABLE)));
         out.add(new Report.Ratio("nbd-copy -> null vs nbdcopy -> null (target >= 1.0)", m.get(OURS + " nbd-copy|" + TO_NULL),
                 m.get("nbdcopy|" + TO_NULL)));
+        out.add(new Report.Ratio("nbd-copy -> null vs nbdcopy -> null over TLS, random data (target >= 1.0)",
+                m.get(OURS + " nbd-copy|" + TO_NULL_TLS), m.get("nbdcopy|" + TO_NULL_TLS)));
         out.add(new Report.Ratio("nbd-copy -> null vs nbdcopy -> null, the large mixed export (target >= 1.0)",
                 mixedCopy(m, OURS + " nbd-copy"), mixedCopy(m, "nbdcopy")));
         out.add(new Report.Ratio("incremental (1% changed) vs full: times faster (target >= 20)", m.get(OURS + "|" + INCREMENTAL), full));
@@ -221,6 +224,7 @@ public final class Bench implements Callable<Integer> {
                     new Step(TO_NULL, "nbdcopy <- nbdkit pattern", Step.Preparation.NONE, ToolRun.of("nbdcopy", nbdkitUri, "null:"), Optional.empty()),
                     n, dense));
         }
+        out.addAll(tlsCopySteps(processes, n, dense));
         Path repo = work.resolve("blockmover-mixed-repo");
         try (PeerProcess esx = PeerProcess.esxsim(bm, List.of("--vms", "1", "--disks-per-vm", "1",
                 "--disk-size", mixedSize, "--profile", "mixed", "--seed", "42"))) {
@@ -238,6 +242,33 @@ public final class Bench implements Callable<Integer> {
                     Optional.of(repo)), n, size));
         }
         return out;
+    }
+
+    /**
+     * A cold copy over TLS, ours against nbdcopy (GnuTLS), from the emulator serving random data
+     * with a self-signed certificate, both verifying it; warm-up reads first, then in turn.
+     */
+    private List<Measurement> tlsCopySteps(Processes processes, int n, long size) throws Exception {
+        String bm = home.resolve("blockmover").toString();
+        Path pki = work.resolve("pki");
+        Files.createDirectories(pki);
+        Path cert = pki.resolve("server-cert.pem");
+        Path key = pki.resolve("server-key.pem");
+        processes.run(ToolRun.of("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.toString(),
+                "-out", cert.toString(), "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-days", "2"));
+        Files.copy(cert, pki.resolve("ca-cert.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        try (PeerProcess esx = PeerProcess.esxsim(bm, List.of("--vms", "1", "--disks-per-vm", "1", "--disk-size", Long.toString(size),
+                "--profile", "random", "--seed", "9", "--tls-cert", cert.toString(), "--tls-key", key.toString(), "--tls-required"))) {
+            String uri = "nbds://127.0.0.1:" + esx.port() + "/vm01/disk-2000";
+            ToolRun theirs = ToolRun.of("nbdcopy", uri + "?tls-certificates=" + pki, "null:");
+            for (int i = 0; i < 3; i++) {
+                processes.run(theirs);
+            }
+            return measureAlternating(processes,
+                    new Step(TO_NULL_TLS, OURS + " nbd-copy", Step.Preparation.NONE,
+                            ToolRun.of(bm, "nbd-copy", "--tls-ca", pki.resolve("ca-cert.pem").toString(), uri, "null:"), Optional.empty()),
+                    new Step(TO_NULL_TLS, "nbdcopy", Step.Preparation.NONE, theirs, Optional.empty()), n, size);
+        }
     }
 
     /** A guest writes 1% of the disk in 64 KiB pieces at spread-out offsets; CBT records it. */
