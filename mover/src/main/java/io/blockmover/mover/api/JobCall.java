@@ -90,7 +90,7 @@ final class JobCall<T> {
         return serverSide != null && serverSide.isCancelled();
     }
 
-    /** The gRPC status a scheduler can act on: retry (UNAVAILABLE), fix the request, or give up. */
+    /** The gRPC status a scheduler can act on: retry (UNAVAILABLE, ABORTED), fix the request, or give up. */
     static Status statusOf(Throwable t) {
         String message = UserMessages.describe(t);
         Throwable cause = t;
@@ -99,6 +99,7 @@ final class JobCall<T> {
         }
         Status status = switch (cause) {
             case CancellationException c -> Status.CANCELLED;
+            case BusyException b -> Status.ABORTED;
             case IllegalArgumentException i -> Status.INVALID_ARGUMENT;
             case FileAlreadyExistsException f -> Status.ALREADY_EXISTS;
             case NoSuchFileException n -> Status.NOT_FOUND;

@@ -86,6 +86,8 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("progress").daemon().factory());
     private final Set<JobCall<?>> running = ConcurrentHashMap.newKeySet();
+    /** VMs with a backup running: a second one at once would only race the first for the same parent. */
+    private final Set<String> vmsInBackup = ConcurrentHashMap.newKeySet();
 
     public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, int maxJobs) {
         if (maxJobs < 1) {
@@ -150,6 +152,9 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
             sources.add(new BackupInputs.Source(d.getDisk(), d.getUri(), d.getChangeId(),
                     d.getChangesContext().isEmpty() ? Optional.empty() : Optional.of(d.getChangesContext())));
         }
+        if (!vmsInBackup.add(vm)) {
+            throw new BusyException("a backup of " + vm + " is already running");
+        }
         try (BackupInputs in = BackupInputs.open(repo, vm, mode, sources, nbd)) {
             BackupJob.Result r = new BackupJob(repo, settings, call.cancellation())
                     .run(vm, request.getLabel(), mode, in.inputs(), call::track);
@@ -163,6 +168,8 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
                         .setDeduplicatedBytes(s.deduplicated()).setSeconds(s.seconds()));
             }
             return out.build();
+        } finally {
+            vmsInBackup.remove(vm);
         }
     }
 

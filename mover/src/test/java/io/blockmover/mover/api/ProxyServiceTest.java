@@ -108,6 +108,20 @@ class ProxyServiceTest {
         return events.getLast().getResult();
     }
 
+    private BackupResult backupOnceTheVmIsFree(BackupRequest request) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                return backup(request);
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() != Status.Code.ABORTED || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
+        }
+    }
+
     @Test
     void fullIncrementalRestoreVerifyAndListOverGrpc() throws Exception {
         Snapshot s1 = vm.createSnapshot("s1");
@@ -232,12 +246,15 @@ class ProxyServiceTest {
             }
         }));
         progressed.get(30, TimeUnit.SECONDS);
+        StatusRuntimeException twice = assertThrows(StatusRuntimeException.class,
+                () -> backup(backupOf(s1, BackupMode.BACKUP_MODE_FULL)));
+        assertEquals(Status.Code.ABORTED, twice.getStatus().getCode(), "one backup of a VM at a time: " + twice.getStatus());
         call.cancel(null);
         assertEquals(Status.Code.CANCELLED, ended.get(30, TimeUnit.SECONDS).getCode());
         sim.faults().clear();
-        // Nothing of the cancelled job is listed, and the next call runs normally.
+        // Nothing of the cancelled job is listed; once it has wound down (ABORTED until then), the next call runs normally.
         assertTrue(proxy.listBackups(ListBackupsRequest.getDefaultInstance()).getBackupsList().isEmpty());
-        long id = backup(backupOf(s1, BackupMode.BACKUP_MODE_FULL)).getBackupId();
+        long id = backupOnceTheVmIsFree(backupOf(s1, BackupMode.BACKUP_MODE_FULL)).getBackupId();
         assertEquals(List.of(id), proxy.listBackups(ListBackupsRequest.getDefaultInstance()).getBackupsList().stream()
                 .map(b -> b.getBackupId()).toList());
     }
