@@ -46,6 +46,7 @@ import io.blockmover.mover.transport.DiskTarget;
 import io.blockmover.mover.transport.RestoreTargets;
 import io.blockmover.mover.transport.nbd.NbdAccess;
 import io.blockmover.mover.transport.nbd.NbdDiskSource;
+import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,6 +54,7 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.List;
@@ -86,6 +88,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("progress").daemon().factory());
     private final Set<JobCall<?>> running = ConcurrentHashMap.newKeySet();
+    private final ProxyMetrics metrics = new ProxyMetrics();
     /** VMs with a backup running: a second one at once would only race the first for the same parent. */
     private final Set<String> vmsInBackup = ConcurrentHashMap.newKeySet();
 
@@ -104,34 +107,51 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         T run(JobCall<?> call) throws Exception;
     }
 
-    private <T> void start(String what, JobCall<T> call, Job<T> job) {
+    private <T> void start(ProxyMetrics.Kind kind, String what, JobCall<T> call, Job<T> job) {
         jobs.execute(() -> {
             ScheduledFuture<?> tick = ticker.scheduleAtFixedRate(call::sendProgress, PROGRESS_MILLIS, PROGRESS_MILLIS,
                     TimeUnit.MILLISECONDS);
             running.add(call);
+            metrics.jobStarted();
+            long start = System.nanoTime();
+            T result = null;
+            Throwable error = null;
             try {
                 slots.acquire();
                 try {
                     call.cancellation().check();
-                    call.finish(job.run(call));
+                    result = job.run(call);
                 } finally {
                     slots.release();
                 }
             } catch (Throwable t) {
                 log.warn("{} failed: {}", what, UserMessages.describe(t));
                 log.debug("{} failed", what, t);
-                call.fail(t);
+                error = t;
             } finally {
                 tick.cancel(false);
                 running.remove(call);
+                // Counted before the caller hears the end, so a scrape right after it sees the job.
+                metrics.jobEnded(kind, error == null ? ProxyMetrics.Outcome.OK
+                        : JobCall.statusOf(error).getCode() == Status.Code.CANCELLED ? ProxyMetrics.Outcome.CANCELLED
+                        : ProxyMetrics.Outcome.FAILED, (System.nanoTime() - start) / 1e9);
+            }
+            if (error == null) {
+                call.finish(result);
+            } else {
+                call.fail(error);
             }
         });
+    }
+
+    public ProxyMetrics metrics() {
+        return metrics;
     }
 
     @Override
     public void backup(BackupRequest request, StreamObserver<BackupEvent> observer) {
         JobCall<BackupEvent> call = new JobCall<>(observer, p -> BackupEvent.newBuilder().setProgress(p).build());
-        start("backup of " + request.getVm(), call, c -> BackupEvent.newBuilder().setResult(backup(request, c)).build());
+        start(ProxyMetrics.Kind.BACKUP, "backup of " + request.getVm(), call, c -> BackupEvent.newBuilder().setResult(backup(request, c)).build());
     }
 
     private BackupResult backup(BackupRequest request, JobCall<?> call) throws Exception {
@@ -161,6 +181,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
             BackupResult.Builder out = BackupResult.newBuilder().setBackupId(r.backupId()).setParentId(r.parentId());
             for (BackupJob.DiskOutcome d : r.disks()) {
                 TransferCounters.Snapshot s = d.counters();
+                metrics.backupCommitted(vm, s.read(), s.newData(), s.stored(), s.deduplicated(), Instant.now().getEpochSecond());
                 out.addDisks(DiskBackupResult.newBuilder().setDisk(d.diskId()).setIncremental(d.incremental())
                         .setFullBecause(d.incremental() ? "" : d.why()).setCapacity(s.total()).setReadBytes(s.read())
                         .setSkippedHoleBytes(s.skippedHoles()).setSkippedZeroBytes(s.skippedZeros())
@@ -176,7 +197,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     @Override
     public void restore(RestoreRequest request, StreamObserver<RestoreEvent> observer) {
         JobCall<RestoreEvent> call = new JobCall<>(observer, p -> RestoreEvent.newBuilder().setProgress(p).build());
-        start("restore", call, c -> RestoreEvent.newBuilder().setResult(restore(request, c)).build());
+        start(ProxyMetrics.Kind.RESTORE, "restore", call, c -> RestoreEvent.newBuilder().setResult(restore(request, c)).build());
     }
 
     private RestoreResult restore(RestoreRequest request, JobCall<?> call) throws Exception {
@@ -204,6 +225,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
                             call.cancellation()).run();
                 }
                 TransferCounters.Snapshot s = counters.snapshot();
+                metrics.restored(s.completed());
                 out.addDisks(DiskRestoreResult.newBuilder().setDisk(d.diskId()).setTarget(where)
                         .setWrittenBytes(s.completed()).setZeroBytes(s.skippedZeros()).setSeconds(s.seconds()));
             }
@@ -216,7 +238,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     @Override
     public void verify(VerifyRequest request, StreamObserver<VerifyResult> observer) {
         JobCall<VerifyResult> call = new JobCall<>(observer);
-        start("verify", call, c -> verify(request, c));
+        start(ProxyMetrics.Kind.VERIFY, "verify", call, c -> verify(request, c));
     }
 
     private VerifyResult verify(VerifyRequest request, JobCall<?> call) throws Exception {
@@ -278,7 +300,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
 
     @Override
     public void prune(PruneRequest request, StreamObserver<PruneResult> observer) {
-        start("prune", new JobCall<>(observer), c -> {
+        start(ProxyMetrics.Kind.PRUNE, "prune", new JobCall<>(observer), c -> {
             Retention retention = new Retention(request.getKeepLast(), request.getKeepDaily(), request.getKeepWeekly(),
                     request.getKeepMonthly(), request.getKeepYearly());
             PruneReport r = new Pruner(repo).run(retention, ZoneId.systemDefault(), request.getDryRun(), MAINTENANCE_WAIT_MILLIS);
@@ -288,7 +310,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
 
     @Override
     public void collectGarbage(GcRequest request, StreamObserver<GcResult> observer) {
-        start("gc", new JobCall<>(observer), c -> {
+        start(ProxyMetrics.Kind.GC, "gc", new JobCall<>(observer), c -> {
             GcOptions options = GcOptions.defaults();
             if (request.hasGraceSeconds()) {
                 options = options.withGrace(Duration.ofSeconds(request.getGraceSeconds()));
@@ -305,7 +327,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
 
     @Override
     public void stats(StatsRequest request, StreamObserver<StatsResult> observer) {
-        start("stats", new JobCall<>(observer), c -> {
+        start(ProxyMetrics.Kind.STATS, "stats", new JobCall<>(observer), c -> {
             RepositoryStats s = RepositoryStats.of(repo);
             return StatsResult.newBuilder().setBackups(s.backups()).setLogicalBytes(s.logicalBytes()).setDataBytes(s.dataBytes())
                     .setUniqueChunks(s.uniqueChunks()).setUniqueBytes(s.uniqueBytes()).setStoredBytes(s.storedBytes())

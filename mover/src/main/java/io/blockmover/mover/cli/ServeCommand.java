@@ -1,6 +1,7 @@
 package io.blockmover.mover.cli;
 
 import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.api.MetricsEndpoint;
 import io.blockmover.mover.api.ProxyServer;
 import io.blockmover.mover.api.ProxyService;
 import picocli.CommandLine.Command;
@@ -42,6 +43,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Require client certificates issued by this CA (mutual TLS): only schedulers holding one may call.")
     Path tlsClientCa;
 
+    @Option(names = "--metrics", paramLabel = "HOST:PORT",
+            description = "Serve Prometheus metrics at http://HOST:PORT/metrics (default: none).")
+    String metrics;
+
     @Option(names = "--max-jobs", paramLabel = "N", defaultValue = "2",
             description = "Backups, restores and verifies run at once; later calls wait (default ${DEFAULT-VALUE}).")
     int maxJobs;
@@ -57,7 +62,9 @@ final class ServeCommand implements Callable<Integer> {
         CountDownLatch serverStopped = new CountDownLatch(1);
         CountDownLatch repositoryClosed = new CountDownLatch(1);
         try (Repository repo = repository.open();
-             ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), maxJobs)) {
+             ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), maxJobs);
+             MetricsEndpoint scrape = metrics == null ? null
+                     : MetricsEndpoint.start(EsxSimCommand.address(metrics, "--metrics"), service.metrics())) {
             ProxyServer server = ProxyServer.start(EsxSimCommand.address(listen, "--listen"), service, tls());
             // The JVM halts when its shutdown hooks return: this one holds it until main has closed the repository.
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -71,6 +78,9 @@ final class ServeCommand implements Callable<Integer> {
             }, "proxy-shutdown"));
             System.out.println("blockmover proxy: grpc" + (tlsCert != null ? "s " : " ") + server.address().getHostString() + ":" + server.address().getPort()
                     + ", repository " + repo.root().toAbsolutePath());
+            if (scrape != null) {
+                System.out.println("metrics http://" + scrape.address().getHostString() + ":" + scrape.address().getPort() + "/metrics");
+            }
             System.out.println("ready");
             System.out.flush();
             server.awaitTermination();

@@ -69,6 +69,7 @@ class ProxyServiceTest {
     private VirtualMachine vm;
     private Repository repo;
     private ProxyServer server;
+    private ProxyService service;
     private ManagedChannel channel;
     private BackupProxyGrpc.BackupProxyBlockingStub proxy;
 
@@ -77,8 +78,8 @@ class ProxyServiceTest {
         sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(11, 1, 1, DISK, Profile.MIXED, true)));
         vm = sim.host().requireVm("vm01");
         repo = Repository.init(dir.resolve("repo"), InitOptions.defaults().withChunkSize(CHUNK));
-        server = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0),
-                new ProxyService(repo, new PipelineSettings(16, 2, 2), NbdAccess.DEFAULT, 2), Optional.empty());
+        service = new ProxyService(repo, new PipelineSettings(16, 2, 2), NbdAccess.DEFAULT, 2);
+        server = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0), service, Optional.empty());
         channel = NettyChannelBuilder.forAddress(server.address()).usePlaintext().build();
         proxy = BackupProxyGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
     }
@@ -185,6 +186,28 @@ class ProxyServiceTest {
         StatusRuntimeException keepNothing = assertThrows(StatusRuntimeException.class,
                 () -> proxy.prune(PruneRequest.getDefaultInstance()));
         assertEquals(Status.Code.INVALID_ARGUMENT, keepNothing.getStatus().getCode(), keepNothing.getStatus().toString());
+    }
+
+    @Test
+    void prometheusScrapesWhatTheJobsDid() throws Exception {
+        backup(backupOf(vm.createSnapshot("s1"), BackupMode.BACKUP_MODE_FULL));
+        assertThrows(StatusRuntimeException.class, () -> proxy.restore(RestoreRequest.newBuilder().setBackupId(99)
+                .setTarget(dir.resolve("x.raw").toString()).build()).forEachRemaining(e -> { }));
+        try (MetricsEndpoint endpoint = MetricsEndpoint.start(new InetSocketAddress("127.0.0.1", 0), service.metrics());
+             java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient()) {
+            var response = http.send(java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create("http://127.0.0.1:" + endpoint.address().getPort() + "/metrics")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, response.statusCode());
+            String text = response.body();
+            assertTrue(text.contains("blockmover_jobs_total{kind=\"backup\",outcome=\"ok\"} 1\n"), text);
+            assertTrue(text.contains("blockmover_jobs_total{kind=\"restore\",outcome=\"failed\"} 1\n"), text);
+            assertTrue(text.contains("blockmover_jobs_running 0\n"), text);
+            assertTrue(text.contains("blockmover_last_backup_timestamp_seconds{vm=\"vm01\"} "), text);
+            long read = Long.parseLong(text.lines().filter(l -> l.startsWith("blockmover_backup_read_bytes_total "))
+                    .findFirst().orElseThrow().split(" ")[1]);
+            assertTrue(read > 0 && read <= DISK, text);
+        }
     }
 
     @Test
