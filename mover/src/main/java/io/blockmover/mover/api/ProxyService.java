@@ -345,7 +345,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     }
 
     private ExecutorService workers(String name) {
-        return Executors.newFixedThreadPool(settings.workers(), r -> Thread.ofPlatform().name(name, 0).daemon().unstarted(r));
+        return Executors.newFixedThreadPool(settings.workers(), Thread.ofPlatform().name(name, 0).daemon().factory());
     }
 
     /** Cancels the jobs still running and waits up to {@code millis} for them to stop. */

@@ -124,7 +124,7 @@ final class BackupCommand implements Callable<Integer> {
                             Interruption interruption) throws Exception {
         double fraction = VerifyCommand.parsePercent(verifySample);
         ExecutorService workers = Executors.newFixedThreadPool(pipeline.workers,
-                r -> Thread.ofPlatform().name("verify-", 0).daemon().unstarted(r));
+                Thread.ofPlatform().name("verify-", 0).daemon().factory());
         boolean identical = true;
         try (BackupReader reader = repo.openBackup(result.backupId())) {
             for (BackupJob.DiskInput in : inputs) {

@@ -76,7 +76,7 @@ final class RestoreCommand implements Callable<Integer> {
             }
             PipelineSettings settings = pipeline.settings();
             ExecutorService workers = Executors.newFixedThreadPool(settings.workers(),
-                    r -> Thread.ofPlatform().name("restore-", 0).daemon().unstarted(r));
+                    Thread.ofPlatform().name("restore-", 0).daemon().factory());
             List<Object> results = new ArrayList<>();
             try (BackupReader reader = repo.openBackup(backup.id())) {
                 for (DiskRecord d : disks) {

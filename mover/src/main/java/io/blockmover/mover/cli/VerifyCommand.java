@@ -76,7 +76,7 @@ final class VerifyCommand implements Callable<Integer> {
             }
             PipelineSettings settings = pipeline.settings();
             ExecutorService workers = Executors.newFixedThreadPool(settings.workers(),
-                    r -> Thread.ofPlatform().name("verify-", 0).daemon().unstarted(r));
+                    Thread.ofPlatform().name("verify-", 0).daemon().factory());
             // Reports are printed once every disk is done, so they never interleave with the progress bars.
             List<java.util.function.BooleanSupplier> reports = new java.util.ArrayList<>();
             try (BackupReader reader = repo.openBackup(backup.id())) {

@@ -95,9 +95,9 @@ public final class BackupJob {
         planned.forEach(p -> onDisk.accept(p.input().diskId(), p.counters()));
 
         ExecutorService workers = Executors.newFixedThreadPool(settings.workers(),
-                r -> Thread.ofPlatform().name("store-", 0).daemon().unstarted(r));
+                Thread.ofPlatform().name("store-", 0).daemon().factory());
         ExecutorService drivers = Executors.newFixedThreadPool(Math.min(settings.parallelDisks(), planned.size()),
-                r -> Thread.ofPlatform().name("disk-", 0).daemon().unstarted(r));
+                Thread.ofPlatform().name("disk-", 0).daemon().factory());
         try (BackupWriter writer = repository.newBackup(spec)) {
             List<Future<?>> running = new ArrayList<>();
             for (Planned p : planned) {
