@@ -43,9 +43,10 @@ final class PeerProcess implements AutoCloseable {
         return startUntilReady(cmd, ESX_ADDRESS);
     }
 
-    /** {@code blockmover serve}: the backup proxy over {@code repo}, once it has printed {@code ready}. */
-    static PeerProcess proxy(String launcher, java.nio.file.Path repo) throws IOException {
-        return startUntilReady(List.of(launcher, "serve", "--repo", repo.toString(), "--listen", "127.0.0.1:0"), PROXY_ADDRESS);
+    /** {@code blockmover serve}: the backup proxy over {@code repo}, restoring files into {@code restoreDir}, once ready. */
+    static PeerProcess proxy(String launcher, java.nio.file.Path repo, java.nio.file.Path restoreDir) throws IOException {
+        return startUntilReady(List.of(launcher, "serve", "--repo", repo.toString(), "--listen", "127.0.0.1:0",
+                "--restore-dir", restoreDir.toString()), PROXY_ADDRESS);
     }
 
     long pid() {

@@ -58,7 +58,7 @@ final class ProxySteps {
             System.err.printf("measuring %s and %s with %s (run %d of %d)%n", fullStep, incrementalStep, TOOL, i + 1, runs);
             Bench.delete(repo);
             processes.run(ToolRun.of(launcher, "init", "--repo", repo.toString()));
-            try (PeerProcess proxy = PeerProcess.proxy(launcher, repo)) {
+            try (PeerProcess proxy = PeerProcess.proxy(launcher, repo, restored.getParent())) {
                 ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", proxy.port()).usePlaintext().build();
                 try {
                     BackupProxyGrpc.BackupProxyBlockingStub stub = BackupProxyGrpc.newBlockingStub(channel);

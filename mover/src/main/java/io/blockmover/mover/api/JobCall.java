@@ -101,6 +101,7 @@ final class JobCall<T> {
             case CancellationException c -> Status.CANCELLED;
             case BusyException b -> Status.ABORTED;
             case IllegalArgumentException i -> Status.INVALID_ARGUMENT;
+            case SecurityException d -> Status.PERMISSION_DENIED;
             case FileAlreadyExistsException f -> Status.ALREADY_EXISTS;
             case NoSuchFileException n -> Status.NOT_FOUND;
             case FileNotFoundException n -> Status.NOT_FOUND;

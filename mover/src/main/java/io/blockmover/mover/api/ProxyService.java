@@ -51,7 +51,7 @@ import io.grpc.stub.StreamObserver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.file.Files;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -83,6 +83,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     private final Repository repo;
     private final PipelineSettings settings;
     private final NbdAccess nbd;
+    private final RestoreDir restoreDir;
     private final Semaphore slots;
     private final ExecutorService jobs = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().name("job-", 0).daemon().factory());
     private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(
@@ -92,10 +93,15 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     /** VMs with a backup running: a second one at once would only race the first for the same parent. */
     private final Set<String> vmsInBackup = ConcurrentHashMap.newKeySet();
 
-    public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, int maxJobs) {
+    /**
+     * @param restoreDir the only directory restores may write files into; none: NBD targets only
+     */
+    public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, int maxJobs, Optional<Path> restoreDir)
+            throws IOException {
         if (maxJobs < 1) {
             throw new IllegalArgumentException("at least one job at a time: " + maxJobs);
         }
+        this.restoreDir = RestoreDir.of(restoreDir);
         this.repo = repo;
         this.settings = settings;
         this.nbd = nbd;
@@ -206,7 +212,8 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         }
         BackupRecord backup = chosen(request.getBackupId(), request.getVm());
         List<DiskRecord> disks = BackupChoice.disks(backup, optional(request.getDisk()));
-        boolean toDirectory = !RestoreTargets.isNbdUri(request.getTarget()) && Files.isDirectory(Path.of(request.getTarget()));
+        boolean toNbd = RestoreTargets.isNbdUri(request.getTarget());
+        boolean toDirectory = !toNbd && restoreDir.isDirectory(request.getTarget());
         if (disks.size() > 1 && !toDirectory) {
             throw new IllegalArgumentException("backup " + backup.id() + " has " + disks.size()
                     + " disks; name one, or give an existing directory as the target");
@@ -215,9 +222,9 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         ExecutorService workers = workers("restore-");
         try (BackupReader reader = repo.openBackup(backup.id())) {
             for (DiskRecord d : disks) {
-                String where = toDirectory
-                        ? Path.of(request.getTarget()).resolve(backup.vmId().replace('/', '_') + "-" + d.diskId() + ".raw").toString()
-                        : request.getTarget();
+                String name = backup.vmId().replace('/', '_') + "-" + d.diskId() + ".raw";
+                String where = toNbd ? request.getTarget()
+                        : restoreDir.file(toDirectory ? Path.of(request.getTarget()).resolve(name).toString() : request.getTarget()).toString();
                 TransferCounters counters = new TransferCounters(d.capacity());
                 call.track(d.diskId(), counters);
                 try (DiskTarget target = RestoreTargets.open(where, d.capacity(), request.getOverwrite(), nbd)) {

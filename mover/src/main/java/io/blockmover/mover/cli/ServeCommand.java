@@ -43,6 +43,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Require client certificates issued by this CA (mutual TLS): only schedulers holding one may call.")
     Path tlsClientCa;
 
+    @Option(names = "--restore-dir", paramLabel = "DIR",
+            description = "Restores may write files only inside DIR (created if missing); without it, only to NBD exports.")
+    Path restoreDir;
+
     @Option(names = "--metrics", paramLabel = "HOST:PORT",
             description = "Serve Prometheus metrics at http://HOST:PORT/metrics (default: none).")
     String metrics;
@@ -62,7 +66,8 @@ final class ServeCommand implements Callable<Integer> {
         CountDownLatch serverStopped = new CountDownLatch(1);
         CountDownLatch repositoryClosed = new CountDownLatch(1);
         try (Repository repo = repository.open();
-             ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), maxJobs);
+             ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), maxJobs,
+                     Optional.ofNullable(restoreDir));
              MetricsEndpoint scrape = metrics == null ? null
                      : MetricsEndpoint.start(EsxSimCommand.address(metrics, "--metrics"), service.metrics())) {
             ProxyServer server = ProxyServer.start(EsxSimCommand.address(listen, "--listen"), service, tls());

@@ -78,7 +78,7 @@ class ProxyServiceTest {
         sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(11, 1, 1, DISK, Profile.MIXED, true)));
         vm = sim.host().requireVm("vm01");
         repo = Repository.init(dir.resolve("repo"), InitOptions.defaults().withChunkSize(CHUNK));
-        service = new ProxyService(repo, new PipelineSettings(16, 2, 2), NbdAccess.DEFAULT, 2);
+        service = new ProxyService(repo, new PipelineSettings(16, 2, 2), NbdAccess.DEFAULT, 2, Optional.of(dir));
         server = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0), service, Optional.empty());
         channel = NettyChannelBuilder.forAddress(server.address()).usePlaintext().build();
         proxy = BackupProxyGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
@@ -223,7 +223,7 @@ class ProxyServiceTest {
     }
 
     @Test
-    void badRequestsGetStatusesASchedulerCanActOn() {
+    void badRequestsGetStatusesASchedulerCanActOn() throws Exception {
         StatusRuntimeException noVm = assertThrows(StatusRuntimeException.class,
                 () -> backup(BackupRequest.newBuilder().addDisks(DiskSource.newBuilder().setDisk("d").setUri("nbd://x/y")).build()));
         assertEquals(Status.Code.INVALID_ARGUMENT, noVm.getStatus().getCode());
@@ -240,7 +240,16 @@ class ProxyServiceTest {
         StatusRuntimeException missing = assertThrows(StatusRuntimeException.class, () -> proxy.restore(RestoreRequest.newBuilder()
                 .setBackupId(99).setTarget(dir.resolve("x.raw").toString()).build()).forEachRemaining(e -> { }));
         assertEquals(Status.Code.NOT_FOUND, missing.getStatus().getCode());
-        assertTrue(proxy.listBackups(ListBackupsRequest.getDefaultInstance()).getBackupsList().isEmpty());
+
+        backup(backupOf(vm.createSnapshot("s2"), BackupMode.BACKUP_MODE_FULL));
+        java.nio.file.Files.createSymbolicLink(dir.resolve("escape"), Path.of("/tmp"));
+        for (String outside : List.of("/etc/blockmover-test.raw", "../x.raw", "escape/x.raw")) {
+            StatusRuntimeException denied = assertThrows(StatusRuntimeException.class, () -> proxy.restore(RestoreRequest.newBuilder()
+                    .setVm("vm01").setTarget(outside).build()).forEachRemaining(e -> { }));
+            assertEquals(Status.Code.PERMISSION_DENIED, denied.getStatus().getCode(), outside + ": " + denied.getStatus());
+        }
+        assertFalse(java.nio.file.Files.exists(Path.of("/tmp/x.raw")) || java.nio.file.Files.exists(Path.of("/etc/blockmover-test.raw")));
+        assertEquals(1, proxy.listBackups(ListBackupsRequest.getDefaultInstance()).getBackupsCount());
     }
 
     @Test
@@ -284,13 +293,23 @@ class ProxyServiceTest {
 
     @Test
     void withMutualTlsOnlyClientsHoldingACertificateOfTheCaMayCall() throws Exception {
+        backup(backupOf(vm.createSnapshot("s1"), BackupMode.BACKUP_MODE_FULL));
         TestCertificates pki = TestCertificates.create(dir.resolve("pki"));
         try (ProxyServer tls = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0),
-                new ProxyService(repo, PipelineSettings.DEFAULT, NbdAccess.DEFAULT, 1),
+                new ProxyService(repo, PipelineSettings.DEFAULT, NbdAccess.DEFAULT, 1, Optional.empty()),
                 Optional.of(new ProxyServer.Tls(pki.serverCert(), pki.serverKey(), Optional.of(pki.caCert()))))) {
             SslContextBuilder trusting = GrpcSslContexts.forClient().trustManager(pki.caCert().toFile());
-            assertEquals(0, listOver(NettyChannelBuilder.forAddress(tls.address())
-                    .sslContext(trusting.keyManager(pki.clientCert().toFile(), pki.clientKey().toFile()).build())));
+            ManagedChannel trusted = NettyChannelBuilder.forAddress(tls.address())
+                    .sslContext(trusting.keyManager(pki.clientCert().toFile(), pki.clientKey().toFile()).build()).build();
+            try {
+                var stub = BackupProxyGrpc.newBlockingStub(trusted).withDeadlineAfter(20, TimeUnit.SECONDS);
+                assertEquals(1, stub.listBackups(ListBackupsRequest.getDefaultInstance()).getBackupsCount());
+                StatusRuntimeException noFiles = assertThrows(StatusRuntimeException.class, () -> stub.restore(RestoreRequest
+                        .newBuilder().setBackupId(1).setTarget("x.raw").build()).forEachRemaining(e -> { }));
+                assertEquals(Status.Code.FAILED_PRECONDITION, noFiles.getStatus().getCode(), "no --restore-dir: " + noFiles.getStatus());
+            } finally {
+                trusted.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            }
             StatusRuntimeException anonymous = assertThrows(StatusRuntimeException.class, () -> listOver(
                     NettyChannelBuilder.forAddress(tls.address()).sslContext(GrpcSslContexts.forClient()
                             .trustManager(pki.caCert().toFile()).build())));
