@@ -63,6 +63,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Optional<ProxyServer.Tls> tls = tls(); // a bad flag fails before the repository is locked
         CountDownLatch serverStopped = new CountDownLatch(1);
         CountDownLatch repositoryClosed = new CountDownLatch(1);
         try (Repository repo = repository.open();
@@ -70,7 +71,7 @@ final class ServeCommand implements Callable<Integer> {
                      Optional.ofNullable(restoreDir));
              MetricsEndpoint scrape = metrics == null ? null
                      : MetricsEndpoint.start(EsxSimCommand.address(metrics, "--metrics"), service.metrics())) {
-            ProxyServer server = ProxyServer.start(EsxSimCommand.address(listen, "--listen"), service, tls());
+            ProxyServer server = ProxyServer.start(EsxSimCommand.address(listen, "--listen"), service, tls);
             // The JVM halts when its shutdown hooks return: this one holds it until main has closed the repository.
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 try {
@@ -81,8 +82,8 @@ final class ServeCommand implements Callable<Integer> {
                     Thread.currentThread().interrupt();
                 }
             }, "proxy-shutdown"));
-            System.out.println("blockmover proxy: grpc" + (tlsCert != null ? "s " : " ") + server.address().getHostString() + ":" + server.address().getPort()
-                    + ", repository " + repo.root().toAbsolutePath());
+            System.out.println("blockmover proxy: grpc" + (tls.isPresent() ? "s " : " ") + server.address().getHostString()
+                    + ":" + server.address().getPort() + ", repository " + repo.root().toAbsolutePath());
             if (scrape != null) {
                 System.out.println("metrics http://" + scrape.address().getHostString() + ":" + scrape.address().getPort() + "/metrics");
             }
