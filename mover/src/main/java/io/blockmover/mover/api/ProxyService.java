@@ -157,7 +157,8 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     @Override
     public void backup(BackupRequest request, StreamObserver<BackupEvent> observer) {
         JobCall<BackupEvent> call = new JobCall<>(observer, p -> BackupEvent.newBuilder().setProgress(p).build());
-        start(ProxyMetrics.Kind.BACKUP, "backup of " + request.getVm(), call, c -> BackupEvent.newBuilder().setResult(backup(request, c)).build());
+        start(ProxyMetrics.Kind.BACKUP, "backup of " + request.getVm(), call,
+                c -> BackupEvent.newBuilder().setResult(backup(request, c)).build());
     }
 
     private BackupResult backup(BackupRequest request, JobCall<?> call) throws Exception {
@@ -203,7 +204,8 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     @Override
     public void restore(RestoreRequest request, StreamObserver<RestoreEvent> observer) {
         JobCall<RestoreEvent> call = new JobCall<>(observer, p -> RestoreEvent.newBuilder().setProgress(p).build());
-        start(ProxyMetrics.Kind.RESTORE, "restore", call, c -> RestoreEvent.newBuilder().setResult(restore(request, c)).build());
+        start(ProxyMetrics.Kind.RESTORE, "restore", call,
+                c -> RestoreEvent.newBuilder().setResult(restore(request, c)).build());
     }
 
     private RestoreResult restore(RestoreRequest request, JobCall<?> call) throws Exception {
