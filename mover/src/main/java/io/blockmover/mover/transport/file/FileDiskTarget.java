@@ -15,18 +15,34 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A raw image file as a restore target. The file is created empty and sized to the disk, so it
  * reads as zeros everywhere: zero runs are then not written at all and stay holes (a sparse
  * restore). Writes are positional and thread-safe, done in the caller's thread.
+ * <p>Every {@value #WRITEBACK_EVERY_MIB} MiB written, a background thread syncs the file, so the
+ * kernel writes the restore back while it runs instead of all at the final flush (which took
+ * 0.44 s of a 1.2 s restore of 1 GiB here; nbdcopy kicks write-back the same way). An error that
+ * background sync meets is kept and fails the next write and the flush: the kernel reports a
+ * write-back error to one sync only.
  */
 public final class FileDiskTarget implements DiskTarget {
     private static final int WRITE_CHUNK = 8 << 20;
+    private static final long WRITEBACK_EVERY_MIB = 64;
 
     private final Path path;
     private final FileChannel channel;
     private final long capacity;
+    private final ExecutorService writeback = Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().name("writeback").daemon().factory());
+    private final AtomicLong unsynced = new AtomicLong();
+    private final AtomicBoolean syncing = new AtomicBoolean();
+    private volatile IOException writebackFailure;
 
     private FileDiskTarget(Path path, FileChannel channel, long capacity) {
         this.path = path;
@@ -73,6 +89,7 @@ public final class FileDiskTarget implements DiskTarget {
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
         try {
+            checkWriteback();
             long at = offset;
             int from = data.readerIndex();
             int end = data.writerIndex();
@@ -86,6 +103,8 @@ public final class FileDiskTarget implements DiskTarget {
             }
             if (fua) {
                 channel.force(false);
+            } else {
+                kickWriteback(at - offset);
             }
             return CompletableFuture.completedFuture(null);
         } catch (IOException e) {
@@ -106,10 +125,34 @@ public final class FileDiskTarget implements DiskTarget {
         return CompletableFuture.completedFuture(null);
     }
 
+    /** Starts a background sync once enough has been written since the last, unless one runs. */
+    private void kickWriteback(long written) {
+        if (unsynced.addAndGet(written) >= WRITEBACK_EVERY_MIB << 20 && syncing.compareAndSet(false, true)) {
+            unsynced.set(0);
+            writeback.execute(() -> {
+                try {
+                    channel.force(false);
+                } catch (IOException e) {
+                    writebackFailure = e;
+                } finally {
+                    syncing.set(false);
+                }
+            });
+        }
+    }
+
+    private void checkWriteback() throws IOException {
+        IOException e = writebackFailure;
+        if (e != null) {
+            throw new IOException("syncing " + path + ": " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public CompletableFuture<Void> flush() {
         try {
             channel.force(false);
+            checkWriteback();
             return CompletableFuture.completedFuture(null);
         } catch (IOException e) {
             return CompletableFuture.failedFuture(e);
@@ -118,6 +161,13 @@ public final class FileDiskTarget implements DiskTarget {
 
     @Override
     public void close() {
+        writeback.shutdown();
+        try {
+            // A sync in progress finishes before the channel closes under it.
+            writeback.awaitTermination(1, TimeUnit.MINUTES);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         try {
             channel.close();
         } catch (IOException e) {
