@@ -2,6 +2,7 @@ package io.blockmover.mover.api;
 
 import io.blockmover.index.repo.RepositoryException;
 import io.blockmover.mover.api.v1.Progress;
+import io.blockmover.mover.pipeline.IncrementalImpossibleException;
 import io.blockmover.mover.pipeline.Cancellation;
 import io.blockmover.mover.pipeline.TransferCounters;
 import io.grpc.Status;
@@ -106,6 +107,7 @@ final class JobCall<T> {
             case NoSuchFileException n -> Status.NOT_FOUND;
             case FileNotFoundException n -> Status.NOT_FOUND;
             case NoSuchElementException n -> Status.NOT_FOUND;
+            case IncrementalImpossibleException i -> Status.FAILED_PRECONDITION;
             case java.io.IOException io -> Status.UNAVAILABLE;
             case RepositoryException r -> Status.FAILED_PRECONDITION;
             case IllegalStateException s -> Status.FAILED_PRECONDITION;

@@ -81,7 +81,7 @@ public final class BackupJob {
         }
         Optional<BackupRecord> parent = mode == Mode.FULL ? Optional.empty() : repository.latest(vmId);
         if (mode == Mode.INCREMENTAL && parent.isEmpty()) {
-            throw new IOException("no earlier backup of " + vmId + " to base an incremental on; run a full backup first");
+            throw new IncrementalImpossibleException("no earlier backup of " + vmId + " to base an incremental on; run a full backup first");
         }
         int chunkSize = repository.config().chunkSize();
         List<Planned> planned = new ArrayList<>();
@@ -154,7 +154,7 @@ public final class BackupJob {
             }
         }
         if (mode == Mode.INCREMENTAL) {
-            throw new IOException("cannot back up " + d.diskId() + " incrementally: " + why);
+            throw new IncrementalImpossibleException("cannot back up " + d.diskId() + " incrementally: " + why);
         }
         log.info("{}: full backup: {}", d.diskId(), why);
         return new Planned(d, ChunkPlan.of(capacity, chunkSize, extents, Optional.empty()), false, why,

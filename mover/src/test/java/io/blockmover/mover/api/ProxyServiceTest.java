@@ -236,6 +236,7 @@ class ProxyServiceTest {
         StatusRuntimeException noIncremental = assertThrows(StatusRuntimeException.class,
                 () -> backup(backupOf(vm.createSnapshot("s1"), BackupMode.BACKUP_MODE_INCREMENTAL)));
         assertTrue(noIncremental.getStatus().getDescription().contains("run a full backup first"), noIncremental.getStatus().toString());
+        assertEquals(Status.Code.FAILED_PRECONDITION, noIncremental.getStatus().getCode(), "a retry would not help");
 
         StatusRuntimeException missing = assertThrows(StatusRuntimeException.class, () -> proxy.restore(RestoreRequest.newBuilder()
                 .setBackupId(99).setTarget(dir.resolve("x.raw").toString()).build()).forEachRemaining(e -> { }));
