@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -148,14 +149,26 @@ public final class FileDiskTarget implements DiskTarget {
         }
     }
 
+    /**
+     * The final sync runs on the write-back thread, after any background sync in progress: two
+     * syncs at once could leave the error to the background one after this had already checked.
+     */
     @Override
     public CompletableFuture<Void> flush() {
         try {
-            channel.force(false);
+            writeback.submit(() -> {
+                channel.force(false);
+                return null;
+            }).get();
             checkWriteback();
             return CompletableFuture.completedFuture(null);
+        } catch (ExecutionException e) {
+            return CompletableFuture.failedFuture(e.getCause());
         } catch (IOException e) {
             return CompletableFuture.failedFuture(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return CompletableFuture.failedFuture(new IOException("interrupted while syncing " + path, e));
         }
     }
 
