@@ -18,6 +18,8 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
 
 /**
  * The full and the incremental backup, and the restore, as a scheduler runs them in production: calls to a
@@ -85,33 +87,29 @@ final class ProxySteps {
             throws IOException {
         BackupRequest request = BackupRequest.newBuilder().setVm(disk.vm()).setMode(mode)
                 .addDisks(DiskSource.newBuilder().setDisk("disk0").setUri(disk.uri()).setChangeId(disk.changeId())).build();
-        double cpuBefore = cpuSeconds(pid);
-        long start = System.nanoTime();
-        Iterator<BackupEvent> events = stub.withDeadlineAfter(30, TimeUnit.MINUTES).backup(request);
-        BackupEvent last = null;
-        while (events.hasNext()) {
-            last = events.next();
-        }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        if (last == null || !last.hasResult()) {
-            throw new IOException("the proxy ended the backup of " + disk.uri() + " without a result");
-        }
-        return new Sample(seconds, peakRssKiB(pid), cpuSeconds(pid) - cpuBefore);
+        return timed(pid, () -> stub.withDeadlineAfter(30, TimeUnit.MINUTES).backup(request), BackupEvent::hasResult,
+                "the backup of " + disk.uri());
     }
 
     /** The VM's latest backup restored to a file (sparse, digests checked, fsynced), timed like a backup. */
     private static Sample restore(BackupProxyGrpc.BackupProxyBlockingStub stub, String vm, Path to, long pid) throws IOException {
+        RestoreRequest request = RestoreRequest.newBuilder().setVm(vm).setTarget(to.toString()).build();
+        return timed(pid, () -> stub.withDeadlineAfter(30, TimeUnit.MINUTES).restore(request), RestoreEvent::hasResult,
+                "the restore to " + to);
+    }
+
+    /** Runs a streaming call to its end; it must end with a result event. */
+    private static <E> Sample timed(long pid, Supplier<Iterator<E>> call, Predicate<E> isResult, String what) throws IOException {
         double cpuBefore = cpuSeconds(pid);
         long start = System.nanoTime();
-        Iterator<RestoreEvent> events = stub.withDeadlineAfter(30, TimeUnit.MINUTES)
-                .restore(RestoreRequest.newBuilder().setVm(vm).setTarget(to.toString()).build());
-        RestoreEvent last = null;
+        Iterator<E> events = call.get();
+        E last = null;
         while (events.hasNext()) {
             last = events.next();
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        if (last == null || !last.hasResult()) {
-            throw new IOException("the proxy ended the restore to " + to + " without a result");
+        if (last == null || !isResult.test(last)) {
+            throw new IOException("the proxy ended " + what + " without a result");
         }
         return new Sample(seconds, peakRssKiB(pid), cpuSeconds(pid) - cpuBefore);
     }
