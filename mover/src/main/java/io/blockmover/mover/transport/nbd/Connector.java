@@ -12,14 +12,8 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoHandlerFactory;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
@@ -40,7 +34,7 @@ final class Connector {
     private final NbdUri uri;
     private final ConnectOptions options;
     private final SslContext sslContext;
-    private final boolean epoll = Epoll.isAvailable();
+    private final boolean epoll = ClientEventLoops.EPOLL;
 
     Connector(NbdUri uri, ConnectOptions options) throws IOException {
         this.uri = uri;
@@ -52,15 +46,6 @@ final class Connector {
 
     NbdUri uri() {
         return uri;
-    }
-
-    EventLoopGroup newGroup(int threads) {
-        IoHandlerFactory f = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-        return new MultiThreadIoEventLoopGroup(threads, r -> {
-            Thread t = new Thread(r, "nbd-client");
-            t.setDaemon(true);
-            return t;
-        }, f);
     }
 
     /** What a transmission-phase connection needs from its owner. */

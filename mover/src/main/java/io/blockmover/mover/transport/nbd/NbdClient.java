@@ -27,15 +27,13 @@ public final class NbdClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NbdClient.class);
 
     private final NbdUri uri;
-    private final EventLoopGroup group;
     private final List<ConnectionSlot> slots;
     private final ExportInfo info;
     private final ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
     private final AtomicInteger next = new AtomicInteger();
 
-    private NbdClient(NbdUri uri, EventLoopGroup group, List<ConnectionSlot> slots, ExportInfo info) {
+    private NbdClient(NbdUri uri, List<ConnectionSlot> slots, ExportInfo info) {
         this.uri = uri;
-        this.group = group;
         this.slots = slots;
         this.info = info;
     }
@@ -43,7 +41,7 @@ public final class NbdClient implements AutoCloseable {
     /** Connects (blocking until every connection finished its handshake). */
     public static NbdClient connect(NbdUri uri, ConnectOptions options) throws IOException {
         Connector connector = new Connector(uri, options);
-        EventLoopGroup group = connector.newGroup(Math.min(options.connections(), Math.max(1, Runtime.getRuntime().availableProcessors())));
+        EventLoopGroup group = ClientEventLoops.shared();
         List<ConnectionSlot> slots = new ArrayList<>();
         try {
             ConnectionSlot first = new ConnectionSlot(0, group.next(), connector, options);
@@ -66,10 +64,9 @@ public final class NbdClient implements AutoCloseable {
                     throw new NbdHandshakeException("connections to " + uri + " disagree on the export size");
                 }
             }
-            return new NbdClient(uri, group, List.copyOf(slots), info);
+            return new NbdClient(uri, List.copyOf(slots), info);
         } catch (IOException | RuntimeException e) {
             slots.forEach(ConnectionSlot::close);
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             throw e;
         }
     }
@@ -209,6 +206,5 @@ public final class NbdClient implements AutoCloseable {
     public void close() {
         CompletableFuture.allOf(slots.stream().map(ConnectionSlot::close).toArray(CompletableFuture[]::new))
                 .orTimeout(5, TimeUnit.SECONDS).exceptionally(t -> null).join();
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     }
 }
