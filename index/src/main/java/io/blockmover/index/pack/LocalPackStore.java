@@ -53,6 +53,11 @@ public final class LocalPackStore implements PackStore {
     private final Path dir;
     private final int maxOpen;
     private final ConcurrentHashMap<Long, FileChannel> readers = new ConcurrentHashMap<>();
+    /**
+     * Subdirectories of packs/ whose own entry this process has synced: a fact about the
+     * filesystem, not one store, so shared by every store of the process (at most 256 per repository).
+     */
+    private static final Set<Path> DURABLE_DIRS = ConcurrentHashMap.newKeySet();
     /** Alignment of direct writes (the filesystem's block size), or 0 for buffered writes. */
     private volatile int directAlign;
 
@@ -373,10 +378,19 @@ public final class LocalPackStore implements PackStore {
     /** Zeros to pad a pack's last direct write (less than one block). */
     private static final ByteBuffer ZEROS = ByteBuffer.allocate(MAX_ALIGN).asReadOnlyBuffer();
 
-    /** Makes a new pack's name durable: its directory's entry, and the directory's in packs/. */
+    /**
+     * Makes a new pack's name durable: its entry in its directory, and that directory's entry in
+     * packs/ the first time this process seals a pack there (a directory an earlier process made
+     * may never have been synced if it crashed). Every later seal there saves one fsync, which
+     * is a millisecond or more of a commit on a virtual disk.
+     */
     private static void fsyncParents(Path pack) throws IOException {
-        fsyncDir(pack.getParent());
-        fsyncDir(pack.getParent().getParent());
+        Path dir = pack.toAbsolutePath().getParent();
+        fsyncDir(dir);
+        if (!DURABLE_DIRS.contains(dir)) {
+            fsyncDir(dir.getParent());
+            DURABLE_DIRS.add(dir);
+        }
     }
 
     static void fsyncDir(Path d) throws IOException {
