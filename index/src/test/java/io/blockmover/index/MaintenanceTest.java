@@ -68,11 +68,11 @@ class MaintenanceTest {
             assertEquals(35, onlyPruned.size());
             RepositoryStats before = RepositoryStats.of(repo);
 
-            PruneReport dry = new Pruner(repo).run(new Retention(1, 0, 0, 0, 0), ZoneOffset.UTC, true, 1000);
+            PruneReport dry = new Pruner(repo).run(new Retention(1, 0, 0, 0, 0), ZoneOffset.UTC, true);
             assertEquals(List.of(ids.get(0), ids.get(1)), dry.removed());
             assertEquals(4, repo.backups().size(), "a dry run deletes nothing");
 
-            PruneReport prune = new Pruner(repo).run(new Retention(1, 0, 0, 0, 0), ZoneOffset.UTC, false, 1000);
+            PruneReport prune = new Pruner(repo).run(new Retention(1, 0, 0, 0, 0), ZoneOffset.UTC, false);
             assertEquals(List.of(ids.get(0), ids.get(1)), prune.removed());
             assertEquals(Set.of(ids.get(2), other), new HashSet<>(prune.kept()));
             assertEquals(List.of(ids.get(2), other), repo.backups().stream().map(BackupRecord::id).toList());
@@ -98,7 +98,7 @@ class MaintenanceTest {
         try (Repository repo = Repository.init(dir.resolve("r"), InitOptions.defaults().withChunkSize(Fixtures.CHUNK).withPackTargetSize(256 << 10))) {
             long first = Fixtures.backup(repo, "vm1", N, vm1(0));
             long second = Fixtures.backup(repo, "vm1", N, vm1(1));
-            new Pruner(repo).run(new Retention(1, 0, 0, 0, 0), ZoneOffset.UTC, false, 1000);
+            new Pruner(repo).run(new Retention(1, 0, 0, 0, 0), ZoneOffset.UTC, false);
             GcReport gc = new GarbageCollector(repo).run(GcOptions.defaults().withGrace(Duration.ZERO).withCompactBelow(0));
             assertEquals(20, gc.deletedChunkEntries());
             assertEquals(0, gc.compactedPacks());
@@ -107,21 +107,8 @@ class MaintenanceTest {
             assertTrue(repo.backup(first).isEmpty());
             // A grace window longer than the packs' age protects them.
             Fixtures.backup(repo, "vm3", N, i -> 70_000 + i);
-            new Pruner(repo).run(new Retention(0, 0, 0, 0, 1), ZoneOffset.UTC, false, 1000); // one per VM per year
+            new Pruner(repo).run(new Retention(0, 0, 0, 0, 1), ZoneOffset.UTC, false); // one per VM per year
             assertEquals(0, new GarbageCollector(repo).run(GcOptions.defaults().withGrace(Duration.ofHours(1))).deletedPacks());
-        }
-    }
-
-    @Test
-    void gcWaitsForOpenBackupsInsteadOfCollectingUnderThem() throws Exception {
-        try (Repository repo = Repository.init(dir.resolve("r"), InitOptions.defaults().withChunkSize(Fixtures.CHUNK))) {
-            try (BackupWriter open = repo.newBackup(BackupSpec.full("vm", ""))) {
-                RepositoryException e = assertThrows(RepositoryException.class,
-                        () -> new GarbageCollector(repo).run(new GcOptions(Duration.ZERO, 0.5, 50)));
-                assertTrue(e.getMessage().contains("in progress"), e.getMessage());
-                open.abort();
-            }
-            assertEquals(0, new GarbageCollector(repo).run(new GcOptions(Duration.ZERO, 0.5, 50)).liveChunks());
         }
     }
 

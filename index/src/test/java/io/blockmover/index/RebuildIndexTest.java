@@ -86,7 +86,7 @@ class RebuildIndexTest {
                 w.abort();
             }
             // Pruned backups must not come back.
-            new Pruner(repo).run(new Retention(2, 0, 0, 0, 0), ZoneOffset.UTC, false, 1000);
+            new Pruner(repo).run(new Retention(2, 0, 0, 0, 0), ZoneOffset.UTC, false);
             expected = repo.backups();
             assertFalse(expected.stream().anyMatch(x -> x.id() == first));
             // And a wrong index entry, which a rebuild repairs.

@@ -1,5 +1,6 @@
 package io.blockmover.index.backup;
 
+import io.blockmover.index.db.IndexSnapshot;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
@@ -42,7 +43,12 @@ public final class BackupWriter implements AutoCloseable {
     private final ChunkSink sink;
     private final List<DiskWriter> disks = new ArrayList<>();
     private final long gateStamp;
+    /** The index when the writer opened, for the parent's manifest: a prune of the parent meanwhile does not affect reuse. */
+    private final IndexSnapshot parentIndex;
+    private final ManifestStore parentManifests;
     private volatile State state = State.OPEN;
+    /** The manifest pack commit created (0: none), settled once the backup is visible or abandoned. */
+    private long manifestPackStarted;
 
     /** Opened by the repository, which has entered its maintenance gate for us. */
     public BackupWriter(RepoContext ctx, BackupSpec spec, long gateStamp) {
@@ -50,22 +56,23 @@ public final class BackupWriter implements AutoCloseable {
         this.spec = spec;
         this.gateStamp = gateStamp;
         this.sink = new ChunkSink(ctx);
-        this.id = ctx.nextBackupId().getAndIncrement();
+        // Registered before any lookup: gc waits for writers open when it condemns chunks.
+        this.id = ctx.fence().openWriter(ctx.nextBackupId());
         if (spec.parentId() != BackupRecord.NO_PARENT) {
-            BackupRecord p = ctx.manifests().backup(spec.parentId()).orElse(null);
-            if (p == null) {
-                ctx.gate().exitShared(gateStamp);
+            parentIndex = IndexSnapshot.of(ctx.db(), ctx.readOnly());
+            parentManifests = new ManifestStore(parentIndex);
+            BackupRecord p = parentManifests.backup(spec.parentId()).orElse(null);
+            if (p == null || !p.vmId().equals(spec.vmId())) {
                 state = State.ABORTED;
-                throw new RepositoryException("parent backup " + spec.parentId() + " does not exist");
-            }
-            if (!p.vmId().equals(spec.vmId())) {
-                ctx.gate().exitShared(gateStamp);
-                state = State.ABORTED;
-                throw new RepositoryException("parent backup " + spec.parentId() + " is of VM " + p.vmId() + ", not " + spec.vmId());
+                release();
+                throw new RepositoryException(p == null ? "parent backup " + spec.parentId() + " does not exist"
+                        : "parent backup " + spec.parentId() + " is of VM " + p.vmId() + ", not " + spec.vmId());
             }
             this.parent = p;
         } else {
             this.parent = null;
+            this.parentIndex = null;
+            this.parentManifests = null;
         }
     }
 
@@ -89,7 +96,8 @@ public final class BackupWriter implements AutoCloseable {
         int index = disks.size();
         long chunks = DiskRecord.chunkCount(disk.capacity(), ctx.config().chunkSize());
         StagedManifest staged = new StagedManifest(ctx.tmpDir().resolve(id + "-" + index + ".manifest"), chunks);
-        DiskWriter w = new DiskWriter(ctx, sink, this, index, disk, staged, parentDisk, parent == null ? BackupRecord.NO_PARENT : parent.id());
+        DiskWriter w = new DiskWriter(ctx, sink, this, index, disk, staged, parentDisk, parent == null ? BackupRecord.NO_PARENT : parent.id(),
+                parentManifests);
         disks.add(w);
         return w;
     }
@@ -116,7 +124,11 @@ public final class BackupWriter implements AutoCloseable {
             sink.flush();
             // 2. Manifests into the index (invisible until the catalog entry exists) and into this
             //    backup's own manifest pack, sealed before the catalog write, for rebuild-index.
-            PackWriter manifestPack = PackWriter.create(ctx.packs(), ctx.newPackId());
+            // In progress until the catalog names it: gc running beside us must not take it for an orphan.
+            long manifestPackId = ctx.newPackId();
+            ctx.packsInProgress().started(manifestPackId);
+            manifestPackStarted = manifestPackId;
+            PackWriter manifestPack = PackWriter.create(ctx.packs(), manifestPackId);
             BackupRecord record;
             try {
                 List<DiskRecord> records = new ArrayList<>();
@@ -199,6 +211,9 @@ public final class BackupWriter implements AutoCloseable {
     }
 
     private void finish() {
+        if (manifestPackStarted != 0) {
+            ctx.packsInProgress().settled(manifestPackStarted);
+        }
         for (DiskWriter d : disks) {
             try {
                 d.staged().close();
@@ -206,6 +221,14 @@ public final class BackupWriter implements AutoCloseable {
                 log.warn("cannot remove staged manifest of backup {}: {}", id, e.getMessage());
             }
         }
+        release();
+    }
+
+    private void release() {
+        if (parentIndex != null) {
+            parentIndex.close();
+        }
+        ctx.fence().closeWriter(id);
         ctx.gate().exitShared(gateStamp);
     }
 

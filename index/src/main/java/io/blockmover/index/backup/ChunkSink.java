@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.Lock;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteBatch;
 
@@ -37,8 +38,10 @@ final class ChunkSink {
      */
     long store(ChunkId id, ByteBuffer plain, ChunkCodec codec) throws IOException {
         // Pending before index: publication writes the index before it clears pending, so a
-        // chunk is always found in one of the two.
-        if (pending.contains(id) || ctx.db().contains(id, codec.lookupScratch()) || !pending.add(id)) {
+        // chunk is always found in one of the two. A chunk gc has condemned is not reused from
+        // the index (gc may be about to sweep that copy): it is stored afresh.
+        if (pending.contains(id) || (!ctx.fence().isCondemned(id) && ctx.db().contains(id, codec.lookupScratch()))
+                || !pending.add(id)) {
             return -1;
         }
         ByteBuffer[] record = codec.encode(id, plain);
@@ -48,7 +51,7 @@ final class ChunkSink {
             checkHealthy();
             try {
                 if (current == null) {
-                    current = PackWriter.create(ctx.packs(), ctx.newPackId());
+                    current = newPack();
                 }
                 current.append(id, record);
             } catch (IOException | RuntimeException e) {
@@ -66,6 +69,18 @@ final class ChunkSink {
         return length;
     }
 
+    /** Registered as in progress before the file exists, so gc never sees it unregistered and unpublished. */
+    private PackWriter newPack() throws IOException {
+        long packId = ctx.newPackId();
+        ctx.packsInProgress().started(packId);
+        try {
+            return PackWriter.create(ctx.packs(), packId);
+        } catch (IOException | RuntimeException e) {
+            ctx.packsInProgress().settled(packId); // a file left behind holds nothing anyone uses: gc's
+            throw e;
+        }
+    }
+
     /** Seals the open pack (if any) and publishes it; after this every stored chunk is durable and indexed. */
     void flush() throws IOException {
         PackWriter last;
@@ -80,6 +95,14 @@ final class ChunkSink {
     }
 
     private void seal(PackWriter pack) throws IOException {
+        try {
+            publish(pack);
+        } finally {
+            ctx.packsInProgress().settled(pack.packId());
+        }
+    }
+
+    private void publish(PackWriter pack) throws IOException {
         List<PackWriter.Entry> entries;
         try {
             entries = pack.seal();
@@ -88,6 +111,8 @@ final class ChunkSink {
             fail(e);
             throw e;
         }
+        Lock publishing = ctx.fence().publishing();
+        publishing.lock();
         try (WriteBatch batch = new WriteBatch()) {
             for (PackWriter.Entry e : entries) {
                 batch.put(ctx.db().chunks(), e.id().bytes(), e.location().encode());
@@ -99,6 +124,8 @@ final class ChunkSink {
             // The pack is durable; whether the index write landed is unknown, so gc, not us, decides its fate.
             fail(e);
             throw new RepositoryException("cannot publish pack " + Long.toHexString(pack.packId()) + ": " + e.getMessage(), e);
+        } finally {
+            publishing.unlock();
         }
         for (PackWriter.Entry e : entries) {
             pending.remove(e.id());
@@ -110,6 +137,7 @@ final class ChunkSink {
         synchronized (appendLock) {
             if (current != null) {
                 current.abandon();
+                ctx.packsInProgress().settled(current.packId());
                 current = null;
             }
             if (failure == null) {

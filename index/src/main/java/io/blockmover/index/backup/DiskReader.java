@@ -3,8 +3,10 @@ package io.blockmover.index.backup;
 import io.blockmover.index.chunk.ChunkCodec;
 import io.blockmover.index.chunk.ChunkDamagedException;
 import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.db.IndexSnapshot;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
+import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.pack.ChunkLocation;
 import io.blockmover.index.repo.RepoContext;
 
@@ -22,6 +24,8 @@ public final class DiskReader {
     private static final int CACHED_SEGMENTS = 64;
 
     private final RepoContext ctx;
+    private final IndexSnapshot index;
+    private final ManifestStore manifests;
     private final long backupId;
     private final DiskRecord disk;
     /** A few recently used manifest segments (32 KiB each): bounded, whatever the disk size. */
@@ -32,8 +36,10 @@ public final class DiskReader {
         }
     };
 
-    DiskReader(RepoContext ctx, long backupId, DiskRecord disk) {
+    DiskReader(RepoContext ctx, IndexSnapshot index, ManifestStore manifests, long backupId, DiskRecord disk) {
         this.ctx = ctx;
+        this.index = index;
+        this.manifests = manifests;
         this.backupId = backupId;
         this.disk = disk;
     }
@@ -59,7 +65,7 @@ public final class DiskReader {
             s = segments.get(seg);
         }
         if (s == null) {
-            s = ctx.manifests().segment(backupId, disk, seg);
+            s = manifests.segment(backupId, disk, seg);
             synchronized (segments) {
                 segments.put(seg, s);
             }
@@ -93,7 +99,7 @@ public final class DiskReader {
             }
             return length;
         }
-        ChunkLocation loc = ctx.db().location(id);
+        ChunkLocation loc = index.location(id);
         if (loc == null) {
             throw new ChunkDamagedException(id.hex(), "missing from the index");
         }

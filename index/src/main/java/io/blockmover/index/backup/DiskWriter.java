@@ -4,6 +4,7 @@ import io.blockmover.index.chunk.ChunkCodec;
 import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
+import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.manifest.StagedManifest;
 import io.blockmover.index.repo.RepoContext;
 
@@ -28,12 +29,13 @@ public final class DiskWriter {
     private final StagedManifest staged;
     private final DiskRecord parent;
     private final long parentId;
+    private final ManifestStore parentManifests;
     private volatile CachedSegment lastParentSegment;
     final LongAdder newChunks = new LongAdder();
     final LongAdder newStoredBytes = new LongAdder();
 
     DiskWriter(RepoContext ctx, ChunkSink sink, BackupWriter owner, int index, DiskSpec spec, StagedManifest staged,
-               DiskRecord parent, long parentId) {
+               DiskRecord parent, long parentId, ManifestStore parentManifests) {
         this.ctx = ctx;
         this.sink = sink;
         this.owner = owner;
@@ -44,6 +46,7 @@ public final class DiskWriter {
         this.staged = staged;
         this.parent = parent;
         this.parentId = parentId;
+        this.parentManifests = parentManifests;
     }
 
     public DiskSpec spec() {
@@ -148,7 +151,7 @@ public final class DiskWriter {
     private byte[] parentSegment(int segment) {
         CachedSegment c = lastParentSegment;
         if (c == null || c.segment() != segment) {
-            c = new CachedSegment(segment, ctx.manifests().segment(parentId, parent, segment));
+            c = new CachedSegment(segment, parentManifests.segment(parentId, parent, segment));
             lastParentSegment = c;
         }
         return c.bytes();

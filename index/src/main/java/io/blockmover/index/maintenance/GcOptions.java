@@ -3,10 +3,13 @@ package io.blockmover.index.maintenance;
 import java.time.Duration;
 
 /**
- * gc settings. {@code grace}: packs written more recently are neither deleted nor compacted
- * (belt and braces next to the gate, which already keeps gc out while backups are open).
- * {@code compactBelow}: packs whose live fraction is lower are rewritten. {@code waitMillis}:
- * how long to wait for open backups and restores before giving up.
+ * gc settings. {@code grace}: packs written more recently are neither deleted nor compacted, nor
+ * are the chunks in them swept (belt and braces: in this process, gc knows the open backups
+ * and their packs exactly; the window also covers a read-only open in another process).
+ * {@code compactBelow}: packs whose live fraction is lower are rewritten. {@code waitMillis}: how
+ * long gc waits for another gc, for backups that were open when it condemned chunks (then it
+ * fails, having collected nothing), and for restores opened before it changed the index (then
+ * the unused packs are left for the next gc).
  */
 public record GcOptions(Duration grace, double compactBelow, long waitMillis) {
     public GcOptions {

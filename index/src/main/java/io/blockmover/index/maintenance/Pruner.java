@@ -18,6 +18,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Applies a {@link Retention} to every VM's backups and deletes the others' catalog entries and
  * manifests in one synced batch. Manifests are full, so deleting any backup never breaks another.
+ * Waits for nothing: a restore of a backup being pruned reads from its own snapshot of the index
+ * and finishes; a backup whose parent is pruned reuses the parent's entries from its snapshot.
  */
 public final class Pruner {
     private static final Logger log = LoggerFactory.getLogger(Pruner.class);
@@ -27,11 +29,11 @@ public final class Pruner {
         this.ctx = repo.context();
     }
 
-    public PruneReport run(Retention retention, ZoneId zone, boolean dryRun, long waitMillis) {
+    public PruneReport run(Retention retention, ZoneId zone, boolean dryRun) {
         if (!dryRun) {
             ctx.checkWritable("prune");
         }
-        long stamp = ctx.gate().enterExclusive(waitMillis, "prune");
+        long stamp = ctx.gate().enterShared();
         try {
             Map<String, List<BackupRecord>> byVm = new TreeMap<>();
             for (BackupRecord b : ctx.manifests().backups()) {
@@ -69,7 +71,7 @@ public final class Pruner {
             }
             return new PruneReport(kept, removed, dryRun);
         } finally {
-            ctx.gate().exitExclusive(stamp);
+            ctx.gate().exitShared(stamp);
         }
     }
 }

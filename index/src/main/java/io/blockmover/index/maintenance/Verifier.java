@@ -3,9 +3,11 @@ package io.blockmover.index.maintenance;
 import io.blockmover.index.chunk.ChunkCodec;
 import io.blockmover.index.chunk.ChunkDamagedException;
 import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.db.IndexSnapshot;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
+import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.pack.ChunkLocation;
 import io.blockmover.index.repo.RepoContext;
 import io.blockmover.index.repo.Repository;
@@ -43,17 +45,21 @@ public final class Verifier {
 
     public VerifyReport run(int threads) throws IOException {
         long stamp = ctx.gate().enterShared();
-        try {
+        // Like a restore: a reader ticket, then the index frozen, so gc and prune running meanwhile
+        // neither delete a pack under it nor make it report a chunk they removed as missing.
+        long ticket = ctx.readers().enter();
+        try (IndexSnapshot index = IndexSnapshot.of(ctx.db(), ctx.readOnly())) {
             Map<ChunkId, String> damaged = new ConcurrentHashMap<>();
             AtomicLong checked = new AtomicLong();
             AtomicLong bytes = new AtomicLong();
-            checkChunks(Math.max(1, threads), damaged, checked, bytes);
+            checkChunks(index, Math.max(1, threads), damaged, checked, bytes);
             Map<ChunkId, List<ChunkRef>> users = new LinkedHashMap<>();
             List<String> manifestProblems = new ArrayList<>();
             Set<Long> broken = new TreeSet<>();
-            for (BackupRecord b : ctx.manifests().backups()) {
+            ManifestStore manifests = new ManifestStore(index);
+            for (BackupRecord b : manifests.backups()) {
                 for (DiskRecord d : b.disks()) {
-                    checkManifest(b, d, damaged, users, manifestProblems, broken);
+                    checkManifest(index, manifests, b, d, damaged, users, manifestProblems, broken);
                 }
             }
             List<DamagedChunk> out = new ArrayList<>();
@@ -63,15 +69,16 @@ public final class Verifier {
             out.sort(java.util.Comparator.comparing(DamagedChunk::chunkId));
             return new VerifyReport(checked.get(), bytes.get(), out, manifestProblems, broken);
         } finally {
+            ctx.readers().exit(ticket);
             ctx.gate().exitShared(stamp);
         }
     }
 
-    private void checkChunks(int threads, Map<ChunkId, String> damaged, AtomicLong checked, AtomicLong bytes) throws IOException {
+    private void checkChunks(IndexSnapshot index, int threads, Map<ChunkId, String> damaged, AtomicLong checked, AtomicLong bytes) throws IOException {
         ExecutorService pool = Executors.newFixedThreadPool(threads, Thread.ofPlatform().name("verify-", 0).daemon().factory());
         Semaphore inFlight = new Semaphore(threads * 2);
         ConcurrentLinkedQueue<ByteBuffer> buffers = new ConcurrentLinkedQueue<>();
-        try (RocksIterator it = ctx.db().iterator(ctx.db().chunks())) {
+        try (RocksIterator it = index.iterator(ctx.db().chunks())) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] key = it.key();
                 byte[] value = it.value();
@@ -145,13 +152,13 @@ public final class Verifier {
         }
     }
 
-    private void checkManifest(BackupRecord b, DiskRecord d, Map<ChunkId, String> damaged, Map<ChunkId, List<ChunkRef>> users,
+    private void checkManifest(IndexSnapshot index, ManifestStore manifests, BackupRecord b, DiskRecord d, Map<ChunkId, String> damaged, Map<ChunkId, List<ChunkRef>> users,
                                List<String> manifestProblems, Set<Long> broken) {
         byte[] scratch = new byte[ChunkLocation.ENCODED];
         for (int s = 0; s < d.segments(); s++) {
             byte[] seg;
             try {
-                seg = ctx.manifests().segment(b.id(), d, s);
+                seg = manifests.segment(b.id(), d, s);
             } catch (RepositoryException e) {
                 manifestProblems.add(e.getMessage());
                 broken.add(b.id());
@@ -162,7 +169,7 @@ public final class Verifier {
                     continue;
                 }
                 ChunkId id = ChunkId.copyOf(seg, at);
-                if (!damaged.containsKey(id) && !ctx.db().contains(id, scratch)) {
+                if (!damaged.containsKey(id) && !index.contains(id, scratch)) {
                     damaged.put(id, "missing from the index");
                 }
                 if (damaged.containsKey(id)) {

@@ -1,6 +1,7 @@
 package io.blockmover.index.manifest;
 
 import io.blockmover.index.db.IndexDb;
+import io.blockmover.index.db.IndexSnapshot;
 import io.blockmover.index.repo.RepositoryException;
 
 import java.util.ArrayList;
@@ -9,23 +10,39 @@ import java.util.Optional;
 import org.rocksdb.RocksIterator;
 import org.rocksdb.WriteBatch;
 
-/** Reads the catalog and manifest segments; writes them into batches. */
+/**
+ * Reads the catalog and manifest segments, of the live index or of a snapshot of it; writes them
+ * into batches.
+ */
 public final class ManifestStore {
     private final IndexDb db;
+    /** Null: the live index. */
+    private final IndexSnapshot at;
 
     public ManifestStore(IndexDb db) {
         this.db = db;
+        this.at = null;
+    }
+
+    /** The catalog and manifests as {@code snapshot} saw them. */
+    public ManifestStore(IndexSnapshot snapshot) {
+        this.db = snapshot.db();
+        this.at = snapshot;
+    }
+
+    private byte[] get(org.rocksdb.ColumnFamilyHandle cf, byte[] key) {
+        return at == null ? db.get(cf, key) : at.get(cf, key);
     }
 
     public Optional<BackupRecord> backup(long id) {
-        byte[] v = db.get(db.catalog(), ManifestKeys.catalogKey(id));
+        byte[] v = get(db.catalog(), ManifestKeys.catalogKey(id));
         return v == null ? Optional.empty() : Optional.of(BackupRecord.decode(v));
     }
 
     /** Every committed backup, oldest id first. The catalog is small: one record per restore point. */
     public List<BackupRecord> backups() {
         List<BackupRecord> out = new ArrayList<>();
-        try (RocksIterator it = db.iterator(db.catalog())) {
+        try (RocksIterator it = at == null ? db.iterator(db.catalog()) : at.iterator(db.catalog())) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 out.add(BackupRecord.decode(it.value()));
             }
@@ -38,7 +55,7 @@ public final class ManifestStore {
      * bytes for a zero chunk. A missing or mis-sized segment is index damage.
      */
     public byte[] segment(long backupId, DiskRecord disk, int segment) {
-        byte[] v = db.get(db.manifests(), ManifestKeys.manifestKey(backupId, disk.index(), segment));
+        byte[] v = get(db.manifests(), ManifestKeys.manifestKey(backupId, disk.index(), segment));
         int want = entriesIn(disk, segment) * ManifestKeys.ENTRY;
         if (v == null || v.length != want) {
             throw new RepositoryException("manifest of backup " + backupId + " disk " + disk.diskId() + " segment " + segment

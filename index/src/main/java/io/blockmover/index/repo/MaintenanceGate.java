@@ -4,10 +4,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.StampedLock;
 
 /**
- * Keeps gc, prune and compaction from running while backups are written or read. Writers and
- * readers share; maintenance is exclusive. This is gc's grace window in one process: whatever
- * an open writer deduplicated against cannot be swept under it. A StampedLock because a writer
- * is opened on one thread and committed on another.
+ * Keeps the repository open while anything uses it: backups, restores, verify, stats, prune and
+ * gc all share it (they run beside each other; {@link GcFence} is what makes gc safe beside
+ * writers and readers); only {@link Repository#close()} is exclusive, so the native index is
+ * never freed under a user. A StampedLock because a writer is opened on one thread and
+ * committed on another.
  */
 public final class MaintenanceGate {
     private final StampedLock lock = new StampedLock();
@@ -20,7 +21,7 @@ public final class MaintenanceGate {
         lock.unlockRead(stamp);
     }
 
-    /** Waits for open writers and readers to finish; fails clearly after {@code timeoutMillis}. */
+    /** Waits for everything open to finish; fails clearly after {@code timeoutMillis}. */
     public long enterExclusive(long timeoutMillis, String what) {
         try {
             long stamp = lock.tryWriteLock(timeoutMillis, TimeUnit.MILLISECONDS);

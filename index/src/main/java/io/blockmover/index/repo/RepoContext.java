@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link Repository}; not for use by other modules.
  */
 public record RepoContext(Path root, RepositoryConfig config, IndexDb db, ManifestStore manifests, PackStore packs,
-                          CodecPool codecs, MaintenanceGate gate, AtomicLong nextBackupId, Path tmpDir,
+                          CodecPool codecs, MaintenanceGate gate, GcFence fence, ReaderEpochs readers,
+                          PacksInProgress packsInProgress, AtomicLong nextBackupId, Path tmpDir,
                           SecureRandom random, boolean readOnly) {
 
     /** Refuses {@code what} on a read-only open. */

@@ -9,6 +9,7 @@ import io.blockmover.index.chunk.CodecPool;
 import io.blockmover.index.chunk.Compression;
 import io.blockmover.index.chunk.KeyWrap;
 import io.blockmover.index.db.IndexDb;
+import io.blockmover.index.db.IndexSnapshot;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
@@ -106,7 +107,7 @@ public final class Repository implements AutoCloseable {
             ChunkKeys k = keys;
             CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression().level(), k));
             RepoContext ctx = new RepoContext(root, config, db, new ManifestStore(db), new LocalPackStore(root.resolve("packs")),
-                    codecs, new MaintenanceGate(), new AtomicLong(nextBackupId(db)), tmp, new SecureRandom(), readOnly);
+                    codecs, new MaintenanceGate(), new GcFence(), new ReaderEpochs(), new PacksInProgress(), new AtomicLong(nextBackupId(db)), tmp, new SecureRandom(), readOnly);
             return new Repository(ctx, lock, keys);
         } catch (IOException | RuntimeException e) {
             if (db != null) {
@@ -158,7 +159,7 @@ public final class Repository implements AutoCloseable {
         return ctx;
     }
 
-    /** Starts a backup; waits while gc or prune holds the repository. */
+    /** Starts a backup; it runs beside other backups, restores, prune and gc. */
     public BackupWriter newBackup(BackupSpec spec) {
         checkOpen();
         ctx.checkWritable("start a backup");
@@ -166,15 +167,32 @@ public final class Repository implements AutoCloseable {
         return new BackupWriter(ctx, spec, ctx.gate().enterShared());
     }
 
+    /**
+     * Opens a committed backup for reading. The reader sees the index as it is now: a prune of
+     * this backup or a gc while it is open changes nothing it reads (gc deletes no pack this
+     * reader may need before it is closed).
+     */
     public BackupReader openBackup(long backupId) {
         checkOpen();
         long stamp = ctx.gate().enterShared();
-        Optional<BackupRecord> r = ctx.manifests().backup(backupId);
-        if (r.isEmpty()) {
+        // The ticket before the snapshot: gc waits for every reader whose snapshot may predate its index changes.
+        long ticket = ctx.readers().enter();
+        IndexSnapshot snapshot = null;
+        try {
+            snapshot = IndexSnapshot.of(ctx.db(), ctx.readOnly());
+            Optional<BackupRecord> r = new ManifestStore(snapshot).backup(backupId);
+            if (r.isEmpty()) {
+                throw new RepositoryException("backup " + backupId + " does not exist");
+            }
+            return new BackupReader(ctx, r.get(), stamp, ticket, snapshot);
+        } catch (RuntimeException e) {
+            if (snapshot != null) {
+                snapshot.close();
+            }
+            ctx.readers().exit(ticket);
             ctx.gate().exitShared(stamp);
-            throw new RepositoryException("backup " + backupId + " does not exist");
+            throw e;
         }
-        return new BackupReader(ctx, r.get(), stamp);
     }
 
     public List<BackupRecord> backups() {

@@ -21,7 +21,10 @@ import java.util.Map;
  */
 public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, Compression compression,
                                long packTargetSize, Encryption encryption) {
-    public static final int FORMAT_VERSION = 1;
+    /** 2: the index's chunks CF is a PlainTable (FORMAT.md); packs are as in 1. */
+    public static final int FORMAT_VERSION = 2;
+    /** The oldest format whose packs this build reads: rebuild-index upgrades its index. */
+    public static final int OLDEST_REBUILDABLE = 1;
     public static final String FILE = "config";
     private static final String MAGIC = "blockmover-repository";
 
@@ -72,7 +75,24 @@ public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, 
         }
     }
 
+    /** This repository at the current format version (what rebuild-index writes after rebuilding an older index). */
+    public RepositoryConfig upgraded() {
+        return new RepositoryConfig(FORMAT_VERSION, repoId, chunkSize, compression, packTargetSize, encryption);
+    }
+
+    /** Reads the config of a repository of the current format; an older one is a clear error that names the upgrade. */
     public static RepositoryConfig read(Path root) throws IOException {
+        RepositoryConfig c = readRebuildable(root);
+        if (c.formatVersion() != FORMAT_VERSION) {
+            throw new RepositoryException("repository format version " + c.formatVersion() + " has an index this build cannot read"
+                    + " (it reads " + FORMAT_VERSION + "): run rebuild-index on " + root + " once to rebuild the index from the packs,"
+                    + " which stay as they are");
+        }
+        return c;
+    }
+
+    /** Reads the config of a repository whose packs this build reads, of the current format or an older one. */
+    public static RepositoryConfig readRebuildable(Path root) throws IOException {
         Path f = root.resolve(FILE);
         if (!Files.exists(f)) {
             throw new RepositoryException(root + " is not a blockmover repository (no " + FILE + " file)");
@@ -88,7 +108,7 @@ public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, 
             throw new RepositoryException(root + " is not a blockmover repository (bad config)");
         }
         int version = Integer.parseInt(need(kv, "formatVersion"));
-        if (version != FORMAT_VERSION) {
+        if (version < OLDEST_REBUILDABLE || version > FORMAT_VERSION) {
             throw new RepositoryException("repository format version " + version + " is not supported (this build reads " + FORMAT_VERSION + ")");
         }
         Encryption enc = switch (need(kv, "encryption")) {

@@ -77,8 +77,6 @@ import java.util.concurrent.TimeUnit;
 public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ProxyService.class);
     private static final long PROGRESS_MILLIS = 1000;
-    /** How long prune waits for running jobs before it gives up (gc's own wait is in its options). */
-    private static final long MAINTENANCE_WAIT_MILLIS = 60_000;
 
     private final Repository repo;
     private final PipelineSettings settings;
@@ -312,7 +310,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         start(ProxyMetrics.Kind.PRUNE, "prune", new JobCall<>(observer), c -> {
             Retention retention = new Retention(request.getKeepLast(), request.getKeepDaily(), request.getKeepWeekly(),
                     request.getKeepMonthly(), request.getKeepYearly());
-            PruneReport r = new Pruner(repo).run(retention, ZoneId.systemDefault(), request.getDryRun(), MAINTENANCE_WAIT_MILLIS);
+            PruneReport r = new Pruner(repo).run(retention, ZoneId.systemDefault(), request.getDryRun());
             return PruneResult.newBuilder().addAllRemoved(r.removed()).addAllKept(r.kept()).setDryRun(r.dryRun()).build();
         });
     }

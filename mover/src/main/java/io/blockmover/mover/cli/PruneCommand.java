@@ -41,7 +41,7 @@ final class PruneCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Retention retention = new Retention(keepLast, keepDaily, keepWeekly, keepMonthly, keepYearly);
         try (Repository repo = repository.open()) {
-            PruneReport r = new Pruner(repo).run(retention, ZoneId.systemDefault(), dryRun, 60_000);
+            PruneReport r = new Pruner(repo).run(retention, ZoneId.systemDefault(), dryRun);
             System.out.printf("%s %d backups %s, kept %d %s%n", dryRun ? "would remove" : "removed", r.removed().size(),
                     r.removed(), r.kept().size(), r.kept());
             return 0;
