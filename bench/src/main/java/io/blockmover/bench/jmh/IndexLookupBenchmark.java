@@ -3,6 +3,7 @@ package io.blockmover.bench.jmh;
 import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.db.IndexDb;
 import io.blockmover.index.pack.ChunkLocation;
+import io.blockmover.index.repo.RepositoryConfig;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -77,7 +78,7 @@ public class IndexLookupBenchmark {
             deleteTree(dir);
             Files.createDirectories(dir);
         }
-        db = IndexDb.open(dir.resolve("db"), 1);
+        db = IndexDb.open(dir.resolve("db"), RepositoryConfig.FORMAT_VERSION);
         if (Files.exists(complete)) {
             System.out.printf("%n[reusing the index of %,d chunks in %s]%n", entries, dir);
             return db;

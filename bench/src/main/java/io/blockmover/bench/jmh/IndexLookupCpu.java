@@ -17,7 +17,11 @@ import java.util.SplittableRandom;
  * limit: dependent random reads (a pointer chase) over off-heap memory as large as the index's
  * tables, since a lookup of an existing chunk among 10 M is a chain of such reads (filter, block
  * index, data block) that no cache of bounded size avoids.
- * Run: {@code java -cp ... io.blockmover.bench.jmh.IndexLookupCpu [entries] [rounds]}.
+ * It also prints the memory the open index holds: the growth of the process's anonymous resident
+ * memory from before the open to after the lookups (RocksDB's table readers, filters, indexes,
+ * caches; the heap is all resident from the start with {@code -Xms} = {@code -Xmx} and
+ * {@code -XX:+AlwaysPreTouch}), and the resident file pages (the mmapped tables).
+ * Run: {@code java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ... io.blockmover.bench.jmh.IndexLookupCpu [entries] [rounds]}.
  */
 public final class IndexLookupCpu {
     private IndexLookupCpu() {
@@ -29,6 +33,8 @@ public final class IndexLookupCpu {
         int perRound = 200_000;
         Path dir = Path.of(System.getProperty("java.io.tmpdir"), "blockmover-index-bench-" + entries);
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        boolean reused = java.nio.file.Files.exists(dir.resolve("COMPLETE"));
+        long anonBefore = residentKiB("RssAnon:");
         try (IndexDb db = IndexLookupBenchmark.openOrBuild(dir, entries)) {
             byte[] scratch = new byte[ChunkLocation.ENCODED];
             SplittableRandom r = new SplittableRandom(11);
@@ -76,6 +82,10 @@ public final class IndexLookupCpu {
             double mem = median(memNanos);
             System.out.printf("  peer: one dependent random read in %,d MiB (the tables' size) takes %.0f ns (CPU);"
                     + " a hit costs as much as %.1f of them%n", tableBytes >> 20, mem, 1e9 / median(rates[0]) / mem);
+            long anonGrowth = (residentKiB("RssAnon:") - anonBefore) << 10;
+            System.out.printf("  memory: anonymous resident memory grew by %,d MiB (%.1f bytes per chunk) from before the open%s;"
+                    + " %,d MiB of file pages resident (the mmapped tables)%n", anonGrowth >> 20, anonGrowth / (double) entries,
+                    reused ? "" : " (includes building the index: rerun for the figure)", residentKiB("RssFile:") >> 10);
             chase.close();
         }
     }
@@ -128,6 +138,16 @@ public final class IndexLookupCpu {
             }
             arena.close();
         }
+    }
+
+    /** A line of /proc/self/status, in KiB. */
+    private static long residentKiB(String field) throws java.io.IOException {
+        for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith(field)) {
+                return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]);
+            }
+        }
+        throw new IllegalStateException("no " + field + " in /proc/self/status");
     }
 
     private static double median(double[] v) {

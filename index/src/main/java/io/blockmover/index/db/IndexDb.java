@@ -18,6 +18,7 @@ import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
 import org.rocksdb.DataBlockIndexType;
 import org.rocksdb.LRUCache;
+import org.rocksdb.PlainTableConfig;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
@@ -28,12 +29,15 @@ import org.rocksdb.WriteOptions;
 /**
  * The RocksDB index (see FORMAT.md for every key and value): {@code chunks} digest → location,
  * {@code catalog} backup id → backup record, {@code manifests} (backup, disk, segment) → 1024
- * digests, {@code default} for format metadata. Memory: one shared 64 MiB block
- * cache and 64 MiB of memtables, plus about 2 bytes per chunk for bloom filters and block indexes.
+ * digests, {@code default} for format metadata. Memory: one shared 64 MiB block cache (catalog
+ * and manifests) and 64 MiB of memtables; the chunks CF's hash index and bloom filter live in its
+ * mmapped files (about 11 of its about 70 bytes per chunk), in the page cache like its rows.
  */
 public final class IndexDb implements AutoCloseable {
     public static final long BLOCK_CACHE = 64L << 20;
     public static final long MEMTABLES = 64L << 20;
+    /** The chunks CF's hash index and bloom filter are keyed by this many leading bytes of a digest. */
+    static final int CHUNK_PREFIX = 8;
     private static final byte[] FORMAT_KEY = "formatVersion".getBytes(StandardCharsets.US_ASCII);
 
     static {
@@ -52,8 +56,8 @@ public final class IndexDb implements AutoCloseable {
     private final WriteOptions syncWrite = new WriteOptions().setSync(true);
     private final WriteOptions plainWrite = new WriteOptions();
     private final ReadOptions read = new ReadOptions();
-    /** Dedup lookups read data blocks straight from the mmapped tables; copying them into the cache only churns it. */
-    private final ReadOptions lookup = new ReadOptions().setFillCache(false);
+    /** Scans see every key in order, not only those of the first key's prefix (the chunks CF has a prefix extractor). */
+    private final ReadOptions scan = new ReadOptions().setTotalOrderSeek(true);
 
     private IndexDb(Path dir, int formatVersion, boolean readOnly) throws RocksDBException {
         cache = new LRUCache(BLOCK_CACHE);
@@ -64,7 +68,7 @@ public final class IndexDb implements AutoCloseable {
                 .setAllowMmapReads(true);
         List<ColumnFamilyDescriptor> descriptors = List.of(
                 new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, options(4 << 20)),
-                new ColumnFamilyDescriptor("chunks".getBytes(StandardCharsets.US_ASCII), options(32 << 20)),
+                new ColumnFamilyDescriptor("chunks".getBytes(StandardCharsets.US_ASCII), chunkOptions(32 << 20)),
                 new ColumnFamilyDescriptor("catalog".getBytes(StandardCharsets.US_ASCII), options(4 << 20)),
                 new ColumnFamilyDescriptor("manifests".getBytes(StandardCharsets.US_ASCII), options(32 << 20)));
         db = readOnly ? RocksDB.openReadOnly(dbOptions, dir.toString(), descriptors, handles)
@@ -88,11 +92,11 @@ public final class IndexDb implements AutoCloseable {
     private ColumnFamilyOptions options(long writeBuffer) {
         BlockBasedTableConfig table = new BlockBasedTableConfig()
                 .setBlockCache(cache)
-                // Bloom at 10 bits/key: ~1% false positives, so a lookup of a new chunk rarely touches a data block.
+                // Bloom at 10 bits/key: ~1% false positives, so a lookup of an absent key rarely touches a data block.
                 .setFilterPolicy(new BloomFilter(10, false))
                 // Whole filters and block indexes live with each open table, outside the cache: about
-                // 2 bytes per chunk (20 MiB for 10 M chunks). In the cache, data blocks would evict
-                // them and every lookup would reread them (measured: 15k instead of 280k hits/s).
+                // 2 bytes per key (a manifest key per 1024 chunks). In the cache, data blocks would
+                // evict them and every lookup would reread them.
                 .setCacheIndexAndFilterBlocks(false)
                 // Hash index inside each data block: a point lookup skips the in-block binary search.
                 .setDataBlockIndexType(DataBlockIndexType.kDataBlockBinaryAndHash)
@@ -100,6 +104,38 @@ public final class IndexDb implements AutoCloseable {
         ColumnFamilyOptions o = new ColumnFamilyOptions().setTableFormatConfig(table)
                 .setWriteBufferSize(writeBuffer).setMaxWriteBufferNumber(2)
                 // Digests do not compress.
+                .setCompressionType(CompressionType.NO_COMPRESSION)
+                .setLevelCompactionDynamicLevelBytes(true);
+        cfOptions.add(o);
+        return o;
+    }
+
+    /**
+     * The chunks CF is looked up once per chunk written, mostly for chunks that exist, at random
+     * among millions of keys: a block-based table pays 8–10 dependent cache misses per hit there
+     * (filter, block index, block trailer, in-block hash, entry), a PlainTable 3–4: a bloom probe
+     * within one cache line, one bucket of a hash index keyed by the digest's first 8 bytes (digests
+     * are uniformly random, so nearly every key is its own prefix), sometimes a sub-index for a
+     * shared bucket, then the row itself in the mmapped file. Index and bloom are stored in each
+     * file (mmapped, built once at flush or compaction, not at every open), so the CF holds no
+     * memory per chunk outside the page cache. PlainTable cannot seek backwards or to an arbitrary
+     * key without a prefix; the chunks CF needs only point lookups and whole scans from the first
+     * key, which it does (scans with total-order read options). See FORMAT.md.
+     */
+    private ColumnFamilyOptions chunkOptions(long writeBuffer) {
+        PlainTableConfig table = new PlainTableConfig().setKeySize(ChunkId.LENGTH)
+                .setBloomBitsPerKey(10)
+                // Two buckets per key: fewer keys share a bucket (39% instead of 53% at the default
+                // 0.75), each sharing costs a sub-index read and one or two more rows; 8 bytes per key.
+                .setHashTableRatio(0.5)
+                .setStoreIndexInFile(true);
+        ColumnFamilyOptions o = new ColumnFamilyOptions().setTableFormatConfig(table)
+                .useFixedLengthPrefixExtractor(CHUNK_PREFIX)
+                // All probes of a key in one cache line of the bloom filter.
+                .setBloomLocality(1)
+                // Lookups of new chunks skip the memtables too.
+                .setMemtablePrefixBloomSizeRatio(0.1)
+                .setWriteBufferSize(writeBuffer).setMaxWriteBufferNumber(2)
                 .setCompressionType(CompressionType.NO_COMPRESSION)
                 .setLevelCompactionDynamicLevelBytes(true);
         cfOptions.add(o);
@@ -141,7 +177,7 @@ public final class IndexDb implements AutoCloseable {
     /** True when the chunk is indexed. {@code scratch} must hold 25 bytes (one per thread). */
     public boolean contains(ChunkId id, byte[] scratch) {
         try {
-            return db.get(chunks, lookup, id.bytes(), scratch) != RocksDB.NOT_FOUND;
+            return db.get(chunks, read, id.bytes(), scratch) != RocksDB.NOT_FOUND;
         } catch (RocksDBException e) {
             throw new RepositoryException("index lookup failed: " + e.getMessage(), e);
         }
@@ -172,7 +208,7 @@ public final class IndexDb implements AutoCloseable {
     }
 
     public RocksIterator iterator(ColumnFamilyHandle cf) {
-        return db.newIterator(cf, read);
+        return db.newIterator(cf, scan);
     }
 
     /** Applies a batch atomically; {@code sync} waits until the write-ahead log is on disk. */
@@ -208,6 +244,6 @@ public final class IndexDb implements AutoCloseable {
         syncWrite.close();
         plainWrite.close();
         read.close();
-        lookup.close();
+        scan.close();
     }
 }

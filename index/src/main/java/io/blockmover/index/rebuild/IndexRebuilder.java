@@ -46,12 +46,12 @@ public final class IndexRebuilder {
     }
 
     public static RebuildReport rebuild(Path root) throws IOException {
-        RepositoryConfig config = RepositoryConfig.read(root);
+        RepositoryConfig config = RepositoryConfig.readRebuildable(root);
         try (RepositoryLock lock = RepositoryLock.acquire(root)) {
             Path fresh = root.resolve("index.rebuild");
             deleteTree(fresh);
             RebuildReport report;
-            try (IndexDb db = IndexDb.open(fresh, config.formatVersion()); PackStore packs = new LocalPackStore(root.resolve("packs"))) {
+            try (IndexDb db = IndexDb.open(fresh, RepositoryConfig.FORMAT_VERSION); PackStore packs = new LocalPackStore(root.resolve("packs"))) {
                 report = new Scan(db, packs).run();
             }
             Path index = root.resolve("index");
@@ -61,6 +61,11 @@ public final class IndexRebuilder {
             Files.move(fresh, index);
             try (FileChannel ch = FileChannel.open(root, StandardOpenOption.READ)) {
                 ch.force(true);
+            }
+            if (config.formatVersion() != RepositoryConfig.FORMAT_VERSION) {
+                // Only now: a crash before this leaves the old version in config, and rebuild runs again.
+                config.upgraded().write(root);
+                log.info("rebuild-index: repository format {} upgraded to {}", config.formatVersion(), RepositoryConfig.FORMAT_VERSION);
             }
             log.info("rebuild-index: {}", report);
             return report;
