@@ -213,6 +213,24 @@ class ConcurrentGcTest {
     }
 
     @Test
+    void aPackStillBeingWrittenWhenGcStartsIsNotTakenForDead() throws Exception {
+        LongUnaryOperator seeds = i -> 80_000 + i;
+        try (BackupWriter w = repo.newBackup(BackupSpec.full("vm2", ""))) {
+            DiskWriter d = disk(w);
+            for (int i = 0; i < 3; i++) {
+                assertTrue(put(d, i, seeds.applyAsLong(i)) > 0); // less than a pack: unsealed, nothing in the index names it
+            }
+            GcReport r = new GarbageCollector(repo).run(NOW); // nothing to condemn, so gc does not wait for this writer
+            assertEquals(0, r.deletedPacks(), r.toString());
+            for (int i = 3; i < N; i++) {
+                put(d, i, seeds.applyAsLong(i));
+            }
+            Fixtures.assertRestores(repo, w.commit(), seeds);
+        }
+        assertTrue(new Verifier(repo).run(2).ok());
+    }
+
+    @Test
     void restoresOpenAcrossCompactionAndPackDeletionReadEveryChunkExactly() throws Exception {
         BackupReader ofKept = repo.openBackup(kept);
         BackupReader ofPruned = repo.openBackup(pruned);
