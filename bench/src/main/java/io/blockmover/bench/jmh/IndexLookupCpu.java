@@ -15,11 +15,12 @@ import java.util.SplittableRandom;
  * per wall-clock second: on a machine shared by many busy processes that is the per-core figure.
  * Keys are generated before timing. The peer, interleaved round by round, is the machine's own
  * limit: dependent random reads (a pointer chase) over off-heap memory as large as the index's
- * tables, since a lookup of an existing chunk among 10 M is a chain of such reads (filter, block
- * index, data block) that no cache of bounded size avoids.
+ * tables, since a lookup of an existing chunk among 10 M is a chain of such reads (bloom filter,
+ * hash index, row) that no cache of bounded size avoids.
  * It also prints the memory the open index holds: the growth of the process's anonymous resident
- * memory from before the open to after the lookups (RocksDB's table readers, filters, indexes,
- * caches; the heap is all resident from the start with {@code -Xms} = {@code -Xmx} and
+ * memory from before the open to after the lookups, less the peer's region (RocksDB's table
+ * readers, filters, indexes, memtables and caches, plus some compiled code and class metadata;
+ * the heap is all resident from the start with {@code -Xms} = {@code -Xmx} and
  * {@code -XX:+AlwaysPreTouch}), and the resident file pages (the mmapped tables).
  * Run: {@code java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ... io.blockmover.bench.jmh.IndexLookupCpu [entries] [rounds]}.
  */
@@ -82,8 +83,9 @@ public final class IndexLookupCpu {
             double mem = median(memNanos);
             System.out.printf("  peer: one dependent random read in %,d MiB (the tables' size) takes %.0f ns (CPU);"
                     + " a hit costs as much as %.1f of them%n", tableBytes >> 20, mem, 1e9 / median(rates[0]) / mem);
-            long anonGrowth = (residentKiB("RssAnon:") - anonBefore) << 10;
-            System.out.printf("  memory: anonymous resident memory grew by %,d MiB (%.1f bytes per chunk) from before the open%s;"
+            long anonGrowth = ((residentKiB("RssAnon:") - anonBefore) << 10) - chase.bytes();
+            System.out.printf("  memory: anonymous resident memory grew by %,d MiB (%.1f bytes per chunk) from before the open"
+                    + " (less the peer's region)%s;"
                     + " %,d MiB of file pages resident (the mmapped tables)%n", anonGrowth >> 20, anonGrowth / (double) entries,
                     reused ? "" : " (includes building the index: rerun for the figure)", residentKiB("RssFile:") >> 10);
             chase.close();
@@ -120,6 +122,10 @@ public final class IndexLookupCpu {
             for (int i = 0; i < order.length; i++) {
                 lines.set(java.lang.foreign.ValueLayout.JAVA_LONG, order[i] * 64, order[(i + 1) % order.length] * 64);
             }
+        }
+
+        long bytes() {
+            return lines.byteSize();
         }
 
         void run(int steps) {
