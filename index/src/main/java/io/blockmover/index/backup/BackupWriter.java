@@ -1,5 +1,6 @@
 package io.blockmover.index.backup;
 
+import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.db.IndexSnapshot;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
@@ -8,6 +9,7 @@ import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.manifest.StagedManifest;
 import io.blockmover.index.pack.PackFormat;
 import io.blockmover.index.pack.PackWriter;
+import io.blockmover.index.repo.GcFence;
 import io.blockmover.index.repo.RepoContext;
 import io.blockmover.index.repo.RepositoryException;
 
@@ -16,6 +18,11 @@ import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.LongConsumer;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteBatch;
 import org.slf4j.Logger;
@@ -41,7 +48,15 @@ public final class BackupWriter implements AutoCloseable {
     private final long id;
     private final Instant started = Instant.now();
     private final ChunkSink sink;
-    private final List<DiskWriter> disks = new ArrayList<>();
+    /** Copy-on-write: gc's catch-up reads it without the writer's monitor, which commit holds for long. */
+    private final List<DiskWriter> disks = new CopyOnWriteArrayList<>();
+    /**
+     * Chunk operations (put, reuse, zeros) share it; gc takes it alone for an instant to let those
+     * in flight finish ({@link Catchup#quiesce}); release takes it alone so no catch-up reads the
+     * staged manifests or the parent's snapshot while they are closed.
+     */
+    private final ReentrantReadWriteLock activity = new ReentrantReadWriteLock();
+    private volatile boolean released;
     private final long gateStamp;
     /** The index when the writer opened, for the parent's manifest: a prune of the parent meanwhile does not affect reuse. */
     private final IndexSnapshot parentIndex;
@@ -56,23 +71,31 @@ public final class BackupWriter implements AutoCloseable {
         this.spec = spec;
         this.gateStamp = gateStamp;
         this.sink = new ChunkSink(ctx);
-        // Registered before any lookup: gc waits for writers open when it condemns chunks.
-        this.id = ctx.fence().openWriter(ctx.nextBackupId());
-        if (spec.parentId() != BackupRecord.NO_PARENT) {
-            parentIndex = IndexSnapshot.of(ctx.db(), ctx.readOnly());
-            parentManifests = new ManifestStore(parentIndex);
-            BackupRecord p = parentManifests.backup(spec.parentId()).orElse(null);
-            if (p == null || !p.vmId().equals(spec.vmId())) {
-                state = State.ABORTED;
-                release();
-                throw new RepositoryException(p == null ? "parent backup " + spec.parentId() + " does not exist"
-                        : "parent backup " + spec.parentId() + " is of VM " + p.vmId() + ", not " + spec.vmId());
+        BackupRecord p = null;
+        // Registered before any lookup, so gc either catches up with this writer or it sees the
+        // condemnation; gc's catch-up waits until the parent is known (the lock).
+        activity.readLock().lock();
+        try {
+            this.id = ctx.fence().openWriter(ctx.nextBackupId(), new Catchup());
+            if (spec.parentId() != BackupRecord.NO_PARENT) {
+                this.parentIndex = IndexSnapshot.of(ctx.db(), ctx.readOnly());
+                this.parentManifests = new ManifestStore(parentIndex);
+                p = parentManifests.backup(spec.parentId()).filter(r -> r.vmId().equals(spec.vmId())).orElse(null);
+                this.parent = p;
+            } else {
+                this.parentIndex = null;
+                this.parentManifests = null;
+                this.parent = null;
             }
-            this.parent = p;
-        } else {
-            this.parent = null;
-            this.parentIndex = null;
-            this.parentManifests = null;
+        } finally {
+            activity.readLock().unlock();
+        }
+        if (spec.parentId() != BackupRecord.NO_PARENT && p == null) {
+            state = State.ABORTED;
+            Optional<BackupRecord> other = parentManifests.backup(spec.parentId());
+            release();
+            throw new RepositoryException(other.isEmpty() ? "parent backup " + spec.parentId() + " does not exist"
+                    : "parent backup " + spec.parentId() + " is of VM " + other.get().vmId() + ", not " + spec.vmId());
         }
     }
 
@@ -214,22 +237,86 @@ public final class BackupWriter implements AutoCloseable {
         if (manifestPackStarted != 0) {
             ctx.packsInProgress().settled(manifestPackStarted);
         }
-        for (DiskWriter d : disks) {
-            try {
-                d.staged().close();
-            } catch (IOException e) {
-                log.warn("cannot remove staged manifest of backup {}: {}", id, e.getMessage());
-            }
-        }
         release();
     }
 
     private void release() {
-        if (parentIndex != null) {
-            parentIndex.close();
+        activity.writeLock().lock();
+        try {
+            released = true;
+            for (DiskWriter d : disks) {
+                try {
+                    d.staged().close();
+                } catch (IOException e) {
+                    log.warn("cannot remove staged manifest of backup {}: {}", id, e.getMessage());
+                }
+            }
+            if (parentIndex != null) {
+                parentIndex.close();
+            }
+        } finally {
+            activity.writeLock().unlock();
         }
         ctx.fence().closeWriter(id);
         ctx.gate().exitShared(gateStamp);
+    }
+
+    /** Around each chunk operation of a disk of this backup. */
+    void enter() {
+        activity.readLock().lock();
+    }
+
+    void exit() {
+        activity.readLock().unlock();
+    }
+
+    /** What gc needs from this writer when it was open as gc condemned chunks. */
+    private final class Catchup implements GcFence.OpenWriter {
+        @Override
+        public boolean quiesce(long timeoutMillis) throws InterruptedException {
+            if (!activity.writeLock().tryLock(timeoutMillis, TimeUnit.MILLISECONDS)) {
+                return false;
+            }
+            activity.writeLock().unlock();
+            return true;
+        }
+
+        @Override
+        public void references(LongConsumer prefixes) throws IOException {
+            activity.readLock().lock();
+            try {
+                if (released) {
+                    return;
+                }
+                if (parent != null) {
+                    for (DiskRecord d : parent.disks()) {
+                        for (int s = 0; s < d.segments(); s++) {
+                            byte[] seg = parentManifests.segment(parent.id(), d, s);
+                            entries(seg, seg.length, prefixes);
+                        }
+                    }
+                }
+                byte[] buf = new byte[ManifestKeys.SEGMENT_ENTRIES * ManifestKeys.ENTRY];
+                for (DiskWriter d : disks) {
+                    int segments = ManifestKeys.segments(d.staged().chunkCount());
+                    for (int s = 0; s < segments; s++) {
+                        int len = d.staged().readSegment(s, buf);
+                        entries(buf, len, prefixes);
+                    }
+                }
+            } finally {
+                activity.readLock().unlock();
+            }
+        }
+
+        /** Unwritten entries of a staged manifest read as zeros, like zero chunks: nothing to keep. */
+        private static void entries(byte[] seg, int length, LongConsumer prefixes) {
+            for (int at = 0; at < length; at += ManifestKeys.ENTRY) {
+                if (!ChunkId.isZeroMarker(seg, at)) {
+                    prefixes.accept(ChunkId.prefix(seg, at));
+                }
+            }
+        }
     }
 
     void checkOpen() {

@@ -78,6 +78,15 @@ public final class DiskWriter {
      * @return the bytes the chunk added to its pack when it was new, else {@link #ZERO} or {@link #DUPLICATE}
      */
     public long put(long offset, ByteBuffer chunk) throws IOException {
+        owner.enter();
+        try {
+            return store(offset, chunk);
+        } finally {
+            owner.exit();
+        }
+    }
+
+    private long store(long offset, ByteBuffer chunk) throws IOException {
         owner.checkOpen();
         long i = indexOf(offset);
         int expected = length(i);
@@ -109,15 +118,25 @@ public final class DiskWriter {
 
     /** Marks the chunk at {@code offset} as all zeros (a hole or a known-zero extent). */
     public void putZero(long offset) throws IOException {
-        owner.checkOpen();
-        staged.set(indexOf(offset), null);
+        owner.enter();
+        try {
+            owner.checkOpen();
+            staged.set(indexOf(offset), null);
+        } finally {
+            owner.exit();
+        }
     }
 
     /** Marks every chunk of [offset, offset+length) as zero. */
     public void putZeros(long offset, long length) throws IOException {
-        owner.checkOpen();
-        long first = indexOf(offset);
-        staged.setZeros(first, endIndex(offset, length) - first);
+        owner.enter();
+        try {
+            owner.checkOpen();
+            long first = indexOf(offset);
+            staged.setZeros(first, endIndex(offset, length) - first);
+        } finally {
+            owner.exit();
+        }
     }
 
     /**
@@ -126,6 +145,15 @@ public final class DiskWriter {
      * capacity) and lie within the parent's disk with the same chunk lengths.
      */
     public void reuse(long offset, long length) throws IOException {
+        owner.enter();
+        try {
+            copyFromParent(offset, length);
+        } finally {
+            owner.exit();
+        }
+    }
+
+    private void copyFromParent(long offset, long length) throws IOException {
         owner.checkOpen();
         if (parent == null) {
             throw new IllegalStateException("disk " + spec.diskId() + " has no parent to reuse from");

@@ -43,8 +43,9 @@ import org.slf4j.LoggerFactory;
  *     packs older than the grace window, are the candidates;</li>
  * <li>condemn them ({@link GcFence}): from now on a writer's dedup hit on one is a miss, and it
  *     stores a fresh copy;</li>
- * <li>wait for the writers that were open when they were condemned (they may have deduplicated
- *     against a candidate before), then reprieve every chunk a manifest committed since S0 uses;</li>
+ * <li>catch up with the writers that were open when they were condemned (they may have
+ *     deduplicated against a candidate before, or reuse one from their parent): reprieve what
+ *     they reference, then every chunk a manifest committed since S0 uses;</li>
  * <li>sweep: delete a candidate's index entry only if it still holds the location it had at S0
  *     (a writer's fresh copy is never lost), and manifests of backups that will never commit;</li>
  * <li>compact packs below the live fraction: live records copied (after a full check) into new
@@ -68,8 +69,8 @@ public final class GarbageCollector {
 
     /**
      * Runs one gc. Fails clearly if another gc does not finish within {@code waitMillis}, or if a
-     * backup that was open when gc condemned chunks does not finish within it (nothing is swept
-     * then). Restores that stay open longer than that only defer the deletion of packs to the next gc.
+     * backup's chunk writes in flight do not (nothing is swept then). Restores that stay open
+     * longer than that only defer the deletion of packs to the next gc.
      */
     public GcReport run(GcOptions options) throws IOException {
         ctx.checkWritable("run gc");
@@ -120,18 +121,28 @@ public final class GarbageCollector {
             candidates = new Candidates(live, modified, now - graceMillis);
             liveAtMark = candidates.find(s0);
             if (candidates.count > 0) {
-                Set<Long> older = ctx.fence().condemn(candidates.condemned::contains);
+                List<GcFence.OpenWriter> older = ctx.fence().condemn(candidates.condemned::contains);
                 try {
                     ctx.fence().reached(Phase.CONDEMNED);
-                    if (!ctx.fence().awaitWriters(older, options.waitMillis())) {
-                        throw new RepositoryException("gc waited " + options.waitMillis() + " ms for " + older.size()
-                                + " backups that started before it to finish; nothing was collected; try later");
-                    }
-                    // Whatever those writers (and any since) committed is live, whether or not they stored fresh copies.
+                    // The writers open at condemnation may have deduplicated against a candidate before it,
+                    // or may reuse one from their parent: catch up with what they reference, then with
+                    // whatever was committed since S0 (from a second snapshot, so a prune meanwhile
+                    // cannot pull a manifest from under the read). Later references are fresh copies
+                    // of condemned chunks or chunks that were never candidates.
                     LongHashSet reprieved = new LongHashSet();
-                    for (BackupRecord b : ctx.manifests().backups()) {
-                        if (!committedAtS0.contains(b.id())) {
-                            mark(ctx.manifests(), b, reprieved);
+                    for (GcFence.OpenWriter w : older) {
+                        if (!w.quiesce(options.waitMillis())) {
+                            throw new RepositoryException("gc waited " + options.waitMillis() + " ms for a backup's chunk writes in "
+                                    + "progress; nothing was collected; try later");
+                        }
+                        w.references(reprieved::add);
+                    }
+                    try (IndexSnapshot s1 = IndexSnapshot.of(ctx.db(), false)) {
+                        ManifestStore atS1 = new ManifestStore(s1);
+                        for (BackupRecord b : atS1.backups()) {
+                            if (!committedAtS0.contains(b.id())) {
+                                mark(atS1, b, reprieved);
+                            }
                         }
                     }
                     deletedEntries = sweep(s0, candidates, reprieved);

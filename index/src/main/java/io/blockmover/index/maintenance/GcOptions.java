@@ -7,9 +7,9 @@ import java.time.Duration;
  * are the chunks in them swept (belt and braces: in this process, gc knows the open backups
  * and their packs exactly; the window also covers a read-only open in another process).
  * {@code compactBelow}: packs whose live fraction is lower are rewritten. {@code waitMillis}: how
- * long gc waits for another gc, for backups that were open when it condemned chunks (then it
- * fails, having collected nothing), and for restores opened before it changed the index (then
- * the unused packs are left for the next gc).
+ * long gc waits for another gc or for a backup's chunk writes in flight (then it fails, having
+ * collected nothing), and for restores opened before it changed the index (then the unused packs
+ * are left for the next gc).
  */
 public record GcOptions(Duration grace, double compactBelow, long waitMillis) {
     public GcOptions {

@@ -2,20 +2,24 @@ package io.blockmover.index.repo;
 
 import io.blockmover.index.chunk.ChunkId;
 
-import java.util.HashSet;
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 import java.util.function.LongPredicate;
 
 /**
  * What lets gc run beside backups (README "gc beside backups" says why it is safe):
  * <ul>
- * <li>the open writers' backup ids, so gc can wait for those that were open when it condemned
- *     chunks, and never sweeps the manifests of a backup still being committed;</li>
+ * <li>the open writers, so gc can catch up with what those open when it condemned chunks had
+ *     referenced before, and never sweeps the manifests of a backup still being committed;</li>
  * <li>the condemned chunks (digest prefixes): a writer's dedup lookup that hits one is a miss,
  *     so the writer stores a fresh copy instead of referencing one that may be swept;</li>
  * <li>the order of chunk-index writes: writers publish locations under the shared side, gc's
@@ -27,7 +31,7 @@ import java.util.function.LongPredicate;
 public final class GcFence {
     /** Points of a gc run where a test (or anything watching) is told what gc is about to do. */
     public enum Phase {
-        /** Chunks were condemned; gc is about to wait for the writers that were open then. */
+        /** Chunks were condemned; gc is about to catch up with the writers that were open then. */
         CONDEMNED,
         /** Unreferenced index entries were deleted; compaction is next. */
         SWEPT,
@@ -35,18 +39,34 @@ public final class GcFence {
         SWITCHED
     }
 
+    /** What gc needs from a writer that was open when it condemned chunks. */
+    public interface OpenWriter {
+        /**
+         * Waits until the writer's chunk operations in flight have finished (any that start later
+         * see the condemnation); false if they have not after {@code timeoutMillis}.
+         */
+        boolean quiesce(long timeoutMillis) throws InterruptedException;
+
+        /**
+         * Gives the digest prefix of every chunk the writer references so far, and of every chunk
+         * it may still reuse from its parent (those come with no dedup lookup). Nothing once it
+         * has finished: what it committed is in the catalog.
+         */
+        void references(LongConsumer prefixes) throws IOException;
+    }
+
     private final Object monitor = new Object();
-    private final Set<Long> openWriters = new HashSet<>();
+    private final Map<Long, OpenWriter> openWriters = new HashMap<>();
     private volatile LongPredicate condemned;
     private final ReentrantReadWriteLock indexWrites = new ReentrantReadWriteLock();
     private final ReentrantLock gcRun = new ReentrantLock();
     private volatile Consumer<Phase> observer = p -> { };
 
     /** Allocates the next backup id from {@code ids} and registers the writer under it. */
-    public long openWriter(java.util.concurrent.atomic.AtomicLong ids) {
+    public long openWriter(AtomicLong ids, OpenWriter writer) {
         synchronized (monitor) {
             long id = ids.getAndIncrement();
-            openWriters.add(id);
+            openWriters.put(id, writer);
             return id;
         }
     }
@@ -54,7 +74,6 @@ public final class GcFence {
     public void closeWriter(long id) {
         synchronized (monitor) {
             openWriters.remove(id);
-            monitor.notifyAll();
         }
     }
 
@@ -62,9 +81,9 @@ public final class GcFence {
     public record Writers(Set<Long> open, long nextId) {
     }
 
-    public Writers writers(java.util.concurrent.atomic.AtomicLong ids) {
+    public Writers writers(AtomicLong ids) {
         synchronized (monitor) {
-            return new Writers(Set.copyOf(openWriters), ids.get());
+            return new Writers(Set.copyOf(openWriters.keySet()), ids.get());
         }
     }
 
@@ -72,10 +91,10 @@ public final class GcFence {
      * Publishes the condemned digest prefixes and returns the writers open at that moment: every
      * writer opened later sees the condemnation in all its lookups (both under one monitor).
      */
-    public Set<Long> condemn(LongPredicate prefixes) {
+    public List<OpenWriter> condemn(LongPredicate prefixes) {
         synchronized (monitor) {
             condemned = prefixes;
-            return Set.copyOf(openWriters);
+            return List.copyOf(openWriters.values());
         }
     }
 
@@ -88,21 +107,6 @@ public final class GcFence {
     public boolean isCondemned(ChunkId id) {
         LongPredicate c = condemned;
         return c != null && c.test(id.prefix());
-    }
-
-    /** Waits until none of {@code ids} is open; false after {@code timeoutMillis}. */
-    public boolean awaitWriters(Set<Long> ids, long timeoutMillis) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        synchronized (monitor) {
-            while (ids.stream().anyMatch(openWriters::contains)) {
-                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-                if (left <= 0) {
-                    return false;
-                }
-                monitor.wait(left);
-            }
-            return true;
-        }
     }
 
     /** Held by a writer while it writes chunk locations into the index. */
