@@ -5,13 +5,19 @@ import io.blockmover.nbd.esx.HostSpec;
 import io.blockmover.nbd.esx.Profile;
 import io.blockmover.nbd.esx.Snapshot;
 import io.blockmover.nbd.esx.VirtualMachine;
+import io.blockmover.nbd.server.ServerTls;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyStore;
+import java.util.Base64;
 import java.util.Comparator;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -19,7 +25,7 @@ import java.util.stream.Stream;
  * cache, JEP 483/514/515). Every {@code blockmover} command is a fresh process, so start-up is part
  * of every backup's time; with the cache a process starts with the classes it needs already loaded
  * and linked, and with method profiles that let the JIT compile the hot paths sooner. It runs the
- * real commands, as a user types them, against an in-process emulated host.
+ * real commands, as a user types them, against an in-process emulated host (plain, then TLS).
  */
 public final class StartupTraining {
     private static final long DISK = 256L << 20;
@@ -33,6 +39,19 @@ public final class StartupTraining {
         PrintStream err = System.err;
         System.setOut(new PrintStream(OutputStream.nullOutputStream()));
         System.setErr(new PrintStream(OutputStream.nullOutputStream()));
+        try {
+            plain(dir);
+            tls(dir);
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+            try (Stream<Path> files = Files.walk(dir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(StartupTraining::delete);
+            }
+        }
+    }
+
+    private static void plain(Path dir) throws Exception {
         try (EsxSimulator sim = EsxSimulator.start(EsxSimulator.Options.plain(
                 new HostSpec(7, 1, 1, DISK, Profile.MIXED, true)))) {
             VirtualMachine vm = sim.host().requireVm("vm01");
@@ -52,13 +71,56 @@ public final class StartupTraining {
             run("stats", "--repo", repo);
             run("nbd-info", base + "s2");
             run("nbd-copy", base + "s2", "null:", "--no-progress");
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-            try (Stream<Path> files = Files.walk(dir)) {
-                files.sorted(Comparator.reverseOrder()).forEach(StartupTraining::delete);
-            }
         }
+    }
+
+    /**
+     * The same copy over TLS. Without it, every TLS run loaded and verified ~700 classes (Netty's
+     * SSL handler, BoringSSL's bindings, X.509 parsing) from the jars instead of the cache.
+     */
+    private static void tls(Path dir) throws Exception {
+        ServerTls tls = selfSignedTls(dir);
+        try (EsxSimulator sim = EsxSimulator.start(EsxSimulator.Options.plain(
+                new HostSpec(7, 1, 1, DISK, Profile.MIXED, true)).withTls(tls))) {
+            String uri = "nbds://127.0.0.1:" + sim.nbdAddress().getPort() + "/vm01/disk-2000";
+            String ca = tls.certificateChainPem().toString();
+            run("nbd-info", "--tls-ca", ca, uri);
+            run("nbd-copy", "--tls-ca", ca, uri, "null:", "--no-progress");
+        }
+    }
+
+    /**
+     * A self-signed RSA certificate for 127.0.0.1 (as the benchmark's), made by the JDK's keytool
+     * and written as the PEM files the server takes; the client trusts it as its CA.
+     */
+    private static ServerTls selfSignedTls(Path dir) throws Exception {
+        Path store = dir.resolve("training.p12");
+        String password = "training";
+        Process keytool = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+                "-genkeypair", "-alias", "nbd", "-keyalg", "RSA", "-keysize", "2048", "-validity", "2",
+                "-dname", "CN=localhost", "-ext", "san=ip:127.0.0.1,dns:localhost",
+                "-keystore", store.toString(), "-storetype", "PKCS12", "-storepass", password)
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            if (!keytool.waitFor(2, TimeUnit.MINUTES) || keytool.exitValue() != 0) {
+                throw new IllegalStateException("keytool could not make the training certificate");
+            }
+        } finally {
+            keytool.destroyForcibly();
+        }
+        KeyStore keys = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(store)) {
+            keys.load(in, password.toCharArray());
+        }
+        Path cert = Files.writeString(dir.resolve("cert.pem"), pem("CERTIFICATE", keys.getCertificate("nbd").getEncoded()));
+        Path key = Files.writeString(dir.resolve("key.pem"), pem("PRIVATE KEY", keys.getKey("nbd", password.toCharArray()).getEncoded()));
+        return new ServerTls(cert, key, Optional.empty(), true);
+    }
+
+    private static String pem(String type, byte[] der) {
+        return "-----BEGIN " + type + "-----\n"
+                + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
+                + "\n-----END " + type + "-----\n";
     }
 
     private static void run(String... args) {
