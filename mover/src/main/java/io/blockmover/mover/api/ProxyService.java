@@ -328,7 +328,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
             GcReport r = new GarbageCollector(repo).run(options);
             return GcResult.newBuilder().setLiveChunks(r.liveChunks()).setDeletedChunkEntries(r.deletedChunkEntries())
                     .setDeletedPacks(r.deletedPacks()).setCompactedPacks(r.compactedPacks()).setKeptForGrace(r.keptForGrace())
-                    .setFreedBytes(r.freedBytes()).build();
+                    .setFreedBytes(r.freedBytes()).setDeferredPacks(r.deferredPacks()).build();
         });
     }
 

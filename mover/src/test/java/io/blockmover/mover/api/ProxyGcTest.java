@@ -141,6 +141,7 @@ class ProxyGcTest {
 
         GcResult r = gc.get(BOUND_SECONDS, TimeUnit.SECONDS);
         assertTrue(r.getDeletedChunkEntries() > 0, "the chunks only the pruned full used are gone: " + r);
+        assertEquals(0, r.getDeferredPacks(), "the restore made during gc ended before gc deleted packs");
         SnapshotDisk d2 = s2.disks().getFirst();
         assertEquals(DiskContent.sha256Of(d2::read, d2.capacity()), sha256(restored));
         VerifyResult exact = bounded().verify(VerifyRequest.newBuilder().setBackupId(during.getBackupId()).setAgainstUri(export(s3)).build());
