@@ -1,0 +1,123 @@
+package io.blockmover.index;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.maintenance.DamagedChunk;
+import io.blockmover.index.maintenance.Verifier;
+import io.blockmover.index.maintenance.VerifyReport;
+import io.blockmover.index.pack.ChunkLocation;
+import io.blockmover.index.rebuild.IndexRebuilder;
+import io.blockmover.index.repo.InitOptions;
+import io.blockmover.index.repo.Repository;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.function.LongUnaryOperator;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The chunks CF's tables (PlainTable, FORMAT.md) carry no block checksums: bytes flipped inside
+ * them on disk must still be found by verify, which checks every entry against the record it points
+ * to and every manifest entry against the index, and repaired by rebuild-index.
+ */
+class ChunksTableDamageTest {
+    static final int N = 20;
+    static final LongUnaryOperator A = i -> 700 + i;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void bytesFlippedInTheChunksTableAreFoundByVerifyAndRepairedByRebuild() throws Exception {
+        Path root = dir.resolve("r");
+        long id;
+        ChunkId moved;
+        ChunkLocation movedAt;
+        ChunkId renamed;
+        ChunkLocation renamedAt;
+        try (Repository repo = Repository.init(root, InitOptions.defaults().withChunkSize(Fixtures.CHUNK))) {
+            id = Fixtures.backup(repo, "vmA", N, A);
+            moved = Fixtures.chunkAt(repo, id, 3L * Fixtures.CHUNK);
+            movedAt = repo.context().db().location(moved);
+            renamed = Fixtures.chunkAt(repo, id, 7L * Fixtures.CHUNK);
+            renamedAt = repo.context().db().location(renamed);
+            repo.context().db().flushAndCompact();
+        }
+        // A flip in an entry's value (the low byte of the record offset) and one in another entry's key.
+        Row m = row(root, moved, movedAt);
+        flip(m.table(), m.locationAt() + 15, 0x40);
+        Row r = row(root, renamed, renamedAt);
+        flip(r.table(), r.keyAt() + 20, 0x01);
+        byte[] k = renamed.bytes().clone();
+        k[20] ^= 0x01;
+        ChunkId renamedTo = ChunkId.wrap(k);
+
+        try (Repository repo = Repository.open(root, null)) {
+            byte[] scratch = new byte[ChunkLocation.ENCODED];
+            assertFalse(repo.context().db().contains(renamed, scratch), "a renamed entry is not found under its old key");
+            assertNotEquals(movedAt, repo.context().db().location(moved));
+            VerifyReport report = new Verifier(repo).run(1);
+            assertFalse(report.ok());
+            Set<String> damaged = report.damaged().stream().map(DamagedChunk::chunkId).collect(Collectors.toSet());
+            assertEquals(Set.of(moved.hex(), renamed.hex(), renamedTo.hex()), damaged, report.toString());
+            assertEquals(Set.of(id), report.brokenBackups());
+        }
+        assertEquals(1, IndexRebuilder.rebuild(root).backupsRecovered());
+        try (Repository repo = Repository.open(root, null)) {
+            assertTrue(new Verifier(repo).run(1).ok());
+            Fixtures.assertRestores(repo, id, A);
+        }
+    }
+
+    /** Where an entry lies in the one table file that holds it: its key, and its location after it. */
+    private record Row(Path table, int keyAt, int locationAt) {
+    }
+
+    private static Row row(Path root, ChunkId key, ChunkLocation at) throws Exception {
+        List<Row> rows = new ArrayList<>();
+        try (Stream<Path> s = Files.list(root.resolve("index"))) {
+            for (Path p : s.filter(p -> p.toString().endsWith(".sst")).toList()) {
+                byte[] data = Files.readAllBytes(p);
+                int loc = indexOf(data, at.encode());
+                for (int i = Math.max(0, loc - 48); loc >= 0 && i < loc; i++) {
+                    if (Arrays.equals(data, i, i + ChunkId.LENGTH, key.bytes(), 0, ChunkId.LENGTH)) {
+                        rows.add(new Row(p, i, loc));
+                        break;
+                    }
+                }
+            }
+        }
+        assertEquals(1, rows.size(), "rows of " + key.hex());
+        return rows.get(0);
+    }
+
+    private static void flip(Path table, int at, int mask) throws Exception {
+        try (RandomAccessFile f = new RandomAccessFile(table.toFile(), "rw")) {
+            f.seek(at);
+            int v = f.read();
+            f.seek(at);
+            f.write(v ^ mask);
+        }
+    }
+
+    private static int indexOf(byte[] data, byte[] what) {
+        for (int i = 0; i + what.length <= data.length; i++) {
+            if (Arrays.equals(data, i, i + what.length, what, 0, what.length)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+}
