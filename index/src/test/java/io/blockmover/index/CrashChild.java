@@ -5,10 +5,18 @@ import io.blockmover.index.backup.BackupSpec;
 import io.blockmover.index.backup.BackupWriter;
 import io.blockmover.index.backup.DiskSpec;
 import io.blockmover.index.backup.DiskWriter;
+import io.blockmover.index.maintenance.GarbageCollector;
+import io.blockmover.index.maintenance.GcOptions;
+import io.blockmover.index.maintenance.Pruner;
+import io.blockmover.index.maintenance.Retention;
+import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.RepositoryException;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -16,7 +24,9 @@ import java.util.SplittableRandom;
 /**
  * Child JVM of {@link CrashRecoveryTest}: writes backups into a repository forever, from two
  * threads, until it is killed. Every backup's content follows from the seed in its label, so the
- * parent can check any backup that became visible byte for byte.
+ * parent can check any backup that became visible byte for byte. With a third argument (a file),
+ * it also prunes and collects garbage in a loop and restores committed backups in another, beside
+ * the backups; a failure of either is written to that file and ends the child with status 3.
  */
 public final class CrashChild {
     static final int CHUNK = 64 << 10;
@@ -26,6 +36,27 @@ public final class CrashChild {
         long seed = Long.parseLong(args[1]);
         SplittableRandom r = new SplittableRandom(seed);
         try (Repository repo = Repository.open(root, null)) {
+            if (args.length > 2) {
+                Path failures = Path.of(args[2]);
+                beside(failures, () -> {
+                    new Pruner(repo).run(new Retention(2, 0, 0, 0, 0), ZoneOffset.UTC, false);
+                    new GarbageCollector(repo).run(GcOptions.defaults().withGrace(Duration.ZERO).withCompactBelow(0.7));
+                });
+                SplittableRandom pick = new SplittableRandom(seed);
+                beside(failures, () -> {
+                    List<BackupRecord> all = repo.backups();
+                    if (!all.isEmpty()) {
+                        BackupRecord b = all.get(pick.nextInt(all.size()));
+                        try {
+                            CrashRecoveryTest.assertRestoresExactly(repo, b);
+                        } catch (RepositoryException e) {
+                            if (!e.getMessage().contains("does not exist")) { // pruned between the list and the open
+                                throw e;
+                            }
+                        }
+                    }
+                });
+            }
             System.out.println("READY");
             System.out.flush();
             for (long n = 0; ; n++) {
@@ -54,6 +85,31 @@ public final class CrashChild {
                 }
             }
         }
+    }
+
+    private interface Round {
+        void run() throws Throwable;
+    }
+
+    /** Runs {@code round} over and over on its own thread; its first failure ends the process. */
+    private static void beside(Path failures, Round round) {
+        Thread.ofPlatform().daemon().start(() -> {
+            try {
+                while (true) {
+                    round.run();
+                    Thread.sleep(10); // leave the backups some CPU on a small machine
+                }
+            } catch (Throwable t) {
+                try {
+                    java.io.StringWriter w = new java.io.StringWriter();
+                    t.printStackTrace(new java.io.PrintWriter(w));
+                    java.nio.file.Files.writeString(failures, w.toString());
+                } catch (java.io.IOException ignored) {
+                    // the exit status still tells
+                }
+                Runtime.getRuntime().halt(3);
+            }
+        });
     }
 
     static Kind kind(long backupSeed, int i) {

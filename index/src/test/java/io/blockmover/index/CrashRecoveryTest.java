@@ -35,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CrashRecoveryTest {
     static final int ITERATIONS = 15;
+    static final int GC_ITERATIONS = 8;
 
     @TempDir
     Path dir;
@@ -82,6 +83,48 @@ class CrashRecoveryTest {
         }
     }
 
+    /**
+     * The same kills while the child also prunes, collects garbage and restores beside its
+     * backups: gc killed at any point leaves a repository whose backups all restore and verify,
+     * and no restore in the child ever read a wrong or missing chunk.
+     */
+    @Test
+    void killedWhileGcAndRestoresRunBesideTheBackups() throws Exception {
+        Path root = dir.resolve("repo");
+        Path failures = dir.resolve("child-failure.txt");
+        Repository.init(root, InitOptions.defaults().withChunkSize(CrashChild.CHUNK).withPackTargetSize(512 << 10)).close();
+        SplittableRandom r = new SplittableRandom(7);
+        for (int iter = 0; iter < GC_ITERATIONS; iter++) {
+            Process p = startChild(root, iter + 1, failures);
+            try {
+                awaitReady(p);
+                Thread.sleep(200 + r.nextInt(800));
+                assertTrue(p.isAlive(), "the child failed beside its backups (status " + (p.isAlive() ? 0 : p.exitValue()) + "):\n"
+                        + (Files.exists(failures) ? Files.readString(failures) : "no report"));
+            } finally {
+                p.destroyForcibly();
+                p.waitFor(30, TimeUnit.SECONDS);
+            }
+            try (Repository repo = Repository.open(root, null)) {
+                for (BackupRecord b : repo.backups()) {
+                    assertRestoresExactly(repo, b);
+                }
+                VerifyReport v = new Verifier(repo).run(2);
+                assertTrue(v.ok(), "iteration " + iter + ": " + v);
+            }
+        }
+        try (Repository repo = Repository.open(root, null)) {
+            GcReport gc = new GarbageCollector(repo).run(GcOptions.defaults().withGrace(Duration.ZERO).withCompactBelow(1.0));
+            RepositoryStats s = RepositoryStats.of(repo);
+            assertEquals(s.storedBytes() + (long) s.packs() * (PackFormat.FILE_HEADER + PackFormat.FOOTER), s.packBytes(),
+                    "after " + gc + ": " + s);
+            for (BackupRecord b : repo.backups()) {
+                assertRestoresExactly(repo, b);
+            }
+            assertTrue(new Verifier(repo).run(2).ok());
+        }
+    }
+
     static void assertRestoresExactly(Repository repo, BackupRecord b) throws Exception {
         String[] parts = b.label().split(",");
         long seed = Long.parseLong(parts[0].substring("seed=".length()));
@@ -99,10 +142,14 @@ class CrashRecoveryTest {
         }
     }
 
-    static Process startChild(Path root, long seed) throws Exception {
+    static Process startChild(Path root, long seed, Path... failures) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
-                "-cp", System.getProperty("java.class.path"), CrashChild.class.getName(), root.toString(), Long.toString(seed));
+        List<String> cmd = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
+                "-cp", System.getProperty("java.class.path"), CrashChild.class.getName(), root.toString(), Long.toString(seed)));
+        for (Path f : failures) {
+            cmd.add(f.toString());
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.redirectErrorStream(true);
         return pb.start();
     }
