@@ -22,13 +22,17 @@ public final class IndexSnapshot implements AutoCloseable {
     private final IndexDb db;
     private final Snapshot snapshot;
     private final ReadOptions read;
+    /** Like {@link IndexDb#iterator}: whole scans in total order (the chunks CF has a prefix extractor). */
+    private final ReadOptions scan;
 
     private IndexSnapshot(IndexDb db, boolean frozen) {
         this.db = db;
         this.snapshot = frozen ? db.rocks().getSnapshot() : null;
         this.read = new ReadOptions();
+        this.scan = new ReadOptions().setTotalOrderSeek(true);
         if (snapshot != null) {
             read.setSnapshot(snapshot);
+            scan.setSnapshot(snapshot);
         }
     }
 
@@ -50,7 +54,7 @@ public final class IndexSnapshot implements AutoCloseable {
     }
 
     public RocksIterator iterator(ColumnFamilyHandle cf) {
-        return db.rocks().newIterator(cf, read);
+        return db.rocks().newIterator(cf, scan);
     }
 
     /** True when the chunk was indexed at the snapshot. {@code scratch} must hold 25 bytes. */
@@ -78,6 +82,7 @@ public final class IndexSnapshot implements AutoCloseable {
     @Override
     public void close() {
         read.close();
+        scan.close();
         if (snapshot != null) {
             db.rocks().releaseSnapshot(snapshot);
         }
