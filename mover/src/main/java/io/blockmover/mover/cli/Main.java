@@ -1,6 +1,7 @@
 package io.blockmover.mover.cli;
 
 import io.blockmover.mover.api.UserMessages;
+import io.blockmover.mover.transport.nbd.NbdClient;
 import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -47,7 +48,13 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        System.exit(execute(args));
+        int exit = execute(args);
+        try {
+            NbdClient.stopSharedEventLoops();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        System.exit(exit);
     }
 
     /** Runs the command line and returns the exit code (used by tests as well as main). */

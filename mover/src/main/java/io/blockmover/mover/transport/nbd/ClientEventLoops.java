@@ -7,6 +7,7 @@ import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.nio.NioIoHandler;
 
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -21,23 +22,39 @@ final class ClientEventLoops {
 
     private ClientEventLoops() {}
 
-    static EventLoopGroup shared() {
-        return Holder.GROUP;
+    /** The loops; made on first use, so that commands that never open an NBD connection start no threads. */
+    private static EventLoopGroup group;
+
+    static synchronized EventLoopGroup shared() {
+        if (group == null) {
+            group = create();
+        }
+        return group;
     }
 
-    /** Created on first use: commands that never open an NBD connection start no threads. */
-    private static final class Holder {
-        static final EventLoopGroup GROUP = create();
-
-        private static EventLoopGroup create() {
-            IoHandlerFactory f = EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-            AtomicInteger n = new AtomicInteger();
-            return new MultiThreadIoEventLoopGroup(Math.max(1, Runtime.getRuntime().availableProcessors()), r -> {
-                // Daemons: an idle client loop must never keep a finished command alive.
-                Thread t = new Thread(r, "nbd-client-" + n.getAndIncrement());
-                t.setDaemon(true);
-                return t;
-            }, f);
+    /**
+     * Stops the loops, if any were made, and waits up to {@code timeoutMillis} for their threads to
+     * end. Clients open at that point lose their connections; clients made afterwards get new loops.
+     */
+    static void stop(long timeoutMillis) throws InterruptedException {
+        EventLoopGroup stopping;
+        synchronized (ClientEventLoops.class) {
+            stopping = group;
+            group = null;
         }
+        if (stopping != null) {
+            stopping.shutdownGracefully(0, timeoutMillis, TimeUnit.MILLISECONDS).await(timeoutMillis);
+        }
+    }
+
+    private static EventLoopGroup create() {
+        IoHandlerFactory f = EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        AtomicInteger n = new AtomicInteger();
+        return new MultiThreadIoEventLoopGroup(Math.max(1, Runtime.getRuntime().availableProcessors()), r -> {
+            // Daemons: an idle client loop must never keep a finished command alive.
+            Thread t = new Thread(r, "nbd-client-" + n.getAndIncrement());
+            t.setDaemon(true);
+            return t;
+        }, f);
     }
 }
