@@ -22,7 +22,10 @@ import java.util.SplittableRandom;
  * readers, filters, indexes, memtables and caches, plus some compiled code and class metadata;
  * the heap is all resident from the start with {@code -Xms} = {@code -Xmx} and
  * {@code -XX:+AlwaysPreTouch}), and the resident file pages (the mmapped tables).
- * Run: {@code java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ... io.blockmover.bench.jmh.IndexLookupCpu [entries] [rounds]}.
+ * With {@code live} the index is not compacted by hand but left as background compactions leave
+ * it (several levels and an L0 file or two, as in a repository being written), which a hit pays
+ * with one more bloom probe per level above the key's.
+ * Run: {@code java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -cp ... io.blockmover.bench.jmh.IndexLookupCpu [entries] [rounds] [live]}.
  */
 public final class IndexLookupCpu {
     private IndexLookupCpu() {
@@ -32,11 +35,12 @@ public final class IndexLookupCpu {
         int entries = args.length > 0 ? Integer.parseInt(args[0]) : 10_000_000;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 10;
         int perRound = 200_000;
-        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "blockmover-index-bench-" + entries);
+        boolean live = args.length > 2 && args[2].equals("live");
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "blockmover-index-bench-" + entries + (live ? "-live" : ""));
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         boolean reused = java.nio.file.Files.exists(dir.resolve("COMPLETE"));
         long anonBefore = residentKiB("RssAnon:");
-        try (IndexDb db = IndexLookupBenchmark.openOrBuild(dir, entries)) {
+        try (IndexDb db = IndexLookupBenchmark.openOrBuild(dir, entries, !live)) {
             byte[] scratch = new byte[ChunkLocation.ENCODED];
             SplittableRandom r = new SplittableRandom(11);
             double[][] rates = new double[2][rounds];
@@ -74,7 +78,12 @@ public final class IndexLookupCpu {
                     }
                 }
             }
-            System.out.printf("index of %,d chunks, %d rounds of %,d lookups, one thread%n", entries, rounds, perRound);
+            StringBuilder levels = new StringBuilder();
+            for (int l = 0; l < 7; l++) {
+                levels.append(" L").append(l).append(':').append(db.rocks().getProperty(db.chunks(), "rocksdb.num-files-at-level" + l));
+            }
+            System.out.printf("index of %,d chunks (table files per level:%s), %d rounds of %,d lookups, one thread%n",
+                    entries, levels, rounds, perRound);
             String[] names = {"hit", "miss"};
             for (int kind = 0; kind < 2; kind++) {
                 System.out.printf("  %-5s median %,9.0f lookups per CPU-second   (%,9.0f per wall-clock second)%n",
