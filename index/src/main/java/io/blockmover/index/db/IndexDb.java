@@ -112,8 +112,8 @@ public final class IndexDb implements AutoCloseable {
 
     /**
      * The chunks CF is looked up once per chunk written, mostly for chunks that exist, at random
-     * among millions of keys: a block-based table pays 8–10 dependent cache misses per hit there
-     * (filter, block index, block trailer, in-block hash, entry), a PlainTable 3–4: a bloom probe
+     * among millions of keys: a block-based table pays 8–11 dependent cache misses per hit there
+     * (filter, block index, block trailer, in-block hash, entry), a PlainTable 3–4½: a bloom probe
      * within one cache line, one bucket of a hash index keyed by the digest's first 8 bytes (digests
      * are uniformly random, so nearly every key is its own prefix), sometimes a sub-index for a
      * shared bucket, then the row itself in the mmapped file. Index and bloom are stored in each
