@@ -3,20 +3,26 @@ package io.blockmover.index;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.maintenance.DamagedChunk;
+import io.blockmover.index.maintenance.GarbageCollector;
+import io.blockmover.index.maintenance.GcOptions;
+import io.blockmover.index.maintenance.RepositoryStats;
 import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.maintenance.VerifyReport;
 import io.blockmover.index.pack.ChunkLocation;
 import io.blockmover.index.rebuild.IndexRebuilder;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.RepositoryException;
 
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -78,6 +84,47 @@ class ChunksTableDamageTest {
         try (Repository repo = Repository.open(root, null)) {
             assertTrue(new Verifier(repo).run(1).ok());
             Fixtures.assertRestores(repo, id, A);
+        }
+    }
+
+    /**
+     * A row whose value length is damaged stops a scan of the table with an error, and an
+     * iterator then just says "not valid", as at the end. gc must fail rather than take every
+     * chunk after that row for garbage (with small packs, whole packs of live chunks); stats and
+     * verify must fail rather than report a part as the whole.
+     */
+    @Test
+    void aScanStoppedByADamagedRowFailsInsteadOfPassingForComplete() throws Exception {
+        Path root = dir.resolve("s");
+        ChunkId hit;
+        ChunkLocation hitAt;
+        try (Repository repo = Repository.init(root, InitOptions.defaults().withChunkSize(Fixtures.CHUNK)
+                .withPackTargetSize(2L * Fixtures.CHUNK))) {
+            long id = Fixtures.backup(repo, "vmA", N, A);
+            hit = Fixtures.chunkAt(repo, id, 3L * Fixtures.CHUNK);
+            hitAt = repo.context().db().location(hit);
+            repo.context().db().flushAndCompact();
+        }
+        Row r = row(root, hit, hitAt);
+        // The varint right after the fixed-size key is the value's length: make it run past the file.
+        for (int i = 0; i < 4; i++) {
+            flip(r.table(), r.keyAt() + ChunkId.LENGTH + i, 0x80);
+        }
+        List<Path> packsBefore = packs(root);
+
+        try (Repository repo = Repository.open(root, null)) {
+            RepositoryException gc = assertThrows(RepositoryException.class,
+                    () -> new GarbageCollector(repo).run(GcOptions.defaults().withGrace(Duration.ZERO)));
+            assertTrue(gc.getMessage().contains("damaged index"), gc.getMessage());
+            assertThrows(RepositoryException.class, () -> RepositoryStats.of(repo));
+            assertThrows(RepositoryException.class, () -> new Verifier(repo).run(1));
+        }
+        assertEquals(packsBefore, packs(root), "gc deleted packs after a scan it could not finish");
+    }
+
+    private static List<Path> packs(Path root) throws Exception {
+        try (Stream<Path> s = Files.walk(root.resolve("packs"))) {
+            return s.filter(Files::isRegularFile).sorted().toList();
         }
     }
 

@@ -211,6 +211,20 @@ public final class IndexDb implements AutoCloseable {
         return db.newIterator(cf, scan);
     }
 
+    /**
+     * Call after a scan's loop: an iterator stops being valid at the end of the data and also
+     * when a read fails (a damaged table), and only its status tells which. A scan cut short
+     * must never pass for complete: gc would take every chunk it missed for garbage.
+     */
+    public static void checkScan(RocksIterator it, String what) {
+        try {
+            it.status();
+        } catch (RocksDBException e) {
+            throw new RepositoryException(what + " stopped on a damaged index: " + e.getMessage()
+                    + " (rebuild-index rebuilds the index from the packs)", e);
+        }
+    }
+
     /** Applies a batch atomically; {@code sync} waits until the write-ahead log is on disk. */
     public void write(WriteBatch batch, boolean sync) {
         try {

@@ -3,6 +3,7 @@ package io.blockmover.index.maintenance;
 import io.blockmover.index.chunk.ChunkCodec;
 import io.blockmover.index.chunk.ChunkDamagedException;
 import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.db.IndexDb;
 import io.blockmover.index.db.IndexSnapshot;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
@@ -171,6 +172,7 @@ public final class GarbageCollector {
                     liveBytes.merge(loc.packId(), (long) loc.recordLength(), Long::sum);
                 }
             }
+            IndexDb.checkScan(it, "gc's count of live bytes per pack");
         }
         List<Long> dead = new ArrayList<>();
         Set<Long> sparse = new HashSet<>();
@@ -281,6 +283,7 @@ public final class GarbageCollector {
                         liveEntries++;
                     }
                 }
+                IndexDb.checkScan(it, "gc's search for unreferenced chunks");
             }
             return liveEntries;
         }
@@ -303,6 +306,7 @@ public final class GarbageCollector {
                     }
                 }
             }
+            IndexDb.checkScan(it, "gc's sweep");
         }
         return deleted + compareAndDelete(keys, values);
     }
@@ -351,6 +355,7 @@ public final class GarbageCollector {
                     batch.maybeFlush();
                 }
             }
+            IndexDb.checkScan(it, "gc's search for orphaned manifests");
         } catch (RocksDBException e) {
             throw new RepositoryException("gc cannot delete orphaned manifests: " + e.getMessage(), e);
         }
@@ -400,6 +405,8 @@ public final class GarbageCollector {
             if (out != null) {
                 out.publish();
             }
+            // Before any victim is called empty: one whose live records were not all seen must stay.
+            IndexDb.checkScan(it, "gc's compaction");
         } finally {
             ctx.codecs().release(codec);
         }

@@ -1,5 +1,6 @@
 package io.blockmover.index.maintenance;
 
+import io.blockmover.index.db.IndexDb;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.pack.ChunkLocation;
@@ -67,6 +68,7 @@ public record RepositoryStats(int backups, long logicalBytes, long dataBytes, lo
                 unique += loc.plainLength();
                 stored += loc.recordLength();
             }
+            IndexDb.checkScan(it, "stats");
         }
         int packs = 0;
         long packBytes = 0;

@@ -3,6 +3,7 @@ package io.blockmover.index.maintenance;
 import io.blockmover.index.chunk.ChunkCodec;
 import io.blockmover.index.chunk.ChunkDamagedException;
 import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.db.IndexDb;
 import io.blockmover.index.db.IndexSnapshot;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
@@ -106,6 +107,8 @@ public final class Verifier {
                     }
                 });
             }
+            // A verify that stopped early must not report the chunks it never reached as sound.
+            IndexDb.checkScan(it, "verify's scan of the chunk index");
         } finally {
             pool.shutdown();
             try {

@@ -46,6 +46,7 @@ public final class ManifestStore {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 out.add(BackupRecord.decode(it.value()));
             }
+            IndexDb.checkScan(it, "reading the backup catalog");
         }
         return out;
     }

@@ -128,12 +128,14 @@ public final class Repository implements AutoCloseable {
             if (it.isValid()) {
                 max = ManifestKeys.backupIdOf(it.key());
             }
+            IndexDb.checkScan(it, "finding the last backup id");
         }
         try (RocksIterator it = db.iterator(db.manifests())) {
             it.seekToLast();
             if (it.isValid()) {
                 max = Math.max(max, ManifestKeys.backupIdOf(it.key()));
             }
+            IndexDb.checkScan(it, "finding the last manifest id");
         }
         return max + 1;
     }
