@@ -35,6 +35,11 @@ backup_args() { # reads "export changeId" lines, prints --source/--change-id arg
 }
 
 [ -d "$REPO" ] || { step "creating the repository $REPO"; $BM init --repo "$REPO"; }
+if grep -qx 'formatVersion=1' "$REPO/config" 2>/dev/null; then
+  # Left by an older build: its packs stay as they are, only the index is rebuilt (README, chunk store).
+  step "upgrading $REPO from format 1: rebuilding its index from the packs"
+  $BM rebuild-index --repo "$REPO"
+fi
 
 step "the guest starts writing at 2 MB/s (random 64 KiB writes)"
 curl -fsS -X POST "$control/churn?rate=2M" >/dev/null
