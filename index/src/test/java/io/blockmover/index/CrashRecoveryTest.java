@@ -144,8 +144,12 @@ class CrashRecoveryTest {
 
     static Process startChild(Path root, long seed, Path... failures) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        // RocksDB and zstd-jni copy their JNI libraries (~15 MB) into the temporary directory and
+        // delete them at exit; a killed child never exits, so its copies go into the test's own
+        // directory, which JUnit removes, instead of piling up in /tmp (12 GB here once).
+        Path tmp = Files.createDirectories(root.resolveSibling("child-tmp"));
         List<String> cmd = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
-                "-cp", System.getProperty("java.class.path"), CrashChild.class.getName(), root.toString(), Long.toString(seed)));
+                "-Djava.io.tmpdir=" + tmp, "-cp", System.getProperty("java.class.path"), CrashChild.class.getName(), root.toString(), Long.toString(seed)));
         for (Path f : failures) {
             cmd.add(f.toString());
         }
