@@ -24,9 +24,10 @@ import java.util.function.Supplier;
 /**
  * The full and the incremental backup, and the restore, as a scheduler runs them in production: calls to a
  * long-running proxy ({@code blockmover serve}) over gRPC, so no job pays JVM start, index open or
- * JIT warm-up. Each run starts a proxy on an empty repository and gives it one untimed job on
- * other data (a disk of the emulated host that shares nothing with the image) before the timed
- * full and incremental. CPU and peak memory are the proxy process's own, from /proc.
+ * JIT warm-up. Each run starts a proxy on an empty repository and gives it untimed jobs on other
+ * data (a full and an incremental of a disk of the emulated host that shares nothing with the
+ * image: a proxy in service has run both kinds many times) before the timed full and incremental.
+ * CPU and peak memory are the proxy process's own, from /proc.
  */
 final class ProxySteps {
     static final String TOOL = "blockmover serve (warm proxy)";
@@ -47,9 +48,10 @@ final class ProxySteps {
 
     /**
      * Measures {@code runs} times a full backup of {@code full}, then an incremental of {@code incremental}
-     * using the changed areas since {@code full}'s changeId, after a warm-up backup of {@code warmup}.
+     * using the changed areas since {@code full}'s changeId, after untimed backups of {@code warmups}
+     * (the first full, the others incremental).
      */
-    List<Measurement> measure(Disk warmup, Disk full, Disk incremental, int runs, long logical, String fullStep,
+    List<Measurement> measure(List<Disk> warmups, Disk full, Disk incremental, int runs, long logical, String fullStep,
                               String incrementalStep, String restoreStep) throws Exception {
         List<Sample> fulls = new ArrayList<>();
         List<Sample> incrementals = new ArrayList<>();
@@ -64,7 +66,10 @@ final class ProxySteps {
                 ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", proxy.port()).usePlaintext().build();
                 try {
                     BackupProxyGrpc.BackupProxyBlockingStub stub = BackupProxyGrpc.newBlockingStub(channel);
-                    backup(stub, warmup, BackupMode.BACKUP_MODE_FULL, proxy.pid());
+                    for (int w = 0; w < warmups.size(); w++) {
+                        backup(stub, warmups.get(w), w == 0 ? BackupMode.BACKUP_MODE_FULL : BackupMode.BACKUP_MODE_INCREMENTAL,
+                                proxy.pid());
+                    }
                     long warmupBytes = Bench.sizeOf(repo);
                     fulls.add(backup(stub, full, BackupMode.BACKUP_MODE_FULL, proxy.pid()));
                     repoBytes = Bench.sizeOf(repo) - warmupBytes; // what the image added
