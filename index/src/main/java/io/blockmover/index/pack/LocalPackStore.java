@@ -1,6 +1,7 @@
 package io.blockmover.index.pack;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.ClosedChannelException;
@@ -19,6 +20,10 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -237,15 +242,61 @@ public final class LocalPackStore implements PackStore {
         readers.clear();
     }
 
+    /**
+     * Buffered packs start their write-back while they are still being written: each time
+     * {@link #WRITEBACK_STEP} more bytes have been appended, a data sync runs here, in the
+     * background. The seal's fsync then finds most pages already on disk instead of writing the
+     * whole pack while a commit waits for it (a 1% incremental's last pack of ~40 MB: 21 ms of
+     * its commit). One thread: write-back is the disk's work, not the CPU's.
+     */
+    private static final long WRITEBACK_STEP = 16L << 20;
+    private static final ExecutorService WRITEBACK = Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().name("pack-writeback").daemon().factory());
+
     private static final class FileOutput implements Output {
         private final Path path;
         private final FileChannel ch;
         private long size;
         private boolean nameDurable;
+        /** Where the last background sync started, and that sync (null before the first). */
+        private long writebackFrom;
+        private Future<?> writeback;
 
         FileOutput(Path path, FileChannel ch) {
             this.path = path;
             this.ch = ch;
+        }
+
+        /** Starts a background data sync once enough is appended, unless the last one still runs. */
+        private void startWriteback() throws IOException {
+            if (size - writebackFrom < WRITEBACK_STEP || (writeback != null && !writeback.isDone())) {
+                return;
+            }
+            if (writeback != null) {
+                awaitWriteback(); // done: this only surfaces its failure, which the pack must not outlive
+            }
+            writebackFrom = size;
+            writeback = WRITEBACK.submit(() -> {
+                ch.force(false);
+                return null;
+            });
+        }
+
+        private void awaitWriteback() throws IOException {
+            Future<?> f = writeback;
+            writeback = null;
+            if (f == null) {
+                return;
+            }
+            try {
+                f.get();
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof IOException io ? io
+                        : new IOException("background sync of " + path + " failed: " + e.getCause(), e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while syncing " + path);
+            }
         }
 
         @Override
@@ -260,6 +311,7 @@ public final class LocalPackStore implements PackStore {
                 done += ch.write(parts);
             }
             size += want;
+            startWriteback();
             return at;
         }
 
@@ -270,6 +322,7 @@ public final class LocalPackStore implements PackStore {
 
         @Override
         public void sync() throws IOException {
+            awaitWriteback(); // its failure fails the seal: a page it could not write may be lost
             ch.force(true);
             if (!nameDurable) {
                 fsyncParents(path);
@@ -279,7 +332,11 @@ public final class LocalPackStore implements PackStore {
 
         @Override
         public void close() throws IOException {
-            ch.close();
+            try {
+                awaitWriteback();
+            } finally {
+                ch.close();
+            }
         }
     }
 

@@ -90,6 +90,10 @@ public final class PackWriter {
     public void abandon() {
         try {
             out.close();
+        } catch (IOException ignored) {
+            // an abandoned pack's bytes do not matter (a failed background sync, say): only that it goes
+        }
+        try {
             store.delete(packId);
         } catch (IOException ignored) {
             // nothing refers to this pack; gc removes it

@@ -9,6 +9,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,6 +29,38 @@ class LocalPackStoreWriteTest {
     void bufferedPacksReadBackExactly() throws Exception {
         try (LocalPackStore store = new LocalPackStore(dir.resolve("packs"), 8, false)) {
             roundTrip(store, 1);
+        }
+    }
+
+    /** 40 MiB: background syncs start at each 16 MiB while appends go on; the sealed file is exact. */
+    @Test
+    void bufferedPacksStayExactWhileWriteBackRunsBehindTheAppends() throws Exception {
+        try (LocalPackStore store = new LocalPackStore(dir.resolve("packs"), 8, false)) {
+            MessageDigest expected = MessageDigest.getInstance("SHA-256");
+            SplittableRandom r = new SplittableRandom(40);
+            long size = 0;
+            try (PackStore.Output out = store.create(40)) {
+                ByteBuffer part = ByteBuffer.allocateDirect(1 << 20);
+                byte[] bytes = new byte[1 << 20];
+                while (size < (40L << 20)) {
+                    int n = 1 + r.nextInt(bytes.length);
+                    r.nextBytes(bytes);
+                    expected.update(bytes, 0, n);
+                    part.clear().put(bytes, 0, n).flip();
+                    assertEquals(size, out.append(part));
+                    size += n;
+                }
+                out.sync();
+            }
+            MessageDigest actual = MessageDigest.getInstance("SHA-256");
+            try (var in = Files.newInputStream(store.pathOf(40))) {
+                byte[] b = new byte[1 << 20];
+                for (int n; (n = in.read(b)) > 0; ) {
+                    actual.update(b, 0, n);
+                }
+            }
+            assertEquals(size, Files.size(store.pathOf(40)));
+            assertArrayEquals(expected.digest(), actual.digest());
         }
     }
 
