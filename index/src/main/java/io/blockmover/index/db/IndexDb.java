@@ -185,17 +185,21 @@ public final class IndexDb implements AutoCloseable {
 
     public ChunkLocation location(ChunkId id) {
         try {
-            byte[] v = db.get(chunks, read, id.bytes());
-            if (v == null) {
-                return null;
-            }
-            try {
-                return ChunkLocation.decode(v, v.length);
-            } catch (IllegalArgumentException e) {
-                throw new ChunkDamagedException(id.hex(), "index entry is malformed: " + e.getMessage());
-            }
+            return entry(id, db.get(chunks, read, id.bytes()));
         } catch (RocksDBException e) {
             throw new RepositoryException("index lookup failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** A chunk's index entry decoded, or null for none; a malformed one is that chunk's damage. */
+    static ChunkLocation entry(ChunkId id, byte[] value) {
+        if (value == null) {
+            return null;
+        }
+        try {
+            return ChunkLocation.decode(value, value.length);
+        } catch (IllegalArgumentException e) {
+            throw new ChunkDamagedException(id.hex(), "index entry is malformed: " + e.getMessage());
         }
     }
 

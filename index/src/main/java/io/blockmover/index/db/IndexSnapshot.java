@@ -1,6 +1,5 @@
 package io.blockmover.index.db;
 
-import io.blockmover.index.chunk.ChunkDamagedException;
 import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.pack.ChunkLocation;
 import io.blockmover.index.repo.RepositoryException;
@@ -68,15 +67,7 @@ public final class IndexSnapshot implements AutoCloseable {
 
     /** Where the chunk was at the snapshot, or null when it was not indexed. */
     public ChunkLocation location(ChunkId id) {
-        byte[] v = get(db.chunks(), id.bytes());
-        if (v == null) {
-            return null;
-        }
-        try {
-            return ChunkLocation.decode(v, v.length);
-        } catch (IllegalArgumentException e) {
-            throw new ChunkDamagedException(id.hex(), "index entry is malformed: " + e.getMessage());
-        }
+        return IndexDb.entry(id, get(db.chunks(), id.bytes()));
     }
 
     @Override
