@@ -323,11 +323,7 @@ public final class LocalPackStore implements PackStore {
         @Override
         public void sync() throws IOException {
             awaitWriteback(); // its failure fails the seal: a page it could not write may be lost
-            ch.force(true);
-            if (!nameDurable) {
-                fsyncParents(path);
-                nameDurable = true;
-            }
+            nameDurable = force(ch, path, nameDurable);
         }
 
         @Override
@@ -411,11 +407,7 @@ public final class LocalPackStore implements PackStore {
                 writeStage(padded);
                 ch.truncate(size);
             }
-            ch.force(true);
-            if (!nameDurable) {
-                fsyncParents(path);
-                nameDurable = true;
-            }
+            nameDurable = force(ch, path, nameDurable);
         }
 
         @Override
@@ -434,6 +426,17 @@ public final class LocalPackStore implements PackStore {
 
     /** Zeros to pad a pack's last direct write (less than one block). */
     private static final ByteBuffer ZEROS = ByteBuffer.allocate(MAX_ALIGN).asReadOnlyBuffer();
+
+    /**
+     * A pack's sync: its bytes, then (once) its name. Returns true: the name is durable from then on.
+     */
+    private static boolean force(FileChannel ch, Path pack, boolean nameDurable) throws IOException {
+        ch.force(true);
+        if (!nameDurable) {
+            fsyncParents(pack);
+        }
+        return true;
+    }
 
     /**
      * Makes a new pack's name durable: its entry in its directory, and that directory's entry in
