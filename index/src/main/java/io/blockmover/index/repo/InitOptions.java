@@ -3,11 +3,11 @@ package io.blockmover.index.repo;
 import io.blockmover.index.chunk.KeyWrap;
 
 /**
- * Choices made once, at {@code init}. Defaults: 256 KiB chunks (see README "Chunk store" for the
+ * Choices made once, at {@code init}. Defaults: 128 KiB chunks (see README "Chunk store" for the
  * measurement), zstd level 1, 64 MiB packs, no encryption.
  */
 public record InitOptions(int chunkSize, int zstdLevel, long packTargetSize, char[] passphrase, int kdfIterations) {
-    public static final int DEFAULT_CHUNK_SIZE = 256 << 10;
+    public static final int DEFAULT_CHUNK_SIZE = 128 << 10;
     public static final long DEFAULT_PACK_SIZE = 64L << 20;
 
     public static InitOptions defaults() {

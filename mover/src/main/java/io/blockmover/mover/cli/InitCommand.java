@@ -16,8 +16,8 @@ final class InitCommand implements Callable<Integer> {
     @Mixin
     RepositoryOptions repository;
 
-    @Option(names = "--chunk-size", paramLabel = "SIZE", description = "Chunk size, a power of two from 64K to 4M (default 256K).")
-    String chunkSize = "256K";
+    @Option(names = "--chunk-size", paramLabel = "SIZE", description = "Chunk size, a power of two from 64K to 4M (default 128K).")
+    String chunkSize = "128K";
 
     @Option(names = "--zstd-level", paramLabel = "N", description = "zstd compression level (default ${DEFAULT-VALUE}).")
     int zstdLevel = 1;
