@@ -16,8 +16,9 @@ final class InitCommand implements Callable<Integer> {
     @Mixin
     RepositoryOptions repository;
 
-    @Option(names = "--chunk-size", paramLabel = "SIZE", description = "Chunk size, a power of two from 64K to 4M (default 128K).")
-    String chunkSize = "128K";
+    @Option(names = "--chunk-size", paramLabel = "SIZE",
+            description = "Chunk size, a power of two from 64K to 4M (default " + (InitOptions.DEFAULT_CHUNK_SIZE >> 10) + "K).")
+    String chunkSize;
 
     @Option(names = "--zstd-level", paramLabel = "N", description = "zstd compression level (default ${DEFAULT-VALUE}).")
     int zstdLevel = 1;
@@ -28,7 +29,10 @@ final class InitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        InitOptions options = InitOptions.defaults().withChunkSize((int) Sizes.parse(chunkSize)).withZstdLevel(zstdLevel);
+        InitOptions options = InitOptions.defaults().withZstdLevel(zstdLevel);
+        if (chunkSize != null) {
+            options = options.withChunkSize((int) Sizes.parse(chunkSize));
+        }
         if (encrypt) {
             char[] pass = repository.passphrase();
             if (pass == null) {

@@ -129,6 +129,18 @@ class BackupCliTest {
     }
 
     @Test
+    void initTakesTheStoresDefaultChunkSizeUnlessTold() throws Exception {
+        assertEquals(0, cli("init", "--repo", repo).exit());
+        String other = dir.resolve("other").toString();
+        assertEquals(0, cli("init", "--repo", other, "--chunk-size", "1M").exit());
+        try (io.blockmover.index.repo.Repository byDefault = io.blockmover.index.repo.Repository.openReadOnly(Path.of(repo), null);
+             io.blockmover.index.repo.Repository told = io.blockmover.index.repo.Repository.openReadOnly(Path.of(other), null)) {
+            assertEquals(io.blockmover.index.repo.InitOptions.DEFAULT_CHUNK_SIZE, byDefault.config().chunkSize());
+            assertEquals(1 << 20, told.config().chunkSize());
+        }
+    }
+
+    @Test
     void listShowAndStatsWorkBesideTheProcessThatHoldsTheRepository() throws Exception {
         assertEquals(0, cli("init", "--repo", repo).exit());
         assertEquals(0, cli(backupArgs(vm.createSnapshot("s1")).toArray(String[]::new)).exit());
