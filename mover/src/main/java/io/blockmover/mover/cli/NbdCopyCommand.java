@@ -43,8 +43,9 @@ public final class NbdCopyCommand implements Callable<Integer> {
     @Option(names = "--requests", paramLabel = "N", description = "Requests in flight (default ${DEFAULT-VALUE}).")
     int requests = NbdTuning.DEFAULT_REQUESTS_IN_FLIGHT;
 
-    @Option(names = "--request-size", paramLabel = "SIZE", description = "Bytes per request, e.g. 256K, 1M, 4M (default 256K).")
-    String requestSize = "256K";
+    @Option(names = "--request-size", paramLabel = "SIZE",
+            description = "Bytes per request, e.g. 256K, 1M, 4M (default " + (NbdTuning.DEFAULT_REQUEST_SIZE >> 10) + "K).")
+    String requestSize;
 
     @Option(names = "--connections", paramLabel = "C", description = "Connections when the server allows several (default ${DEFAULT-VALUE}).")
     int connections = NbdTuning.DEFAULT_CONNECTIONS;
@@ -57,7 +58,7 @@ public final class NbdCopyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        int size = requestSize(requestSize);
+        int size = requestSize == null ? NbdTuning.DEFAULT_REQUEST_SIZE : requestSize(requestSize);
         if (requests < 1 || requests > 4096) {
             throw new IllegalArgumentException("--requests must be 1..4096: " + requests);
         }

@@ -50,6 +50,11 @@ class NbdCommandsTest {
                     .requireSuccess().stdout().trim());
             assertTrue(blocks * 512 < (32 << 20) / 2, "holes were not written: " + blocks * 512 + " bytes allocated");
 
+            Run defaults = run("nbd-copy", k.uri("nbd"), "null:");
+            assertEquals(0, defaults.exit(), defaults.err());
+            assertTrue(defaults.err().contains(NbdTuning.DEFAULT_REQUESTS_IN_FLIGHT + " x " + NbdTuning.DEFAULT_REQUEST_SIZE
+                    + " bytes in flight"), "the defaults are NbdTuning's: " + defaults.err());
+
             Run info = run("nbd-info", k.uri("nbd"));
             assertEquals(0, info.exit(), info.err());
             assertTrue(info.out().contains("size: 33554432"), info.out());
