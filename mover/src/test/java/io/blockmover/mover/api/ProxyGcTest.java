@@ -1,14 +1,10 @@
 package io.blockmover.mover.api;
 
 import io.blockmover.index.repo.GcFence;
-import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
-import io.blockmover.mover.api.v1.BackupEvent;
 import io.blockmover.mover.api.v1.BackupMode;
 import io.blockmover.mover.api.v1.BackupProxyGrpc;
-import io.blockmover.mover.api.v1.BackupRequest;
 import io.blockmover.mover.api.v1.BackupResult;
-import io.blockmover.mover.api.v1.DiskSource;
 import io.blockmover.mover.api.v1.GcRequest;
 import io.blockmover.mover.api.v1.GcResult;
 import io.blockmover.mover.api.v1.PruneRequest;
@@ -16,27 +12,19 @@ import io.blockmover.mover.api.v1.RestoreEvent;
 import io.blockmover.mover.api.v1.RestoreRequest;
 import io.blockmover.mover.api.v1.VerifyRequest;
 import io.blockmover.mover.api.v1.VerifyResult;
-import io.blockmover.mover.pipeline.PipelineSettings;
-import io.blockmover.mover.transport.nbd.NbdAccess;
 import io.blockmover.nbd.esx.DiskContent;
 import io.blockmover.nbd.esx.EsxSimulator;
-import io.blockmover.nbd.esx.HostSpec;
-import io.blockmover.nbd.esx.Profile;
 import io.blockmover.nbd.esx.Snapshot;
 import io.blockmover.nbd.esx.SnapshotDisk;
 import io.blockmover.nbd.esx.VirtualMachine;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -52,56 +40,41 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * gc is held at a known point by its phase observer, not by timing.
  */
 class ProxyGcTest {
-    private static final long DISK = 32L << 20;
-    private static final int CHUNK = 256 << 10;
     /** Bounds waits for other threads so a regression fails instead of hanging; nothing is timed. */
     private static final long BOUND_SECONDS = 60;
 
     @TempDir
     Path dir;
 
+    private ProxyFixture fixture;
     private EsxSimulator sim;
     private VirtualMachine vm;
     private Repository repo;
-    private ProxyServer server;
-    private ManagedChannel channel;
-    private BackupProxyGrpc.BackupProxyBlockingStub proxy;
 
     @BeforeEach
     void start() throws Exception {
-        sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(11, 1, 1, DISK, Profile.MIXED, true)));
-        vm = sim.host().requireVm("vm01");
-        repo = Repository.init(dir.resolve("repo"), InitOptions.defaults().withChunkSize(CHUNK));
-        ProxyService service = new ProxyService(repo, new PipelineSettings(16, 2, 2), NbdAccess.DEFAULT, 2, Optional.of(dir));
-        server = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0), service, Optional.empty());
-        channel = NettyChannelBuilder.forAddress(server.address()).usePlaintext().build();
-        proxy = BackupProxyGrpc.newBlockingStub(channel);
+        fixture = new ProxyFixture(dir);
+        sim = fixture.sim;
+        vm = fixture.vm;
+        repo = fixture.repo;
     }
 
     @AfterEach
     void stop() throws Exception {
         repo.context().fence().observeGc(null);
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-        server.close();
-        repo.close();
-        sim.close();
+        fixture.close();
     }
 
     private BackupProxyGrpc.BackupProxyBlockingStub bounded() {
-        return proxy.withDeadlineAfter(BOUND_SECONDS, TimeUnit.SECONDS);
+        return fixture.stub(BOUND_SECONDS);
     }
 
     private String export(Snapshot s) {
-        return "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/vm01/disk-2000@" + s.name();
+        return fixture.export(s);
     }
 
     private BackupResult backup(Snapshot s, BackupMode mode) {
-        BackupRequest request = BackupRequest.newBuilder().setVm("vm01").setMode(mode).addDisks(DiskSource.newBuilder()
-                .setDisk("disk-2000").setUri(export(s)).setChangeId(s.disks().getFirst().changeId().orElseThrow().toString())).build();
-        List<BackupEvent> events = new ArrayList<>();
-        bounded().backup(request).forEachRemaining(events::add);
-        assertTrue(events.getLast().hasResult(), events.toString());
-        return events.getLast().getResult();
+        return ProxyFixture.backup(bounded(), fixture.backupOf(s, mode));
     }
 
     @Test

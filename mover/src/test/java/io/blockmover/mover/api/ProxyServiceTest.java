@@ -1,6 +1,5 @@
 package io.blockmover.mover.api;
 
-import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.api.v1.BackupEvent;
 import io.blockmover.mover.api.v1.BackupMode;
@@ -24,8 +23,6 @@ import io.blockmover.mover.pipeline.PipelineSettings;
 import io.blockmover.mover.transport.nbd.NbdAccess;
 import io.blockmover.nbd.esx.DiskContent;
 import io.blockmover.nbd.esx.EsxSimulator;
-import io.blockmover.nbd.esx.HostSpec;
-import io.blockmover.nbd.esx.Profile;
 import io.blockmover.nbd.esx.Snapshot;
 import io.blockmover.nbd.esx.SnapshotDisk;
 import io.blockmover.nbd.esx.VirtualMachine;
@@ -59,54 +56,43 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The proxy as a scheduler sees it: real gRPC over loopback, real NBD from the emulated host, a real repository. */
 class ProxyServiceTest {
-    private static final long DISK = 32L << 20;
-    private static final int CHUNK = 256 << 10;
-
     @TempDir
     Path dir;
 
+    private ProxyFixture fixture;
     private EsxSimulator sim;
     private VirtualMachine vm;
     private Repository repo;
-    private ProxyServer server;
     private ProxyService service;
     private ManagedChannel channel;
     private BackupProxyGrpc.BackupProxyBlockingStub proxy;
 
     @BeforeEach
     void start() throws Exception {
-        sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(11, 1, 1, DISK, Profile.MIXED, true)));
-        vm = sim.host().requireVm("vm01");
-        repo = Repository.init(dir.resolve("repo"), InitOptions.defaults().withChunkSize(CHUNK));
-        service = new ProxyService(repo, new PipelineSettings(16, 2, 2), NbdAccess.DEFAULT, 2, Optional.of(dir));
-        server = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0), service, Optional.empty());
-        channel = NettyChannelBuilder.forAddress(server.address()).usePlaintext().build();
-        proxy = BackupProxyGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+        fixture = new ProxyFixture(dir);
+        sim = fixture.sim;
+        vm = fixture.vm;
+        repo = fixture.repo;
+        service = fixture.service;
+        channel = fixture.channel;
+        proxy = fixture.stub(60);
     }
 
     @AfterEach
     void stop() throws Exception {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-        server.close();
-        repo.close();
-        sim.close();
+        fixture.close();
     }
 
     private String export(Snapshot s) {
-        return "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/vm01/disk-2000@" + s.name();
+        return fixture.export(s);
     }
 
     private BackupRequest backupOf(Snapshot s, BackupMode mode) {
-        return BackupRequest.newBuilder().setVm("vm01").setMode(mode).addDisks(DiskSource.newBuilder().setDisk("disk-2000")
-                .setUri(export(s)).setChangeId(s.disks().getFirst().changeId().orElseThrow().toString())).build();
+        return fixture.backupOf(s, mode);
     }
 
-    /** Runs a streaming backup to its end; the result is the last event. */
     private BackupResult backup(BackupRequest request) {
-        List<BackupEvent> events = new ArrayList<>();
-        proxy.backup(request).forEachRemaining(events::add);
-        assertTrue(events.getLast().hasResult(), events.toString());
-        return events.getLast().getResult();
+        return ProxyFixture.backup(proxy, request);
     }
 
     private BackupResult backupOnceTheVmIsFree(BackupRequest request) throws InterruptedException {
@@ -206,7 +192,7 @@ class ProxyServiceTest {
             assertTrue(text.contains("blockmover_last_backup_timestamp_seconds{vm=\"vm01\"} "), text);
             long read = Long.parseLong(text.lines().filter(l -> l.startsWith("blockmover_backup_read_bytes_total "))
                     .findFirst().orElseThrow().split(" ")[1]);
-            assertTrue(read > 0 && read <= DISK, text);
+            assertTrue(read > 0 && read <= ProxyFixture.DISK, text);
         }
     }
 
