@@ -1,7 +1,5 @@
 package io.blockmover.index;
 
-import static org.junit.jupiter.api.Assertions.*;
-
 import io.blockmover.index.TestData.Kind;
 import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.backup.BackupSpec;
@@ -14,6 +12,8 @@ import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.index.repo.RepositoryInUseException;
+
+import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -179,10 +179,10 @@ class BackupRoundTripTest {
             try (Repository ro = Repository.openReadOnly(dir.resolve("r"), null)) {
                 assertRestores(ro, id, "disk0", capacity, 3);
                 assertTrue(new io.blockmover.index.maintenance.Verifier(ro).run(1).ok());
-                io.blockmover.index.repo.RepositoryException e = assertThrows(io.blockmover.index.repo.RepositoryException.class,
+                io.blockmover.index.format.RepositoryException e = assertThrows(io.blockmover.index.format.RepositoryException.class,
                         () -> ro.newBackup(BackupSpec.full("vm2", "")));
                 assertTrue(e.getMessage().contains("read-only"), e.getMessage());
-                assertThrows(io.blockmover.index.repo.RepositoryException.class,
+                assertThrows(io.blockmover.index.format.RepositoryException.class,
                         () -> new io.blockmover.index.maintenance.GarbageCollector(ro).run(io.blockmover.index.maintenance.GcOptions.defaults()));
             }
             long second = write(rw, "vm1", capacity, 4, 2); // the writer is undisturbed

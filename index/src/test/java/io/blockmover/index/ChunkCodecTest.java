@@ -1,13 +1,13 @@
 package io.blockmover.index;
 
-import static org.junit.jupiter.api.Assertions.*;
-
 import io.blockmover.index.TestData.Kind;
 import io.blockmover.index.chunk.ChunkCodec;
-import io.blockmover.index.chunk.ChunkDamagedException;
-import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.chunk.ChunkKeys;
-import io.blockmover.index.pack.PackFormat;
+import io.blockmover.index.format.ChunkDamagedException;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.PackFormat;
+
+import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;

@@ -1,23 +1,23 @@
 package io.blockmover.index;
 
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.format.RepositoryException;
+import io.blockmover.index.maintenance.DamagedChunk;
+import io.blockmover.index.maintenance.GarbageCollector;
+import io.blockmover.index.maintenance.GcOptions;
+import io.blockmover.index.maintenance.IndexRebuilder;
+import io.blockmover.index.maintenance.RepositoryStats;
+import io.blockmover.index.maintenance.Verifier;
+import io.blockmover.index.maintenance.VerifyReport;
+import io.blockmover.index.repo.InitOptions;
+import io.blockmover.index.repo.Repository;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import io.blockmover.index.chunk.ChunkId;
-import io.blockmover.index.maintenance.DamagedChunk;
-import io.blockmover.index.maintenance.GarbageCollector;
-import io.blockmover.index.maintenance.GcOptions;
-import io.blockmover.index.maintenance.RepositoryStats;
-import io.blockmover.index.maintenance.Verifier;
-import io.blockmover.index.maintenance.VerifyReport;
-import io.blockmover.index.pack.ChunkLocation;
-import io.blockmover.index.rebuild.IndexRebuilder;
-import io.blockmover.index.repo.InitOptions;
-import io.blockmover.index.repo.Repository;
-import io.blockmover.index.repo.RepositoryException;
 
 import java.io.RandomAccessFile;
 import java.nio.file.Files;

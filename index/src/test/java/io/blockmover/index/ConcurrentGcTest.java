@@ -1,7 +1,5 @@
 package io.blockmover.index;
 
-import static org.junit.jupiter.api.Assertions.*;
-
 import io.blockmover.index.TestData.Kind;
 import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.backup.BackupSpec;
@@ -9,17 +7,19 @@ import io.blockmover.index.backup.BackupWriter;
 import io.blockmover.index.backup.DiskReader;
 import io.blockmover.index.backup.DiskSpec;
 import io.blockmover.index.backup.DiskWriter;
-import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.backup.GcFence.Phase;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.maintenance.GarbageCollector;
 import io.blockmover.index.maintenance.GcOptions;
 import io.blockmover.index.maintenance.GcReport;
 import io.blockmover.index.maintenance.Pruner;
 import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.maintenance.Verifier;
-import io.blockmover.index.repo.GcFence.Phase;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
-import io.blockmover.index.repo.RepositoryException;
+
+import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -111,7 +111,6 @@ class ConcurrentGcTest {
     static DiskWriter disk(BackupWriter w) throws Exception {
         return w.addDisk(new DiskSpec("disk0", (long) N * Fixtures.CHUNK, ""));
     }
-
 
     /** vm2's backup: chunks 0..9 those only the pruned backup had, then its own. */
     static final LongUnaryOperator VM2 = i -> i < 10 ? 10_000 + 10 + i : 30_000 + i;

@@ -5,13 +5,13 @@ import io.blockmover.index.backup.BackupSpec;
 import io.blockmover.index.backup.BackupWriter;
 import io.blockmover.index.backup.DiskSpec;
 import io.blockmover.index.backup.DiskWriter;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.maintenance.GarbageCollector;
 import io.blockmover.index.maintenance.GcOptions;
 import io.blockmover.index.maintenance.Pruner;
 import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.repo.Repository;
-import io.blockmover.index.repo.RepositoryException;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

@@ -1,9 +1,8 @@
 package io.blockmover.index;
 
-import static org.junit.jupiter.api.Assertions.*;
-
 import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.backup.DiskReader;
+import io.blockmover.index.format.PackFormat;
 import io.blockmover.index.maintenance.GarbageCollector;
 import io.blockmover.index.maintenance.GcOptions;
 import io.blockmover.index.maintenance.GcReport;
@@ -11,9 +10,10 @@ import io.blockmover.index.maintenance.RepositoryStats;
 import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.maintenance.VerifyReport;
 import io.blockmover.index.manifest.BackupRecord;
-import io.blockmover.index.pack.PackFormat;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
+
+import static org.junit.jupiter.api.Assertions.*;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;

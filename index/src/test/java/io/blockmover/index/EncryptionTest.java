@@ -1,18 +1,18 @@
 package io.blockmover.index;
 
-import static org.junit.jupiter.api.Assertions.*;
-
 import io.blockmover.index.TestData.Kind;
 import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.backup.BackupSpec;
 import io.blockmover.index.backup.BackupWriter;
 import io.blockmover.index.backup.DiskSpec;
 import io.blockmover.index.backup.DiskWriter;
+import io.blockmover.index.format.RepositoryException;
+import io.blockmover.index.format.WrongPassphraseException;
 import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
-import io.blockmover.index.repo.RepositoryException;
-import io.blockmover.index.repo.WrongPassphraseException;
+
+import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

@@ -7,7 +7,7 @@ import io.blockmover.index.backup.BackupWriter;
 import io.blockmover.index.backup.DiskReader;
 import io.blockmover.index.backup.DiskSpec;
 import io.blockmover.index.backup.DiskWriter;
-import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.maintenance.ChunkRef;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.repo.Repository;

@@ -1,16 +1,16 @@
 package io.blockmover.index;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
+import io.blockmover.index.format.RepositoryException;
+import io.blockmover.index.maintenance.IndexRebuilder;
+import io.blockmover.index.maintenance.RebuildReport;
 import io.blockmover.index.maintenance.Verifier;
-import io.blockmover.index.rebuild.IndexRebuilder;
-import io.blockmover.index.rebuild.RebuildReport;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.index.repo.RepositoryConfig;
-import io.blockmover.index.repo.RepositoryException;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,10 +1,10 @@
 package io.blockmover.index;
 
-import static org.junit.jupiter.api.Assertions.*;
-
 import io.blockmover.index.backup.BackupSpec;
 import io.blockmover.index.backup.BackupWriter;
-import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.PackFormat;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.maintenance.GarbageCollector;
 import io.blockmover.index.maintenance.GcOptions;
 import io.blockmover.index.maintenance.GcReport;
@@ -14,10 +14,10 @@ import io.blockmover.index.maintenance.RepositoryStats;
 import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.manifest.BackupRecord;
-import io.blockmover.index.pack.PackFormat;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
-import io.blockmover.index.repo.RepositoryException;
+
+import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Path;
 import java.time.Duration;

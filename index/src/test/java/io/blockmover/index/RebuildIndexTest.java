@@ -1,24 +1,24 @@
 package io.blockmover.index;
 
-import static org.junit.jupiter.api.Assertions.*;
-
 import io.blockmover.index.TestData.Kind;
 import io.blockmover.index.backup.BackupSpec;
 import io.blockmover.index.backup.BackupWriter;
 import io.blockmover.index.backup.DiskSpec;
 import io.blockmover.index.backup.DiskWriter;
-import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.maintenance.GarbageCollector;
 import io.blockmover.index.maintenance.GcOptions;
+import io.blockmover.index.maintenance.IndexRebuilder;
 import io.blockmover.index.maintenance.Pruner;
+import io.blockmover.index.maintenance.RebuildReport;
 import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.manifest.BackupRecord;
-import io.blockmover.index.rebuild.IndexRebuilder;
-import io.blockmover.index.rebuild.RebuildReport;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
-import io.blockmover.index.repo.RepositoryException;
+
+import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

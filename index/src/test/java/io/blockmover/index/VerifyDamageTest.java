@@ -1,19 +1,19 @@
 package io.blockmover.index;
 
-import static org.junit.jupiter.api.Assertions.*;
-
 import io.blockmover.index.backup.BackupReader;
-import io.blockmover.index.chunk.ChunkDamagedException;
-import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.format.ChunkDamagedException;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.format.PackFormat;
 import io.blockmover.index.maintenance.ChunkRef;
 import io.blockmover.index.maintenance.DamagedChunk;
 import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.maintenance.VerifyReport;
-import io.blockmover.index.pack.ChunkLocation;
 import io.blockmover.index.pack.LocalPackStore;
-import io.blockmover.index.pack.PackFormat;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
+
+import static org.junit.jupiter.api.Assertions.*;
 
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;

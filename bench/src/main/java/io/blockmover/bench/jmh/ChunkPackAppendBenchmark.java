@@ -1,7 +1,7 @@
 package io.blockmover.bench.jmh;
 
 import io.blockmover.index.chunk.ChunkCodec;
-import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.pack.LocalPackStore;
 import io.blockmover.index.pack.PackWriter;
 

@@ -1,8 +1,9 @@
 package io.blockmover.bench.jmh;
 
-import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.db.IndexDb;
-import io.blockmover.index.pack.ChunkLocation;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.ChunkLocation;
+
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;

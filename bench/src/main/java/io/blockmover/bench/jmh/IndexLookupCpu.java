@@ -1,8 +1,8 @@
 package io.blockmover.bench.jmh;
 
-import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.db.IndexDb;
-import io.blockmover.index.pack.ChunkLocation;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.ChunkLocation;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;

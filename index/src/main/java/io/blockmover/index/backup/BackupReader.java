@@ -1,11 +1,10 @@
 package io.blockmover.index.backup;
 
 import io.blockmover.index.db.IndexSnapshot;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestStore;
-import io.blockmover.index.repo.RepoContext;
-import io.blockmover.index.repo.RepositoryException;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 

@@ -1,17 +1,15 @@
 package io.blockmover.index.backup;
 
-import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.db.IndexSnapshot;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.PackFormat;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.manifest.StagedManifest;
-import io.blockmover.index.pack.PackFormat;
 import io.blockmover.index.pack.PackWriter;
-import io.blockmover.index.repo.GcFence;
-import io.blockmover.index.repo.RepoContext;
-import io.blockmover.index.repo.RepositoryException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -117,7 +115,7 @@ public final class BackupWriter implements AutoCloseable {
         }
         DiskRecord parentDisk = parent == null ? null : parent.disk(disk.diskId()).orElse(null);
         int index = disks.size();
-        long chunks = DiskRecord.chunkCount(disk.capacity(), ctx.config().chunkSize());
+        long chunks = DiskRecord.chunkCount(disk.capacity(), ctx.chunkSize());
         StagedManifest staged = new StagedManifest(ctx.tmpDir().resolve(id + "-" + index + ".manifest"), chunks);
         DiskWriter w = new DiskWriter(ctx, sink, this, index, disk, staged, parentDisk, parent == null ? BackupRecord.NO_PARENT : parent.id(),
                 parentManifests);
@@ -204,7 +202,7 @@ public final class BackupWriter implements AutoCloseable {
             for (int s = 0; s < segments; s++) {
                 int len = staged.readSegment(s, buf);
                 for (int off = 0; off < len; off += ManifestKeys.ENTRY) {
-                    if (io.blockmover.index.chunk.ChunkId.isZeroMarker(buf, off)) {
+                    if (io.blockmover.index.format.ChunkId.isZeroMarker(buf, off)) {
                         zeros++;
                     }
                 }

@@ -1,10 +1,9 @@
 package io.blockmover.index.backup;
 
 import io.blockmover.index.chunk.ChunkCodec;
-import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.pack.PackWriter;
-import io.blockmover.index.repo.RepoContext;
-import io.blockmover.index.repo.RepositoryException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -58,7 +57,7 @@ final class ChunkSink {
                 fail(e);
                 throw e;
             }
-            if (current.size() >= ctx.config().packTargetSize()) {
+            if (current.size() >= ctx.packTargetSize()) {
                 full = current;
                 current = null;
             }

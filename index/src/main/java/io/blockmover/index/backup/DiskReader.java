@@ -1,14 +1,13 @@
 package io.blockmover.index.backup;
 
 import io.blockmover.index.chunk.ChunkCodec;
-import io.blockmover.index.chunk.ChunkDamagedException;
-import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.db.IndexSnapshot;
+import io.blockmover.index.format.ChunkDamagedException;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.ChunkLocation;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
-import io.blockmover.index.pack.ChunkLocation;
-import io.blockmover.index.repo.RepoContext;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

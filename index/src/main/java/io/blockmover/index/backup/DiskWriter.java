@@ -1,12 +1,11 @@
 package io.blockmover.index.backup;
 
 import io.blockmover.index.chunk.ChunkCodec;
-import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.manifest.StagedManifest;
-import io.blockmover.index.repo.RepoContext;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -41,7 +40,7 @@ public final class DiskWriter {
         this.owner = owner;
         this.index = index;
         this.spec = spec;
-        this.chunkSize = ctx.config().chunkSize();
+        this.chunkSize = ctx.chunkSize();
         this.chunkCount = DiskRecord.chunkCount(spec.capacity(), chunkSize);
         this.staged = staged;
         this.parent = parent;

@@ -1,6 +1,9 @@
 package io.blockmover.index.chunk;
 
-import static io.blockmover.index.pack.PackFormat.*;
+import io.blockmover.index.format.ChunkDamagedException;
+import io.blockmover.index.format.ChunkId;
+
+import static io.blockmover.index.format.PackFormat.*;
 
 import com.github.luben.zstd.Zstd;
 import com.github.luben.zstd.ZstdCompressCtx;

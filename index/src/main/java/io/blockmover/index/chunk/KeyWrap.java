@@ -1,6 +1,6 @@
 package io.blockmover.index.chunk;
 
-import io.blockmover.index.repo.WrongPassphraseException;
+import io.blockmover.index.format.WrongPassphraseException;
 
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;

@@ -1,9 +1,9 @@
 package io.blockmover.index.db;
 
-import io.blockmover.index.chunk.ChunkDamagedException;
-import io.blockmover.index.chunk.ChunkId;
-import io.blockmover.index.pack.ChunkLocation;
-import io.blockmover.index.repo.RepositoryException;
+import io.blockmover.index.format.ChunkDamagedException;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.format.RepositoryException;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

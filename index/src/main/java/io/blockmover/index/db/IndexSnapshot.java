@@ -1,8 +1,8 @@
 package io.blockmover.index.db;
 
-import io.blockmover.index.chunk.ChunkId;
-import io.blockmover.index.pack.ChunkLocation;
-import io.blockmover.index.repo.RepositoryException;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.format.RepositoryException;
 
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ReadOptions;

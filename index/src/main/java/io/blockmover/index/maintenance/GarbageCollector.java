@@ -1,23 +1,23 @@
 package io.blockmover.index.maintenance;
 
+import io.blockmover.index.backup.GcFence.Phase;
+import io.blockmover.index.backup.GcFence;
+import io.blockmover.index.backup.RepoContext;
 import io.blockmover.index.chunk.ChunkCodec;
-import io.blockmover.index.chunk.ChunkDamagedException;
-import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.db.IndexDb;
 import io.blockmover.index.db.IndexSnapshot;
+import io.blockmover.index.format.ChunkDamagedException;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.format.PackFormat;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
-import io.blockmover.index.pack.ChunkLocation;
-import io.blockmover.index.pack.PackFormat;
 import io.blockmover.index.pack.PackStore;
 import io.blockmover.index.pack.PackWriter;
-import io.blockmover.index.repo.GcFence;
-import io.blockmover.index.repo.GcFence.Phase;
-import io.blockmover.index.repo.RepoContext;
 import io.blockmover.index.repo.Repository;
-import io.blockmover.index.repo.RepositoryException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -370,7 +370,7 @@ public final class GarbageCollector {
         Set<Long> keep = new HashSet<>(); // victims with a damaged live record stay for verify to report
         Copy out = null;
         ChunkCodec codec = ctx.codecs().borrow();
-        ByteBuffer check = ByteBuffer.allocateDirect(ctx.config().chunkSize());
+        ByteBuffer check = ByteBuffer.allocateDirect(ctx.chunkSize());
         try (RocksIterator it = ctx.db().iterator(ctx.db().chunks())) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] v = it.value();
@@ -397,7 +397,7 @@ public final class GarbageCollector {
                     out = new Copy();
                 }
                 out.append(id, v, rec, loc);
-                if (out.pack.size() >= ctx.config().packTargetSize()) {
+                if (out.pack.size() >= ctx.packTargetSize()) {
                     out.publish();
                     out = null;
                 }

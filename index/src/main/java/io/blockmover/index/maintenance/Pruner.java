@@ -1,7 +1,7 @@
 package io.blockmover.index.maintenance;
 
+import io.blockmover.index.backup.RepoContext;
 import io.blockmover.index.manifest.BackupRecord;
-import io.blockmover.index.repo.RepoContext;
 import io.blockmover.index.repo.Repository;
 
 import java.io.IOException;

@@ -1,11 +1,11 @@
 package io.blockmover.index.maintenance;
 
+import io.blockmover.index.backup.RepoContext;
 import io.blockmover.index.db.IndexDb;
+import io.blockmover.index.format.ChunkLocation;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
-import io.blockmover.index.pack.ChunkLocation;
 import io.blockmover.index.pack.PackStore;
-import io.blockmover.index.repo.RepoContext;
 import io.blockmover.index.repo.Repository;
 
 import java.io.IOException;

@@ -1,18 +1,18 @@
 package io.blockmover.index.maintenance;
 
+import io.blockmover.index.backup.RepoContext;
 import io.blockmover.index.chunk.ChunkCodec;
-import io.blockmover.index.chunk.ChunkDamagedException;
-import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.db.IndexDb;
 import io.blockmover.index.db.IndexSnapshot;
+import io.blockmover.index.format.ChunkDamagedException;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
-import io.blockmover.index.pack.ChunkLocation;
-import io.blockmover.index.repo.RepoContext;
 import io.blockmover.index.repo.Repository;
-import io.blockmover.index.repo.RepositoryException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -91,7 +91,7 @@ public final class Verifier {
                 pool.execute(() -> {
                     ByteBuffer dst = buffers.poll();
                     if (dst == null) {
-                        dst = ByteBuffer.allocateDirect(ctx.config().chunkSize());
+                        dst = ByteBuffer.allocateDirect(ctx.chunkSize());
                     }
                     try {
                         String problem = check(id, value, dst.clear());

@@ -2,7 +2,7 @@ package io.blockmover.index.manifest;
 
 import io.blockmover.index.db.IndexDb;
 import io.blockmover.index.db.IndexSnapshot;
-import io.blockmover.index.repo.RepositoryException;
+import io.blockmover.index.format.RepositoryException;
 
 import java.util.ArrayList;
 import java.util.List;

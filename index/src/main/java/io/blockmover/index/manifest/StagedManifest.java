@@ -1,6 +1,6 @@
 package io.blockmover.index.manifest;
 
-import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.format.ChunkId;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

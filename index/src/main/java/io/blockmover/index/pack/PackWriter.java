@@ -1,6 +1,8 @@
 package io.blockmover.index.pack;
 
-import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.format.PackFormat;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

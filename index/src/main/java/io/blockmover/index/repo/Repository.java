@@ -3,6 +3,11 @@ package io.blockmover.index.repo;
 import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.backup.BackupSpec;
 import io.blockmover.index.backup.BackupWriter;
+import io.blockmover.index.backup.GcFence;
+import io.blockmover.index.backup.MaintenanceGate;
+import io.blockmover.index.backup.PacksInProgress;
+import io.blockmover.index.backup.ReaderEpochs;
+import io.blockmover.index.backup.RepoContext;
 import io.blockmover.index.chunk.ChunkCodec;
 import io.blockmover.index.chunk.ChunkKeys;
 import io.blockmover.index.chunk.CodecPool;
@@ -10,6 +15,7 @@ import io.blockmover.index.chunk.Compression;
 import io.blockmover.index.chunk.KeyWrap;
 import io.blockmover.index.db.IndexDb;
 import io.blockmover.index.db.IndexSnapshot;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
@@ -34,13 +40,15 @@ import org.rocksdb.RocksIterator;
  */
 public final class Repository implements AutoCloseable {
     private final RepoContext ctx;
+    private final RepositoryConfig config;
     private final RepositoryLock lock;
     private final ChunkKeys keys;
     private static final long CLOSE_WAIT_MILLIS = 10_000;
     private volatile boolean closed;
 
-    private Repository(RepoContext ctx, RepositoryLock lock, ChunkKeys keys) {
+    private Repository(RepoContext ctx, RepositoryConfig config, RepositoryLock lock, ChunkKeys keys) {
         this.ctx = ctx;
+        this.config = config;
         this.lock = lock;
         this.keys = keys;
     }
@@ -106,9 +114,9 @@ public final class Repository implements AutoCloseable {
             db = IndexDb.open(root.resolve("index"), config.formatVersion(), readOnly);
             ChunkKeys k = keys;
             CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression().level(), k));
-            RepoContext ctx = new RepoContext(root, config, db, new ManifestStore(db), new LocalPackStore(root.resolve("packs")),
+            RepoContext ctx = new RepoContext(root, config.chunkSize(), config.packTargetSize(), db, new ManifestStore(db), new LocalPackStore(root.resolve("packs")),
                     codecs, new MaintenanceGate(), new GcFence(), new ReaderEpochs(), new PacksInProgress(), new AtomicLong(nextBackupId(db)), tmp, new SecureRandom(), readOnly);
-            return new Repository(ctx, lock, keys);
+            return new Repository(ctx, config, lock, keys);
         } catch (IOException | RuntimeException e) {
             if (db != null) {
                 db.close();
@@ -149,7 +157,7 @@ public final class Repository implements AutoCloseable {
     }
 
     public RepositoryConfig config() {
-        return ctx.config();
+        return config;
     }
 
     public Path root() {
@@ -216,7 +224,7 @@ public final class Repository implements AutoCloseable {
     /** Re-wraps the master key under a new passphrase; chunks and index are untouched. */
     public void changePassphrase(char[] newPassphrase) throws IOException {
         ctx.checkWritable("change the passphrase");
-        if (!(ctx.config().encryption() instanceof Encryption.AesGcm a)) {
+        if (!(config.encryption() instanceof Encryption.AesGcm a)) {
             throw new RepositoryException("repository is not encrypted");
         }
         byte[] material = new byte[ChunkKeys.MATERIAL_LENGTH];
@@ -224,8 +232,8 @@ public final class Repository implements AutoCloseable {
         System.arraycopy(keys.mac().getEncoded(), 0, material, 32, 32);
         byte[] salt = KeyWrap.newSalt(ctx.random());
         Encryption.AesGcm updated = new Encryption.AesGcm(a.kdf(), a.iterations(), salt,
-                KeyWrap.wrap(newPassphrase, salt, a.iterations(), material, ctx.config().repoId(), ctx.random()));
-        RepositoryConfig c = ctx.config();
+                KeyWrap.wrap(newPassphrase, salt, a.iterations(), material, config.repoId(), ctx.random()));
+        RepositoryConfig c = config;
         new RepositoryConfig(c.formatVersion(), c.repoId(), c.chunkSize(), c.compression(), c.packTargetSize(), updated).write(ctx.root());
     }
 

@@ -2,6 +2,7 @@ package io.blockmover.index.repo;
 
 import io.blockmover.index.chunk.Compression;
 import io.blockmover.index.chunk.KeyWrap;
+import io.blockmover.index.format.RepositoryException;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;

@@ -1,5 +1,7 @@
 package io.blockmover.index.repo;
 
+import io.blockmover.index.format.RepositoryException;
+
 import java.nio.file.Path;
 
 /** Another process (or another open in this one) holds the repository's lock. */

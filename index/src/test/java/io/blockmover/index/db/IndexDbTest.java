@@ -1,14 +1,14 @@
 package io.blockmover.index.db;
 
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.repo.RepositoryConfig;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import io.blockmover.index.chunk.ChunkId;
-import io.blockmover.index.pack.ChunkLocation;
-import io.blockmover.index.repo.RepositoryConfig;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

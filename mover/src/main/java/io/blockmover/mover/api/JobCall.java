@@ -1,10 +1,11 @@
 package io.blockmover.mover.api;
 
-import io.blockmover.index.repo.RepositoryException;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.mover.api.v1.Progress;
-import io.blockmover.mover.pipeline.IncrementalImpossibleException;
 import io.blockmover.mover.pipeline.Cancellation;
+import io.blockmover.mover.pipeline.IncrementalImpossibleException;
 import io.blockmover.mover.pipeline.TransferCounters;
+
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;

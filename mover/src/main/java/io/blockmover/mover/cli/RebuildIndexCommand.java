@@ -1,7 +1,8 @@
 package io.blockmover.mover.cli;
 
-import io.blockmover.index.rebuild.IndexRebuilder;
-import io.blockmover.index.rebuild.RebuildReport;
+import io.blockmover.index.maintenance.IndexRebuilder;
+import io.blockmover.index.maintenance.RebuildReport;
+
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 

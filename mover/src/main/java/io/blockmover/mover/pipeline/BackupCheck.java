@@ -1,7 +1,7 @@
 package io.blockmover.mover.pipeline;
 
 import io.blockmover.index.backup.DiskReader;
-import io.blockmover.index.chunk.ChunkDamagedException;
+import io.blockmover.index.format.ChunkDamagedException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

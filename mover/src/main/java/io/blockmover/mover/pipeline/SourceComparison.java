@@ -2,10 +2,11 @@ package io.blockmover.mover.pipeline;
 
 import io.blockmover.index.backup.DiskReader;
 import io.blockmover.index.chunk.ChunkCodec;
-import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.chunk.CodecPool;
+import io.blockmover.index.format.ChunkId;
 import io.blockmover.mover.transport.ByteRange;
 import io.blockmover.mover.transport.DiskSource;
+
 import io.netty.buffer.ByteBuf;
 
 import java.io.IOException;

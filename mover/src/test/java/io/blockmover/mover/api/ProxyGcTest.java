@@ -1,6 +1,6 @@
 package io.blockmover.mover.api;
 
-import io.blockmover.index.repo.GcFence;
+import io.blockmover.index.backup.GcFence;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.api.v1.BackupMode;
 import io.blockmover.mover.api.v1.BackupProxyGrpc;
@@ -17,6 +17,7 @@ import io.blockmover.nbd.esx.EsxSimulator;
 import io.blockmover.nbd.esx.Snapshot;
 import io.blockmover.nbd.esx.SnapshotDisk;
 import io.blockmover.nbd.esx.VirtualMachine;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

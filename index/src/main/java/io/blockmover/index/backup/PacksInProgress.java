@@ -1,4 +1,4 @@
-package io.blockmover.index.repo;
+package io.blockmover.index.backup;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;

@@ -1,4 +1,4 @@
-package io.blockmover.index.repo;
+package io.blockmover.index.backup;
 
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;

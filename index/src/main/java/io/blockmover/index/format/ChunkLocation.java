@@ -1,4 +1,4 @@
-package io.blockmover.index.pack;
+package io.blockmover.index.format;
 
 import java.nio.ByteBuffer;
 

@@ -1,15 +1,15 @@
-package io.blockmover.index.rebuild;
+package io.blockmover.index.maintenance;
 
 import io.blockmover.index.db.IndexDb;
+import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.format.PackFormat;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
-import io.blockmover.index.pack.ChunkLocation;
 import io.blockmover.index.pack.LocalPackStore;
-import io.blockmover.index.pack.PackFormat;
 import io.blockmover.index.pack.PackStore;
 import io.blockmover.index.repo.RepositoryConfig;
-import io.blockmover.index.repo.RepositoryException;
 import io.blockmover.index.repo.RepositoryLock;
 
 import java.io.IOException;

@@ -1,6 +1,5 @@
-package io.blockmover.index.chunk;
+package io.blockmover.index.format;
 
-import io.blockmover.index.repo.RepositoryException;
 
 /** A stored chunk failed a check (CRC, digest, decryption, decompression, bounds). */
 public final class ChunkDamagedException extends RepositoryException {

@@ -1,4 +1,6 @@
-package io.blockmover.index.repo;
+package io.blockmover.index.backup;
+
+import io.blockmover.index.format.RepositoryException;
 
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.StampedLock;

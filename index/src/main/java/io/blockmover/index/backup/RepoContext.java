@@ -1,7 +1,8 @@
-package io.blockmover.index.repo;
+package io.blockmover.index.backup;
 
 import io.blockmover.index.chunk.CodecPool;
 import io.blockmover.index.db.IndexDb;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.pack.PackStore;
 
@@ -10,10 +11,11 @@ import java.security.SecureRandom;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The parts of an open repository that writers, readers and maintenance share. Handed out by
- * {@link Repository}; not for use by other modules.
+ * The parts of an open repository that writers, readers and maintenance share. Built by
+ * {@code repo.Repository}, which keeps it to itself; not for use by other modules (the package
+ * layering test holds mover to the repository's public face).
  */
-public record RepoContext(Path root, RepositoryConfig config, IndexDb db, ManifestStore manifests, PackStore packs,
+public record RepoContext(Path root, int chunkSize, long packTargetSize, IndexDb db, ManifestStore manifests, PackStore packs,
                           CodecPool codecs, MaintenanceGate gate, GcFence fence, ReaderEpochs readers,
                           PacksInProgress packsInProgress, AtomicLong nextBackupId, Path tmpDir,
                           SecureRandom random, boolean readOnly) {

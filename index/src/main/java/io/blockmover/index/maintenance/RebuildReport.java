@@ -1,4 +1,4 @@
-package io.blockmover.index.rebuild;
+package io.blockmover.index.maintenance;
 
 import java.util.List;
 

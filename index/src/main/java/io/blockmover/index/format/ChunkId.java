@@ -1,4 +1,4 @@
-package io.blockmover.index.chunk;
+package io.blockmover.index.format;
 
 import java.util.Arrays;
 import java.util.HexFormat;

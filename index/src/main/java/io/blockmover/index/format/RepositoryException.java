@@ -1,4 +1,4 @@
-package io.blockmover.index.repo;
+package io.blockmover.index.format;
 
 /** A repository problem with a one-line message fit for a user. */
 public class RepositoryException extends RuntimeException {

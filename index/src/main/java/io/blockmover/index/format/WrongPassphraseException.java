@@ -1,4 +1,4 @@
-package io.blockmover.index.repo;
+package io.blockmover.index.format;
 
 /** The passphrase does not unlock the repository's master key. */
 public final class WrongPassphraseException extends RepositoryException {
