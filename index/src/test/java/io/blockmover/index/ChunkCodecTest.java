@@ -6,6 +6,7 @@ import io.blockmover.index.chunk.ChunkKeys;
 import io.blockmover.index.format.ChunkDamagedException;
 import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.format.PackFormat;
+import io.blockmover.index.pack.PackRecords;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -32,7 +33,7 @@ class ChunkCodecTest {
                     if (!encrypted) {
                         assertEquals(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(plain)), id.hex());
                     }
-                    ByteBuffer[] rec = codec.encode(id, in);
+                    ByteBuffer[] rec = PackRecords.frameChunk(id, codec.encode(id, in));
                     assertEquals(0, in.position(), "input not moved");
                     int flags = rec[0].get(PackFormat.H_FLAGS);
                     assertEquals(kind == Kind.TEXT, (flags & PackFormat.FLAG_ZSTD) != 0, kind + " compressed?");
@@ -43,7 +44,7 @@ class ChunkCodecTest {
                     ByteBuffer whole = ByteBuffer.allocate(rec[0].remaining() + rec[1].remaining());
                     whole.put(rec[0].duplicate()).put(rec[1].duplicate()).flip();
                     ByteBuffer out = direct ? ByteBuffer.allocateDirect(size) : ByteBuffer.allocate(size);
-                    assertEquals(size, codec.decode(whole.duplicate(), id, out));
+                    assertEquals(size, codec.decode(PackRecords.openChunk(whole, id, size), id, out));
                     byte[] got = new byte[size];
                     out.flip().get(got);
                     assertArrayEquals(plain, got);
@@ -52,7 +53,7 @@ class ChunkCodecTest {
                     ByteBuffer bad = ByteBuffer.allocate(whole.remaining()).put(whole.duplicate()).flip();
                     int at = PackFormat.RECORD_HEADER + (bad.remaining() - PackFormat.RECORD_HEADER) / 2;
                     bad.put(at, (byte) (bad.get(at) ^ 1));
-                    assertThrows(ChunkDamagedException.class, () -> codec.decode(bad, id, ByteBuffer.allocate(size)));
+                    assertThrows(ChunkDamagedException.class, () -> codec.decode(PackRecords.openChunk(bad, id, size), id, ByteBuffer.allocate(size)));
                 }
             }
             assertTrue(codec.isZero(ByteBuffer.allocateDirect(size)));

@@ -3,6 +3,7 @@ package io.blockmover.bench.jmh;
 import io.blockmover.index.chunk.ChunkCodec;
 import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.pack.LocalPackStore;
+import io.blockmover.index.pack.PackRecords;
 import io.blockmover.index.pack.PackWriter;
 
 import java.nio.ByteBuffer;
@@ -75,7 +76,7 @@ public class ChunkPackAppendBenchmark {
 
     @Benchmark
     public void append() throws Exception {
-        ByteBuffer[] record = codec.encode(id, plain);
+        ByteBuffer[] record = PackRecords.frameChunk(id, codec.encode(id, plain));
         pack.append(id, record);
         if (pack.count() == 64) {
             pack.seal();

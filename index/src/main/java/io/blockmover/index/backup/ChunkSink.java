@@ -3,6 +3,7 @@ package io.blockmover.index.backup;
 import io.blockmover.index.chunk.ChunkCodec;
 import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.format.RepositoryException;
+import io.blockmover.index.pack.PackRecords;
 import io.blockmover.index.pack.PackWriter;
 
 import java.io.IOException;
@@ -43,7 +44,7 @@ final class ChunkSink {
                 || !pending.add(id)) {
             return -1;
         }
-        ByteBuffer[] record = codec.encode(id, plain);
+        ByteBuffer[] record = PackRecords.frameChunk(id, codec.encode(id, plain));
         long length = record[0].remaining() + record[1].remaining();
         PackWriter full = null;
         synchronized (appendLock) {

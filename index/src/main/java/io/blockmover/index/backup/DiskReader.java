@@ -8,6 +8,7 @@ import io.blockmover.index.format.ChunkLocation;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
+import io.blockmover.index.pack.PackRecords;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -119,7 +120,7 @@ public final class DiskReader {
                 throw new ChunkDamagedException(id.hex(), "pack " + Long.toHexString(loc.packId()) + " is truncated");
             }
             rec.flip();
-            int got = codec.decode(rec, id, dst);
+            int got = codec.decode(PackRecords.openChunk(rec, id, codec.chunkSize()), id, dst);
             if (got != length) {
                 throw new ChunkDamagedException(id.hex(), "holds " + got + " bytes where the disk needs " + length);
             }

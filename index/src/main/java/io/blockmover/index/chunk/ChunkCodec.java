@@ -2,8 +2,11 @@ package io.blockmover.index.chunk;
 
 import io.blockmover.index.format.ChunkDamagedException;
 import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.pack.PackRecords;
+import io.blockmover.index.pack.PackRecords.ChunkPayload;
 
-import static io.blockmover.index.format.PackFormat.*;
+import static io.blockmover.index.format.PackFormat.FLAG_AES_GCM;
+import static io.blockmover.index.format.PackFormat.FLAG_ZSTD;
 
 import com.github.luben.zstd.Zstd;
 import com.github.luben.zstd.ZstdCompressCtx;
@@ -14,13 +17,13 @@ import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
-import java.util.zip.CRC32C;
 import javax.crypto.Cipher;
 import javax.crypto.Mac;
 import javax.crypto.spec.GCMParameterSpec;
 
 /**
- * Turns plaintext chunks into pack records and back. One instance per thread at a time (it
+ * Turns plaintext chunks into stored payloads and back: digest, zstd, AES-GCM. The record framing
+ * around a payload is {@link PackRecords}'. One instance per thread at a time (it
  * owns a digest, zstd contexts, a cipher and direct scratch buffers, all reused so the hot
  * path allocates only the 32-byte digest); borrow one from a {@link CodecPool}.
  */
@@ -38,15 +41,12 @@ public final class ChunkCodec implements AutoCloseable {
     private final Cipher cipher;
     private final ZstdCompressCtx zc;
     private final ZstdDecompressCtx zd;
-    private final CRC32C crc = new CRC32C();
-    private final ByteBuffer header = ByteBuffer.allocateDirect(RECORD_HEADER);
     /** Staging for heap input, and decompressed output bound for a heap destination. */
     private final ByteBuffer staging;
     private final ByteBuffer compressed;
     /** Encrypted payload when writing, decrypted payload when reading (encrypted repositories only). */
     private final ByteBuffer sealed;
     private final ByteBuffer zeros;
-    private final ByteBuffer[] gather = new ByteBuffer[2];
     private final byte[] nonce = new byte[GCM_NONCE];
     private final byte[] lookupScratch = new byte[32];
     private ByteBuffer recordBuffer;
@@ -90,7 +90,7 @@ public final class ChunkCodec implements AutoCloseable {
     /** A direct buffer for reading one whole record, cleared; allocated on first use. */
     public ByteBuffer recordBuffer() {
         if (recordBuffer == null) {
-            recordBuffer = ByteBuffer.allocateDirect(maxRecordLength(chunkSize));
+            recordBuffer = ByteBuffer.allocateDirect(PackRecords.recordLength(maxPayloadLength(chunkSize)));
         }
         return recordBuffer.clear();
     }
@@ -117,11 +117,11 @@ public final class ChunkCodec implements AutoCloseable {
     }
 
     /**
-     * Encodes a record for {@code plain} (not moved) and returns header and payload buffers for
-     * one gathering write. They stay valid until this codec's next call; the payload may be
-     * {@code plain} itself (stored raw, unencrypted), so the caller must not touch it meanwhile.
+     * Encodes the payload to store for {@code plain} (not moved). Its buffer stays valid until
+     * this codec's next call and may be {@code plain} itself (stored raw, unencrypted), so the
+     * caller must not touch it meanwhile.
      */
-    public ByteBuffer[] encode(ChunkId id, ByteBuffer plain) {
+    public ChunkPayload encode(ChunkId id, ByteBuffer plain) {
         ByteBuffer src = plain.duplicate();
         if (!src.isDirect()) {
             staging.clear();
@@ -144,20 +144,7 @@ public final class ChunkCodec implements AutoCloseable {
             payload = seal(id, payload);
             flags |= FLAG_AES_GCM;
         }
-        crc.reset();
-        int pp = payload.position();
-        crc.update(payload);
-        payload.position(pp);
-        header.clear();
-        header.putInt(RECORD_MAGIC).put(KIND_CHUNK).put((byte) flags).putShort((short) 0)
-                .putInt(plainLength).putInt(payload.remaining()).put(id.bytes()).putInt((int) crc.getValue());
-        crc.reset();
-        crc.update(header.flip());
-        header.limit(RECORD_HEADER).putInt(H_HEADER_CRC, (int) crc.getValue());
-        header.position(0);
-        gather[0] = header;
-        gather[1] = payload;
-        return gather;
+        return new ChunkPayload(flags, plainLength, payload);
     }
 
     /**
@@ -203,38 +190,15 @@ public final class ChunkCodec implements AutoCloseable {
     }
 
     /**
-     * Checks a whole record (header followed by payload, {@code record}'s remaining bytes) and
-     * writes the plaintext to {@code dst} from its position; returns the plaintext length. Every
-     * check a reader can make is made: header CRC, expected digest, payload CRC, GCM tag,
-     * zstd frame, length, and finally the digest of the plaintext.
+     * Writes the plaintext of {@code stored} (a payload whose framing {@link PackRecords#openChunk}
+     * has checked) to {@code dst} from its position; returns the plaintext length. Every check
+     * left is made: GCM tag, zstd frame, length, and finally the digest of the plaintext.
      */
-    public int decode(ByteBuffer record, ChunkId expected, ByteBuffer dst) {
+    public int decode(ChunkPayload stored, ChunkId expected, ByteBuffer dst) {
         String name = expected.hex();
-        int base = record.position();
-        if (record.remaining() < RECORD_HEADER) {
-            throw new ChunkDamagedException(name, "record truncated");
-        }
-        if (record.getInt(base) != RECORD_MAGIC || record.getInt(base + H_HEADER_CRC) != crc(record, base, H_HEADER_CRC)) {
-            throw new ChunkDamagedException(name, "record header checksum mismatch");
-        }
-        if (record.get(base + H_KIND) != KIND_CHUNK) {
-            throw new ChunkDamagedException(name, "record is not a chunk");
-        }
-        if (record.slice(base + H_DIGEST, ChunkId.LENGTH).mismatch(ByteBuffer.wrap(expected.bytes())) >= 0) {
-            throw new ChunkDamagedException(name, "location points to a record of another chunk");
-        }
-        int flags = record.get(base + H_FLAGS);
-        int plainLength = record.getInt(base + H_PLAIN);
-        int payloadLength = record.getInt(base + H_PAYLOAD);
-        if (plainLength > chunkSize || plainLength < 0 || payloadLength < 0 || record.remaining() < RECORD_HEADER + payloadLength) {
-            throw new ChunkDamagedException(name, "record truncated or lengths out of range");
-        }
-        ByteBuffer payload = record.slice(base + RECORD_HEADER, payloadLength);
-        crc.reset();
-        crc.update(payload.duplicate());
-        if ((int) crc.getValue() != record.getInt(base + H_PAYLOAD_CRC)) {
-            throw new ChunkDamagedException(name, "payload checksum mismatch");
-        }
+        int flags = stored.flags();
+        int plainLength = stored.plainLength();
+        ByteBuffer payload = stored.payload().duplicate();
         if ((flags & FLAG_AES_GCM) != 0) {
             payload = open(expected, payload, name);
         }
@@ -300,9 +264,9 @@ public final class ChunkCodec implements AutoCloseable {
         }
     }
 
-    /** A direct buffer big enough for any record of this repository. */
-    public static int maxRecordLength(int chunkSize) {
-        return RECORD_HEADER + (int) Zstd.compressBound(chunkSize) + GCM_NONCE + GCM_TAG;
+    /** The largest payload a chunk of {@code chunkSize} can be stored as. */
+    public static int maxPayloadLength(int chunkSize) {
+        return (int) Zstd.compressBound(chunkSize) + GCM_NONCE + GCM_TAG;
     }
 
     @Override

@@ -62,16 +62,6 @@ public final class PackFormat {
         return b.getLong(start + 16);
     }
 
-    /** Writes a record header (with both CRCs) for {@code payload} (not moved) into {@code b} at its position. */
-    public static void writeRecordHeader(ByteBuffer b, byte kind, int flags, int plainLength, byte[] key, ByteBuffer payload) {
-        int start = b.position();
-        CRC32C c = new CRC32C();
-        c.update(payload.duplicate());
-        b.putInt(RECORD_MAGIC).put(kind).put((byte) flags).putShort((short) 0).putInt(plainLength).putInt(payload.remaining())
-                .put(key).putInt((int) c.getValue());
-        b.putInt(crc(b, start, H_HEADER_CRC));
-    }
-
     public static void writeFooter(ByteBuffer b, int records) {
         int start = b.position();
         b.putInt(FOOTER_MAGIC).putInt(records).putInt(0);

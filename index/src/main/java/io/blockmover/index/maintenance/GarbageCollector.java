@@ -15,6 +15,7 @@ import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
+import io.blockmover.index.pack.PackRecords;
 import io.blockmover.index.pack.PackStore;
 import io.blockmover.index.pack.PackWriter;
 import io.blockmover.index.repo.Repository;
@@ -388,7 +389,7 @@ public final class GarbageCollector {
                         throw new ChunkDamagedException(id.hex(), "truncated");
                     }
                     rec.flip();
-                    codec.decode(rec.duplicate(), id, check.clear());
+                    codec.decode(PackRecords.openChunk(rec, id, codec.chunkSize()), id, check.clear());
                 } catch (ChunkDamagedException e) {
                     keep.add(loc.packId());
                     continue;
@@ -396,7 +397,7 @@ public final class GarbageCollector {
                 if (out == null) {
                     out = new Copy();
                 }
-                out.append(id, v, rec, loc);
+                out.append(id, v, rec);
                 if (out.pack.size() >= ctx.packTargetSize()) {
                     out.publish();
                     out = null;
@@ -435,8 +436,8 @@ public final class GarbageCollector {
             }
         }
 
-        void append(ChunkId id, byte[] oldValue, ByteBuffer rec, ChunkLocation loc) throws IOException {
-            pack.append(id, new ByteBuffer[] {rec.slice(0, PackFormat.RECORD_HEADER), rec.slice(PackFormat.RECORD_HEADER, loc.payloadLength())});
+        void append(ChunkId id, byte[] oldValue, ByteBuffer rec) throws IOException {
+            pack.append(id, PackRecords.split(rec));
             oldValues.add(oldValue);
         }
 

@@ -12,6 +12,7 @@ import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
+import io.blockmover.index.pack.PackRecords;
 import io.blockmover.index.repo.Repository;
 
 import java.io.IOException;
@@ -146,7 +147,7 @@ public final class Verifier {
             if (n < loc.recordLength()) {
                 return "pack " + Long.toHexString(loc.packId()) + " is truncated";
             }
-            codec.decode(rec.flip(), id, dst);
+            codec.decode(PackRecords.openChunk(rec.flip(), id, codec.chunkSize()), id, dst);
             return null;
         } catch (ChunkDamagedException e) {
             return e.reason();

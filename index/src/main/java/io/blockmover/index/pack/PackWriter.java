@@ -51,7 +51,7 @@ public final class PackWriter {
         return entries.size();
     }
 
-    /** Appends a record whose header and payload a codec just encoded (or a record copied whole). */
+    /** Appends a chunk record framed by {@link PackRecords} (or a record copied whole). */
     public ChunkLocation append(ChunkId id, ByteBuffer[] record) throws IOException {
         ByteBuffer header = record[0];
         int p = header.position();
@@ -66,9 +66,7 @@ public final class PackWriter {
 
     /** Appends a non-chunk record (manifest segment, backup record) with a 32-byte key. */
     public void appendMeta(byte kind, byte[] key, ByteBuffer payload) throws IOException {
-        ByteBuffer header = ByteBuffer.allocate(PackFormat.RECORD_HEADER);
-        PackFormat.writeRecordHeader(header, kind, 0, payload.remaining(), key, payload);
-        out.append(header.flip(), payload.duplicate());
+        out.append(PackRecords.header(kind, 0, payload.remaining(), key, payload), payload.duplicate());
     }
 
     /** Writes the footer and makes the pack durable. Returns what it holds. */
