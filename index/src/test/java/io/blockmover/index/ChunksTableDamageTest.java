@@ -12,6 +12,7 @@ import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.maintenance.VerifyReport;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.internal.RepoInternals;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -56,10 +57,10 @@ class ChunksTableDamageTest {
         try (Repository repo = Repository.init(root, InitOptions.defaults().withChunkSize(Fixtures.CHUNK))) {
             id = Fixtures.backup(repo, "vmA", N, A);
             moved = Fixtures.chunkAt(repo, id, 3L * Fixtures.CHUNK);
-            movedAt = repo.context().db().location(moved);
+            movedAt = RepoInternals.context(repo).db().location(moved);
             renamed = Fixtures.chunkAt(repo, id, 7L * Fixtures.CHUNK);
-            renamedAt = repo.context().db().location(renamed);
-            repo.context().db().flushAndCompact();
+            renamedAt = RepoInternals.context(repo).db().location(renamed);
+            RepoInternals.context(repo).db().flushAndCompact();
         }
         // A flip in an entry's value (the low byte of the record offset) and one in another entry's key.
         Row m = row(root, moved, movedAt);
@@ -72,8 +73,8 @@ class ChunksTableDamageTest {
 
         try (Repository repo = Repository.open(root, null)) {
             byte[] scratch = new byte[ChunkLocation.ENCODED];
-            assertFalse(repo.context().db().contains(renamed, scratch), "a renamed entry is not found under its old key");
-            assertNotEquals(movedAt, repo.context().db().location(moved));
+            assertFalse(RepoInternals.context(repo).db().contains(renamed, scratch), "a renamed entry is not found under its old key");
+            assertNotEquals(movedAt, RepoInternals.context(repo).db().location(moved));
             VerifyReport report = new Verifier(repo).run(1);
             assertFalse(report.ok());
             Set<String> damaged = report.damaged().stream().map(DamagedChunk::chunkId).collect(Collectors.toSet());
@@ -102,8 +103,8 @@ class ChunksTableDamageTest {
                 .withPackTargetSize(2L * Fixtures.CHUNK))) {
             long id = Fixtures.backup(repo, "vmA", N, A);
             hit = Fixtures.chunkAt(repo, id, 3L * Fixtures.CHUNK);
-            hitAt = repo.context().db().location(hit);
-            repo.context().db().flushAndCompact();
+            hitAt = RepoInternals.context(repo).db().location(hit);
+            RepoInternals.context(repo).db().flushAndCompact();
         }
         Row r = row(root, hit, hitAt);
         // The varint right after the fixed-size key is the value's length: make it run past the file.

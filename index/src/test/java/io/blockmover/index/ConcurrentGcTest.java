@@ -18,6 +18,7 @@ import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.internal.RepoInternals;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -74,12 +75,12 @@ class ConcurrentGcTest {
         }
         gcThread = Executors.newSingleThreadExecutor();
         // Into table files: gc's scans must see every key there too, not only the memtables'.
-        repo.context().db().flushAndCompact();
+        RepoInternals.context(repo).db().flushAndCompact();
     }
 
     @AfterEach
     void tearDown() throws Exception {
-        repo.context().fence().observeGc(null);
+        RepoInternals.context(repo).fence().observeGc(null);
         gcThread.shutdownNow();
         repo.close();
     }
@@ -122,7 +123,7 @@ class ConcurrentGcTest {
             assertEquals(DiskWriter.DUPLICATE, put(d, 0, VM2.applyAsLong(0)), "deduplicated against the soon pruned backup");
             prune();
             boolean[] storedAfresh = new boolean[1];
-            repo.context().fence().observeGc(p -> {
+            RepoInternals.context(repo).fence().observeGc(p -> {
                 if (p == Phase.CONDEMNED) {
                     try {
                         // Condemned now: the same writer stores the pruned backup's other chunks afresh.
@@ -144,7 +145,7 @@ class ConcurrentGcTest {
             Fixtures.assertRestores(repo, id, VM2);
             Fixtures.assertRestores(repo, kept, KEPT);
             for (int i = 20; i < N; i++) {
-                assertNull(repo.context().db().location(prunedOnly.get(i - 20)), "only the pruned backup used chunk " + i);
+                assertNull(RepoInternals.context(repo).db().location(prunedOnly.get(i - 20)), "only the pruned backup used chunk " + i);
             }
             assertTrue(new Verifier(repo).run(2).ok());
         }
@@ -183,7 +184,7 @@ class ConcurrentGcTest {
         DiskWriter[] lateDisk = new DiskWriter[2];
         // Chunks 18, 19 then two new ones: a full pack, sealed and published before the sweep, committed after it.
         LongUnaryOperator publishedSeeds = i -> i < 2 ? PRUNED.applyAsLong(18 + (int) i) : 70_000 + i;
-        repo.context().fence().observeGc(p -> {
+        RepoInternals.context(repo).fence().observeGc(p -> {
             if (p != Phase.CONDEMNED) {
                 return;
             }
@@ -231,7 +232,7 @@ class ConcurrentGcTest {
         Fixtures.assertRestores(repo, committedDuringGc[0], duringSeeds);
         Fixtures.assertRestores(repo, kept, KEPT);
         for (int i = 20; i < N; i++) {
-            assertNull(repo.context().db().location(prunedOnly.get(i - 20)), "only the pruned backup used chunk " + i);
+            assertNull(RepoInternals.context(repo).db().location(prunedOnly.get(i - 20)), "only the pruned backup used chunk " + i);
         }
         assertTrue(new Verifier(repo).run(2).ok());
     }
@@ -261,7 +262,7 @@ class ConcurrentGcTest {
         prune(); // a restore of a backup being pruned goes on from its snapshot
         CountDownLatch switched = new CountDownLatch(1);
         CountDownLatch checked = new CountDownLatch(1);
-        repo.context().fence().observeGc(p -> {
+        RepoInternals.context(repo).fence().observeGc(p -> {
             if (p == Phase.SWITCHED) {
                 switched.countDown();
                 try {
@@ -275,7 +276,7 @@ class ConcurrentGcTest {
         CompletableFuture<GcReport> gc = gcInBackground(NOW);
         await(switched);
         // The index already points at the compacted copies, and the pruned backup's entries are gone.
-        assertNull(repo.context().db().location(prunedOnly.getFirst()));
+        assertNull(RepoInternals.context(repo).db().location(prunedOnly.getFirst()));
         assertRestores(ofKept, KEPT);
         assertRestores(ofPruned, PRUNED);
         try (BackupReader fresh = repo.openBackup(kept)) {

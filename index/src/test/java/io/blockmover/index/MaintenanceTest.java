@@ -1,10 +1,7 @@
 package io.blockmover.index;
 
-import io.blockmover.index.backup.BackupSpec;
-import io.blockmover.index.backup.BackupWriter;
 import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.format.PackFormat;
-import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.maintenance.GarbageCollector;
 import io.blockmover.index.maintenance.GcOptions;
 import io.blockmover.index.maintenance.GcReport;
@@ -16,6 +13,7 @@ import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.internal.RepoInternals;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -62,7 +60,7 @@ class MaintenanceTest {
                         continue;
                     }
                     onlyPruned.add(id);
-                    onlyPrunedBytes += repo.context().db().location(id).recordLength();
+                    onlyPrunedBytes += RepoInternals.context(repo).db().location(id).recordLength();
                 }
             }
             assertEquals(35, onlyPruned.size());
@@ -85,7 +83,7 @@ class MaintenanceTest {
             assertEquals(after.storedBytes() + (long) after.packs() * (PackFormat.FILE_HEADER + PackFormat.FOOTER), after.packBytes(),
                     "no dead byte is left in any pack");
             for (ChunkId id : onlyPruned) {
-                assertNull(repo.context().db().location(id));
+                assertNull(RepoInternals.context(repo).db().location(id));
             }
             Fixtures.assertRestores(repo, ids.get(2), vm1(2));
             Fixtures.assertRestores(repo, other, VM2);

@@ -17,6 +17,7 @@ import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.internal.RepoInternals;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -45,7 +46,7 @@ class RebuildIndexTest {
         long id;
         try (Repository repo = Repository.init(root, InitOptions.defaults().withChunkSize(Fixtures.CHUNK).withPackTargetSize(256 << 10))) {
             id = Fixtures.backup(repo, "vmA", N, a);
-            repo.context().db().flushAndCompact();
+            RepoInternals.context(repo).db().flushAndCompact();
         }
         Path sst;
         try (Stream<Path> s = Files.list(root.resolve("index"))) {
@@ -92,7 +93,7 @@ class RebuildIndexTest {
             // And a wrong index entry, which a rebuild repairs.
             ChunkId x = Fixtures.chunkAt(repo, a3Id, 3L * Fixtures.CHUNK);
             ChunkId y = Fixtures.chunkAt(repo, a3Id, 4L * Fixtures.CHUNK);
-            repo.context().db().rocks().put(repo.context().db().chunks(), x.bytes(), repo.context().db().location(y).encode());
+            RepoInternals.context(repo).db().rocks().put(RepoInternals.context(repo).db().chunks(), x.bytes(), RepoInternals.context(repo).db().location(y).encode());
             assertFalse(new Verifier(repo).run(1).ok());
         }
         try (Stream<Path> s = Files.walk(root.resolve("index"))) {

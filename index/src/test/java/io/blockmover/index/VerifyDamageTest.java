@@ -12,6 +12,7 @@ import io.blockmover.index.maintenance.VerifyReport;
 import io.blockmover.index.pack.LocalPackStore;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.internal.RepoInternals;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -65,25 +66,25 @@ class VerifyDamageTest {
 
             // 1. A bit flip in the payload of a chunk A shares with B.
             flipped = Fixtures.chunkAt(repo, a, 2L * Fixtures.CHUNK);
-            flippedLoc = repo.context().db().location(flipped);
+            flippedLoc = RepoInternals.context(repo).db().location(flipped);
             expected.add(flipped);
             // 2. A truncated pack: every record of C's chunk 22's pack from that record on.
             ChunkId inTruncated = Fixtures.chunkAt(repo, c, 22L * Fixtures.CHUNK);
-            truncatedAt = repo.context().db().location(inTruncated);
+            truncatedAt = RepoInternals.context(repo).db().location(inTruncated);
             for (ChunkId id : users.keySet()) {
-                ChunkLocation l = repo.context().db().location(id);
+                ChunkLocation l = RepoInternals.context(repo).db().location(id);
                 if (l.packId() == truncatedAt.packId() && l.offset() >= truncatedAt.offset()) {
                     expected.add(id);
                 }
             }
             // 3. A wrong index entry: A's chunk 30 points at A's chunk 31's record.
             misplaced = Fixtures.chunkAt(repo, a, 30L * Fixtures.CHUNK);
-            ChunkLocation other = repo.context().db().location(Fixtures.chunkAt(repo, a, 31L * Fixtures.CHUNK));
-            repo.context().db().rocks().put(repo.context().db().chunks(), misplaced.bytes(), other.encode());
+            ChunkLocation other = RepoInternals.context(repo).db().location(Fixtures.chunkAt(repo, a, 31L * Fixtures.CHUNK));
+            RepoInternals.context(repo).db().rocks().put(RepoInternals.context(repo).db().chunks(), misplaced.bytes(), other.encode());
             expected.add(misplaced);
             // 4. A malformed index value.
             ChunkId malformed = Fixtures.chunkAt(repo, c, 5L * Fixtures.CHUNK);
-            repo.context().db().rocks().put(repo.context().db().chunks(), malformed.bytes(), new byte[] {1, 2, 3});
+            RepoInternals.context(repo).db().rocks().put(RepoInternals.context(repo).db().chunks(), malformed.bytes(), new byte[] {1, 2, 3});
             expected.add(malformed);
         }
         LocalPackStore packs = new LocalPackStore(root.resolve("packs"));

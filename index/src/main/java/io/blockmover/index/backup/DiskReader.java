@@ -74,6 +74,21 @@ public final class DiskReader {
         return ChunkId.isZeroMarker(s, at) ? null : ChunkId.copyOf(s, at);
     }
 
+    /**
+     * True when {@code data} (its remaining bytes, not moved) is what this disk holds at the chunk
+     * at {@code offset}: a zero chunk by content, any other by the repository's digest, without
+     * reading a pack. How a backup is compared with its source.
+     */
+    public boolean holds(long offset, ByteBuffer data) {
+        ChunkId expected = chunkAt(offset);
+        ChunkCodec codec = ctx.codecs().borrow();
+        try {
+            return expected == null ? codec.isZero(data) : !codec.isZero(data) && codec.digest(data).equals(expected);
+        } finally {
+            ctx.codecs().release(codec);
+        }
+    }
+
     public boolean isZero(long offset) {
         return chunkAt(offset) == null;
     }

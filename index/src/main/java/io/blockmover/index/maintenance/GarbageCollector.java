@@ -12,6 +12,7 @@ import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.pack.PackStore;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.internal.RepoInternals;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -56,7 +57,7 @@ public final class GarbageCollector {
     private final PackCompactor compactor;
 
     public GarbageCollector(Repository repo) {
-        this.ctx = repo.context();
+        this.ctx = RepoInternals.context(repo);
         this.sweep = new GcSweep(ctx);
         this.compactor = new PackCompactor(ctx);
     }

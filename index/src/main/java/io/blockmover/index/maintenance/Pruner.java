@@ -3,6 +3,7 @@ package io.blockmover.index.maintenance;
 import io.blockmover.index.backup.RepoContext;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.internal.RepoInternals;
 
 import java.io.IOException;
 import java.time.ZoneId;
@@ -26,7 +27,7 @@ public final class Pruner {
     private final RepoContext ctx;
 
     public Pruner(Repository repo) {
-        this.ctx = repo.context();
+        this.ctx = RepoInternals.context(repo);
     }
 
     public PruneReport run(Retention retention, ZoneId zone, boolean dryRun) {

@@ -7,6 +7,7 @@ import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.pack.PackStore;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.internal.RepoInternals;
 
 import java.io.IOException;
 import org.rocksdb.RocksIterator;
@@ -32,7 +33,7 @@ public record RepositoryStats(int backups, long logicalBytes, long dataBytes, lo
     }
 
     public static RepositoryStats of(Repository repo) throws IOException {
-        RepoContext ctx = repo.context();
+        RepoContext ctx = RepoInternals.context(repo);
         long stamp = ctx.gate().enterShared();
         try {
             return compute(ctx);

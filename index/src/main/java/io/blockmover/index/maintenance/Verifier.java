@@ -14,6 +14,7 @@ import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.pack.PackRecords;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.internal.RepoInternals;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -42,7 +43,7 @@ public final class Verifier {
     private final RepoContext ctx;
 
     public Verifier(Repository repo) {
-        this.ctx = repo.context();
+        this.ctx = RepoInternals.context(repo);
     }
 
     public VerifyReport run(int threads) throws IOException {

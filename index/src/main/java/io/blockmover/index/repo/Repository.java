@@ -20,6 +20,9 @@ import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.pack.LocalPackStore;
+import io.blockmover.index.repo.internal.RepoInternals;
+
+import java.util.function.Consumer;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -164,9 +167,14 @@ public final class Repository implements AutoCloseable {
         return ctx.root();
     }
 
-    /** Shared state for this module's maintenance and backup classes. */
-    public RepoContext context() {
-        return ctx;
+    static {
+        // The one way in for this module's maintenance classes; the package it lives in is not exported.
+        RepoInternals.grant(r -> r.ctx);
+    }
+
+    /** Watches gc's phases on this repository (null stops watching). For tests and diagnostics. */
+    public void observeGc(Consumer<GcFence.Phase> observer) {
+        ctx.fence().observeGc(observer);
     }
 
     /** Starts a backup; it runs beside other backups, restores, prune and gc. */

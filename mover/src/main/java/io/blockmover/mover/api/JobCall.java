@@ -5,6 +5,7 @@ import io.blockmover.mover.api.v1.Progress;
 import io.blockmover.mover.pipeline.Cancellation;
 import io.blockmover.mover.pipeline.IncrementalImpossibleException;
 import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.mover.pipeline.UserMessages;
 
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;

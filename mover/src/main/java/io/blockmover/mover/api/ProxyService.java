@@ -12,7 +12,6 @@ import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.api.v1.BackupEvent;
-import io.blockmover.mover.api.v1.BackupMode;
 import io.blockmover.mover.api.v1.BackupProxyGrpc;
 import io.blockmover.mover.api.v1.BackupRequest;
 import io.blockmover.mover.api.v1.BackupResult;
@@ -36,11 +35,13 @@ import io.blockmover.mover.api.v1.VerifyRequest;
 import io.blockmover.mover.api.v1.VerifyResult;
 import io.blockmover.mover.pipeline.BackupCheck;
 import io.blockmover.mover.pipeline.BackupChoice;
+import io.blockmover.mover.pipeline.BackupInputs;
 import io.blockmover.mover.pipeline.BackupJob;
 import io.blockmover.mover.pipeline.DiskRestore;
 import io.blockmover.mover.pipeline.PipelineSettings;
 import io.blockmover.mover.pipeline.SourceComparison;
 import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.mover.pipeline.UserMessages;
 import io.blockmover.mover.transport.ByteRange;
 import io.blockmover.mover.transport.DiskTarget;
 import io.blockmover.mover.transport.RestoreTargets;
@@ -271,7 +272,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
                     }
                 } else {
                     try (NbdDiskSource source = nbd.openSource(request.getAgainstUri(), List.of())) {
-                        SourceComparison.Result r = new SourceComparison(reader.disk(d.diskId()), source, repo.context().codecs(),
+                        SourceComparison.Result r = new SourceComparison(reader.disk(d.diskId()), source,
                                 workers, settings.chunksInFlight(), call.cancellation(), counters).run(1.0);
                         checked += r.chunksCompared();
                         for (ByteRange differs : r.differences()) {

@@ -3,7 +3,7 @@ package io.blockmover.mover.cli;
 import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.repo.Repository;
-import io.blockmover.mover.api.BackupInputs;
+import io.blockmover.mover.pipeline.BackupInputs;
 import io.blockmover.mover.pipeline.BackupJob;
 import io.blockmover.mover.pipeline.SourceComparison;
 import io.blockmover.mover.pipeline.TransferCounters;
@@ -128,7 +128,7 @@ final class BackupCommand implements Callable<Integer> {
         boolean identical = true;
         try (BackupReader reader = repo.openBackup(result.backupId())) {
             for (BackupJob.DiskInput in : inputs) {
-                SourceComparison.Result r = new SourceComparison(reader.disk(in.diskId()), in.source(), repo.context().codecs(),
+                SourceComparison.Result r = new SourceComparison(reader.disk(in.diskId()), in.source(),
                         workers, pipeline.chunksInFlight, interruption.cancellation(), new TransferCounters(in.source().capacity()))
                         .run(fraction);
                 identical &= VerifyCommand.report("backup " + result.backupId() + " " + in.diskId() + " (sample " + verifySample + ")", r);

@@ -1,7 +1,8 @@
 package io.blockmover.mover.cli;
 
-import io.blockmover.mover.api.UserMessages;
+import io.blockmover.mover.pipeline.UserMessages;
 import io.blockmover.mover.transport.nbd.NbdClient;
+
 import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;

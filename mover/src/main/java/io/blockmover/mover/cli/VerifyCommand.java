@@ -87,7 +87,7 @@ final class VerifyCommand implements Callable<Integer> {
                     if (against != null) {
                         try (NbdDiskSource source = NbdDiskSource.open(connection.uri(against), connection.options(pipeline.connections))) {
                             SourceComparison.Result r = new SourceComparison(reader.disk(d.diskId()), source,
-                                    repo.context().codecs(), workers, settings.chunksInFlight(), interruption.cancellation(), counters)
+                                    workers, settings.chunksInFlight(), interruption.cancellation(), counters)
                                     .run(parsePercent(sample));
                             reports.add(() -> report(what, r));
                         }

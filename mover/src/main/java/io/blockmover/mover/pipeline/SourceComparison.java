@@ -1,9 +1,6 @@
 package io.blockmover.mover.pipeline;
 
 import io.blockmover.index.backup.DiskReader;
-import io.blockmover.index.chunk.ChunkCodec;
-import io.blockmover.index.chunk.CodecPool;
-import io.blockmover.index.format.ChunkId;
 import io.blockmover.mover.transport.ByteRange;
 import io.blockmover.mover.transport.DiskSource;
 
@@ -32,18 +29,16 @@ public final class SourceComparison {
 
     private final DiskReader backup;
     private final DiskSource source;
-    private final CodecPool codecs;
     private final Executor workers;
     private final int chunksInFlight;
     private final Cancellation cancellation;
     private final TransferCounters counters;
     private final ConcurrentSkipListMap<Long, Integer> differing = new ConcurrentSkipListMap<>();
 
-    public SourceComparison(DiskReader backup, DiskSource source, CodecPool codecs, Executor workers,
+    public SourceComparison(DiskReader backup, DiskSource source, Executor workers,
                             int chunksInFlight, Cancellation cancellation, TransferCounters counters) {
         this.backup = backup;
         this.source = source;
-        this.codecs = codecs;
         this.workers = workers;
         this.chunksInFlight = chunksInFlight;
         this.cancellation = cancellation;
@@ -84,15 +79,7 @@ public final class SourceComparison {
 
     private void compare(long offset, ByteBuf chunk) {
         int length = chunk.readableBytes();
-        ChunkCodec codec = codecs.borrow();
-        boolean same;
-        try {
-            var view = DirectView.of(chunk);
-            ChunkId expected = backup.chunkAt(offset);
-            same = expected == null ? codec.isZero(view) : !codec.isZero(view) && codec.digest(view).equals(expected);
-        } finally {
-            codecs.release(codec);
-        }
+        boolean same = backup.holds(offset, DirectView.of(chunk));
         counters.read(length);
         counters.completed(length);
         if (!same) {

@@ -62,7 +62,7 @@ class ProxyGcTest {
 
     @AfterEach
     void stop() throws Exception {
-        repo.context().fence().observeGc(null);
+        repo.observeGc(null);
         fixture.close();
     }
 
@@ -88,7 +88,7 @@ class ProxyGcTest {
 
         CountDownLatch gcRunning = new CountDownLatch(1);
         CountDownLatch othersDone = new CountDownLatch(1);
-        repo.context().fence().observeGc(phase -> {
+        repo.observeGc(phase -> {
             if (phase == GcFence.Phase.CONDEMNED) {
                 gcRunning.countDown();
                 try {

@@ -15,6 +15,7 @@ import io.blockmover.nbd.esx.HostSpec;
 import io.blockmover.nbd.esx.Profile;
 import io.blockmover.nbd.esx.SnapshotDisk;
 import io.blockmover.nbd.server.Extent;
+
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -220,7 +221,7 @@ class BackupPipelineTest {
         try (var reader = repo.openBackup(r.backupId());
              DiskSource source = NbdDiskSource.open(NbdUri.parse(vm.uri(export)), ConnectOptions.DEFAULT)) {
             SourceComparison.Result cmp = new SourceComparison(reader.disk("disk-" + disk.spec().deviceKey()), source,
-                    repo.context().codecs(), workers, 8, new Cancellation(), new TransferCounters(DISK)).run(1.0);
+                    workers, 8, new Cancellation(), new TransferCounters(DISK)).run(1.0);
             long chunk = offset / CHUNK * CHUNK;
             assertEquals(List.of(new ByteRange(chunk, CHUNK)), cmp.differences());
             assertEquals(DISK / CHUNK, cmp.chunksCompared());

@@ -1,9 +1,8 @@
-package io.blockmover.mover.api;
+package io.blockmover.mover.pipeline;
 
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
-import io.blockmover.mover.pipeline.BackupJob;
 import io.blockmover.mover.transport.nbd.NbdAccess;
 import io.blockmover.mover.transport.nbd.NbdDiskSource;
 

@@ -1,4 +1,4 @@
-package io.blockmover.mover.api;
+package io.blockmover.mover.pipeline;
 
 /** Turns an exception into the one line a user (or a scheduler, in a gRPC status) sees. */
 public final class UserMessages {
