@@ -62,6 +62,9 @@ public final class GcFence {
     private final ReentrantLock gcRun = new ReentrantLock();
     private volatile Consumer<Phase> observer = p -> { };
 
+    public GcFence() {
+    }
+
     /** Allocates the next backup id from {@code ids} and registers the writer under it. */
     public long openWriter(AtomicLong ids, OpenWriter writer) {
         synchronized (monitor) {

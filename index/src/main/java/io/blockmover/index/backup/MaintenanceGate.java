@@ -15,6 +15,9 @@ import java.util.concurrent.locks.StampedLock;
 public final class MaintenanceGate {
     private final StampedLock lock = new StampedLock();
 
+    public MaintenanceGate() {
+    }
+
     public long enterShared() {
         return lock.readLock();
     }

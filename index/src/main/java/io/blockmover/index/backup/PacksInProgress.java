@@ -12,6 +12,9 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class PacksInProgress {
     private final Set<Long> packs = ConcurrentHashMap.newKeySet();
 
+    public PacksInProgress() {
+    }
+
     public void started(long packId) {
         packs.add(packId);
     }

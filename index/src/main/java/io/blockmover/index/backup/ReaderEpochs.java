@@ -13,6 +13,9 @@ public final class ReaderEpochs {
     private final TreeSet<Long> open = new TreeSet<>();
     private long next;
 
+    public ReaderEpochs() {
+    }
+
     public synchronized long enter() {
         long t = next++;
         open.add(t);
