@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.pipeline.BackupCheck;
+import io.blockmover.mover.pipeline.DiskBackup;
+import io.blockmover.mover.pipeline.DiskRestore;
+import io.blockmover.mover.pipeline.SourceComparison;
 
 import com.tngtech.archunit.base.DescribedPredicate;
 import com.tngtech.archunit.core.domain.JavaClass;
@@ -69,6 +73,17 @@ class ArchitectureTest {
     void useCasesKnowNoFrontEnd() {
         noClasses().that().resideInAnyPackage("io.blockmover.mover.pipeline..", "io.blockmover.mover.transport..")
                 .should().dependOnClassesThat().resideInAnyPackage("io.blockmover.mover.cli..", "io.blockmover.mover.api..")
+                .check(main);
+    }
+
+    @Test
+    void frontEndsRunJobsNotTheirParts() {
+        // Restore, check and compare are wired once, in pipeline's jobs; cli and api translate requests and results.
+        Set<String> parts = Set.of(DiskRestore.class.getName(), BackupCheck.class.getName(), SourceComparison.class.getName(),
+                DiskBackup.class.getName());
+        noClasses().that().resideInAnyPackage("io.blockmover.mover.cli..", "io.blockmover.mover.api..")
+                .should().callConstructorWhere(DescribedPredicate.describe("builds a part of a job",
+                        call -> parts.contains(call.getTargetOwner().getName())))
                 .check(main);
     }
 

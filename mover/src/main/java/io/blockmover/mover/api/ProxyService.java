@@ -1,6 +1,5 @@
 package io.blockmover.mover.api;
 
-import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.maintenance.GarbageCollector;
 import io.blockmover.index.maintenance.GcOptions;
 import io.blockmover.index.maintenance.GcReport;
@@ -33,20 +32,18 @@ import io.blockmover.mover.api.v1.StatsRequest;
 import io.blockmover.mover.api.v1.StatsResult;
 import io.blockmover.mover.api.v1.VerifyRequest;
 import io.blockmover.mover.api.v1.VerifyResult;
-import io.blockmover.mover.pipeline.BackupCheck;
+import io.blockmover.mover.pipeline.ProgressListener;
+import io.blockmover.mover.pipeline.VerifyJob;
+import io.blockmover.mover.pipeline.RestoreJob;
 import io.blockmover.mover.pipeline.BackupChoice;
 import io.blockmover.mover.pipeline.BackupInputs;
 import io.blockmover.mover.pipeline.BackupJob;
-import io.blockmover.mover.pipeline.DiskRestore;
 import io.blockmover.mover.pipeline.PipelineSettings;
-import io.blockmover.mover.pipeline.SourceComparison;
 import io.blockmover.mover.pipeline.TransferCounters;
 import io.blockmover.mover.pipeline.UserMessages;
-import io.blockmover.mover.transport.ByteRange;
-import io.blockmover.mover.transport.DiskTarget;
 import io.blockmover.mover.transport.RestoreTargets;
 import io.blockmover.mover.transport.nbd.NbdAccess;
-import io.blockmover.mover.transport.nbd.NbdDiskSource;
+
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import org.slf4j.Logger;
@@ -181,9 +178,9 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         if (!vmsInBackup.add(vm)) {
             throw new BusyException("a backup of " + vm + " is already running");
         }
-        try (BackupInputs in = BackupInputs.open(repo, vm, mode, sources, nbd)) {
+        try {
             BackupJob.Result r = new BackupJob(repo, settings, call.cancellation())
-                    .run(vm, request.getLabel(), mode, in.inputs(), call::track);
+                    .run(new BackupJob.Request(vm, request.getLabel(), mode, sources, 0), nbd, call::track).backup();
             BackupResult.Builder out = BackupResult.newBuilder().setBackupId(r.backupId()).setParentId(r.parentId());
             for (BackupJob.DiskOutcome d : r.disks()) {
                 TransferCounters.Snapshot s = d.counters();
@@ -219,26 +216,19 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
             throw new IllegalArgumentException("backup " + backup.id() + " has " + disks.size()
                     + " disks; name one, or give an existing directory as the target");
         }
+        List<RestoreJob.Target> targets = new ArrayList<>();
+        for (DiskRecord d : disks) {
+            targets.add(new RestoreJob.Target(d, toNbd ? request.getTarget() : restoreDir.file(toDirectory
+                    ? Path.of(request.getTarget()).resolve(RestoreJob.fileName(backup, d)).toString() : request.getTarget()).toString()));
+        }
+        RestoreJob.Result r = new RestoreJob(repo, settings, nbd, call.cancellation())
+                .run(new RestoreJob.Request(backup, targets, request.getOverwrite()), call::track);
         RestoreResult.Builder out = RestoreResult.newBuilder().setBackupId(backup.id());
-        ExecutorService workers = workers("restore-");
-        try (BackupReader reader = repo.openBackup(backup.id())) {
-            for (DiskRecord d : disks) {
-                String name = backup.vmId().replace('/', '_') + "-" + d.diskId() + ".raw";
-                String where = toNbd ? request.getTarget()
-                        : restoreDir.file(toDirectory ? Path.of(request.getTarget()).resolve(name).toString() : request.getTarget()).toString();
-                TransferCounters counters = new TransferCounters(d.capacity());
-                call.track(d.diskId(), counters);
-                try (DiskTarget target = RestoreTargets.open(where, d.capacity(), request.getOverwrite(), nbd)) {
-                    new DiskRestore(reader.disk(d.diskId()), target, workers, settings.chunksInFlight(), counters,
-                            call.cancellation()).run();
-                }
-                TransferCounters.Snapshot s = counters.snapshot();
-                metrics.restored(s.completed());
-                out.addDisks(DiskRestoreResult.newBuilder().setDisk(d.diskId()).setTarget(where)
-                        .setWrittenBytes(s.completed()).setZeroBytes(s.skippedZeros()).setSeconds(s.seconds()));
-            }
-        } finally {
-            workers.shutdown();
+        for (RestoreJob.DiskOutcome d : r.disks()) {
+            TransferCounters.Snapshot s = d.counters();
+            metrics.restored(s.completed());
+            out.addDisks(DiskRestoreResult.newBuilder().setDisk(d.diskId()).setTarget(d.where())
+                    .setWrittenBytes(s.completed()).setZeroBytes(s.skippedZeros()).setSeconds(s.seconds()));
         }
         return out.build();
     }
@@ -252,40 +242,19 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     private VerifyResult verify(VerifyRequest request, JobCall<?> call) throws Exception {
         BackupRecord backup = chosen(request.getBackupId(), "");
         List<DiskRecord> disks = BackupChoice.disks(backup, optional(request.getDisk()));
-        if (!request.getAgainstUri().isEmpty() && disks.size() != 1) {
-            throw new IllegalArgumentException("comparing with a source needs one disk; backup " + backup.id() + " has "
-                    + disks.stream().map(DiskRecord::diskId).toList());
-        }
+        VerifyJob.Result r = new VerifyJob(repo, settings, nbd, call.cancellation())
+                .run(new VerifyJob.Request(backup, disks, optional(request.getAgainstUri()), 1.0), ProgressListener.NONE);
         VerifyResult.Builder out = VerifyResult.newBuilder().setBackupId(backup.id());
-        long checked = 0;
-        ExecutorService workers = workers("verify-");
-        try (BackupReader reader = repo.openBackup(backup.id())) {
-            for (DiskRecord d : disks) {
-                TransferCounters counters = new TransferCounters(d.capacity());
-                if (request.getAgainstUri().isEmpty()) {
-                    BackupCheck.Result r = new BackupCheck(reader.disk(d.diskId()), workers, settings.workers(),
-                            call.cancellation(), counters).run();
-                    checked += r.chunksChecked();
-                    for (BackupCheck.Damage damage : r.damaged()) {
-                        out.addProblems(DamagedRange.newBuilder().setDisk(d.diskId()).setOffset(damage.offset())
-                                .setLength(d.chunkSize()).setProblem(damage.reason()));
-                    }
-                } else {
-                    try (NbdDiskSource source = nbd.openSource(request.getAgainstUri(), List.of())) {
-                        SourceComparison.Result r = new SourceComparison(reader.disk(d.diskId()), source,
-                                workers, settings.chunksInFlight(), call.cancellation(), counters).run(1.0);
-                        checked += r.chunksCompared();
-                        for (ByteRange differs : r.differences()) {
-                            out.addProblems(DamagedRange.newBuilder().setDisk(d.diskId()).setOffset(differs.offset())
-                                    .setLength(differs.length()).setProblem("differs from the source"));
-                        }
-                    }
-                }
+        for (VerifyJob.DiskVerdict v : r.disks()) {
+            String disk = v.disk().diskId();
+            switch (v) {
+                case VerifyJob.Checked c -> c.result().damaged().forEach(damage -> out.addProblems(DamagedRange.newBuilder()
+                        .setDisk(disk).setOffset(damage.offset()).setLength(v.disk().chunkSize()).setProblem(damage.reason())));
+                case VerifyJob.Compared c -> c.result().differences().forEach(differs -> out.addProblems(DamagedRange.newBuilder()
+                        .setDisk(disk).setOffset(differs.offset()).setLength(differs.length()).setProblem("differs from the source")));
             }
-        } finally {
-            workers.shutdown();
         }
-        return out.setChunksChecked(checked).setOk(out.getProblemsCount() == 0).build();
+        return out.setChunksChecked(r.chunks()).setOk(out.getProblemsCount() == 0).build();
     }
 
     @Override
@@ -350,10 +319,6 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
 
     private static Optional<String> optional(String s) {
         return s.isEmpty() ? Optional.empty() : Optional.of(s);
-    }
-
-    private ExecutorService workers(String name) {
-        return Executors.newFixedThreadPool(settings.workers(), Thread.ofPlatform().name(name, 0).daemon().factory());
     }
 
     /** Cancels the jobs still running and waits up to {@code millis} for them to stop. */

@@ -1,13 +1,12 @@
 package io.blockmover.mover.cli;
 
-import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.pipeline.BackupInputs;
 import io.blockmover.mover.pipeline.BackupJob;
-import io.blockmover.mover.pipeline.SourceComparison;
 import io.blockmover.mover.pipeline.TransferCounters;
 import io.blockmover.mover.transport.nbd.NbdUri;
+
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -20,8 +19,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 /**
  * {@code blockmover backup}: one restore point of one VM from one or more disk sources. It is
@@ -71,8 +68,8 @@ final class BackupCommand implements Callable<Integer> {
                     + "that changed block tracking missed nothing. Exit code 3 if they differ.")
     String verifySample;
 
-    @Option(names = "--json", description = "Print the result as JSON on stdout.")
-    boolean json;
+    @Mixin
+    JsonOption output;
 
     @Mixin
     ProgressOption progress;
@@ -81,7 +78,7 @@ final class BackupCommand implements Callable<Integer> {
     PipelineOptions pipeline;
 
     @Mixin
-    NbdInfoCommand.Connection connection;
+    ConnectionOptions connection;
 
     @Override
     public Integer call() throws Exception {
@@ -103,40 +100,25 @@ final class BackupCommand implements Callable<Integer> {
             wanted.add(new BackupInputs.Source(diskNames.get(i).disk(), sources.get(i), i < changeIds.size() ? changeIds.get(i) : "",
                     i < changes.size() ? Optional.of(changes.get(i)) : Optional.empty()));
         }
+        double sample = verifySample == null ? 0 : VerifyCommand.parsePercent(verifySample);
         try (Repository repo = repository.open();
-             BackupInputs in = BackupInputs.open(repo, vm, jobMode, wanted, connection.access(pipeline.connections));
              Interruption interruption = new Interruption();
-             ProgressDisplay display = progress.display(json)) {
-            BackupJob.Result result = new BackupJob(repo, pipeline.settings(), interruption.cancellation())
-                    .run(vm, label, jobMode, in.inputs(), (disk, counters) -> display.track(vm + "/" + disk, counters));
+             ProgressDisplay display = progress.display(output.json)) {
+            BackupJob.Outcome outcome = new BackupJob(repo, pipeline.settings(), interruption.cancellation())
+                    .run(new BackupJob.Request(vm, label, jobMode, wanted, sample), connection.access(pipeline.connections),
+                            (disk, counters) -> display.track(vm + "/" + disk, counters));
             display.close();
-            if (json) {
+            BackupJob.Result result = outcome.backup();
+            if (output.json) {
                 System.out.println(JsonWriter.write(toJson(vm, result)));
             } else {
                 printSummary(vm, result);
             }
-            return verifySample == null ? 0 : checkSample(repo, result, in.inputs(), interruption);
-        }
-    }
-
-    /** Compares a sample of each disk's chunks with the source it was just read from. */
-    private int checkSample(Repository repo, BackupJob.Result result, List<BackupJob.DiskInput> inputs,
-                            Interruption interruption) throws Exception {
-        double fraction = VerifyCommand.parsePercent(verifySample);
-        ExecutorService workers = Executors.newFixedThreadPool(pipeline.workers,
-                Thread.ofPlatform().name("verify-", 0).daemon().factory());
-        boolean identical = true;
-        try (BackupReader reader = repo.openBackup(result.backupId())) {
-            for (BackupJob.DiskInput in : inputs) {
-                SourceComparison.Result r = new SourceComparison(reader.disk(in.diskId()), in.source(),
-                        workers, pipeline.chunksInFlight, interruption.cancellation(), new TransferCounters(in.source().capacity()))
-                        .run(fraction);
-                identical &= VerifyCommand.report("backup " + result.backupId() + " " + in.diskId() + " (sample " + verifySample + ")", r);
+            for (BackupJob.SampleCheck c : outcome.samples()) {
+                VerifyCommand.report("backup " + result.backupId() + " " + c.diskId() + " (sample " + verifySample + ")", c.result());
             }
-        } finally {
-            workers.shutdown();
+            return outcome.samplesIdentical() ? 0 : VerifyCommand.FOUND_PROBLEMS;
         }
-        return identical ? 0 : VerifyCommand.FOUND_PROBLEMS;
     }
 
     private List<DiskName> diskNames() {

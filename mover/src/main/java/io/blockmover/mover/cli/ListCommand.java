@@ -28,8 +28,8 @@ final class ListCommand implements Callable<Integer> {
     @Option(names = "--vm", paramLabel = "VM", description = "Only backups of this VM.")
     String vm;
 
-    @Option(names = "--json", description = "Print JSON on stdout.")
-    boolean json;
+    @Mixin
+    JsonOption output;
 
     @Override
     public Integer call() throws Exception {
@@ -37,7 +37,7 @@ final class ListCommand implements Callable<Integer> {
             List<BackupRecord> backups = repo.backups().stream()
                     .filter(b -> vm == null || b.vmId().equals(vm))
                     .sorted(Comparator.comparingLong(BackupRecord::id)).toList();
-            if (json) {
+            if (output.json) {
                 List<Object> out = new ArrayList<>();
                 backups.forEach(b -> out.add(toJson(b)));
                 System.out.println(JsonWriter.write(out));

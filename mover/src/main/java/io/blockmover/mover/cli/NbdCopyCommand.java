@@ -54,7 +54,7 @@ public final class NbdCopyCommand implements Callable<Integer> {
     Boolean progress;
 
     @Mixin
-    NbdInfoCommand.Connection connection;
+    ConnectionOptions connection;
 
     @Override
     public Integer call() throws Exception {

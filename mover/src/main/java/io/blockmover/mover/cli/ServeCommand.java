@@ -59,7 +59,7 @@ final class ServeCommand implements Callable<Integer> {
     PipelineOptions pipeline;
 
     @Mixin
-    NbdInfoCommand.Connection connection;
+    ConnectionOptions connection;
 
     @Override
     public Integer call() throws Exception {

@@ -5,7 +5,6 @@ import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
@@ -22,14 +21,14 @@ final class ShowCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "ID", description = "The backup id (see 'blockmover list').")
     long id;
 
-    @Option(names = "--json", description = "Print JSON on stdout.")
-    boolean json;
+    @Mixin
+    JsonOption output;
 
     @Override
     public Integer call() throws Exception {
         try (Repository repo = repository.openToLook()) {
             BackupRecord b = repo.backup(id).orElseThrow(() -> new IOException("no backup " + id + " in " + repo.root()));
-            if (json) {
+            if (output.json) {
                 System.out.println(JsonWriter.write(ListCommand.toJson(b)));
                 return 0;
             }

@@ -4,7 +4,6 @@ import io.blockmover.index.maintenance.RepositoryStats;
 import io.blockmover.index.repo.Repository;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -18,14 +17,14 @@ final class StatsCommand implements Callable<Integer> {
     @Mixin
     RepositoryOptions repository;
 
-    @Option(names = "--json", description = "Print JSON on stdout.")
-    boolean json;
+    @Mixin
+    JsonOption output;
 
     @Override
     public Integer call() throws Exception {
         try (Repository repo = repository.openToLook()) {
             RepositoryStats s = RepositoryStats.of(repo);
-            if (json) {
+            if (output.json) {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("backups", s.backups());
                 m.put("logicalBytes", s.logicalBytes());

@@ -1,18 +1,16 @@
 package io.blockmover.mover.cli;
 
-import io.blockmover.index.backup.BackupReader;
-import io.blockmover.index.manifest.BackupRecord;
-import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.maintenance.DamagedChunk;
 import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.maintenance.VerifyReport;
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.pipeline.BackupCheck;
-import io.blockmover.mover.pipeline.PipelineSettings;
 import io.blockmover.mover.pipeline.SourceComparison;
-import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.mover.pipeline.VerifyJob;
 import io.blockmover.mover.transport.ByteRange;
-import io.blockmover.mover.transport.nbd.NbdDiskSource;
+
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -20,8 +18,7 @@ import picocli.CommandLine.Option;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.Optional;
 
 /**
  * {@code blockmover verify}: re-reads a backup's chunks and checks their digests; with
@@ -58,7 +55,7 @@ final class VerifyCommand implements Callable<Integer> {
     PipelineOptions pipeline;
 
     @Mixin
-    NbdInfoCommand.Connection connection;
+    ConnectionOptions connection;
 
     @Override
     public Integer call() throws Exception {
@@ -74,36 +71,19 @@ final class VerifyCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--against compares one disk; choose it with --disk (backup " + backup.id()
                         + " has " + disks.stream().map(DiskRecord::diskId).toList() + ")");
             }
-            PipelineSettings settings = pipeline.settings();
-            ExecutorService workers = Executors.newFixedThreadPool(settings.workers(),
-                    Thread.ofPlatform().name("verify-", 0).daemon().factory());
+            VerifyJob.Result result = new VerifyJob(repo, pipeline.settings(), connection.access(pipeline.connections),
+                    interruption.cancellation())
+                    .run(new VerifyJob.Request(backup, disks, Optional.ofNullable(against), against == null ? 1 : parsePercent(sample)),
+                            (disk, counters) -> display.track(backup.vmId() + "/" + disk, counters));
             // Reports are printed once every disk is done, so they never interleave with the progress bars.
-            List<java.util.function.BooleanSupplier> reports = new java.util.ArrayList<>();
-            try (BackupReader reader = repo.openBackup(backup.id())) {
-                for (DiskRecord d : disks) {
-                    TransferCounters counters = new TransferCounters(d.capacity());
-                    display.track(backup.vmId() + "/" + d.diskId(), counters);
-                    String what = "backup " + backup.id() + " " + backup.vmId() + "/" + d.diskId();
-                    if (against != null) {
-                        try (NbdDiskSource source = NbdDiskSource.open(connection.uri(against), connection.options(pipeline.connections))) {
-                            SourceComparison.Result r = new SourceComparison(reader.disk(d.diskId()), source,
-                                    workers, settings.chunksInFlight(), interruption.cancellation(), counters)
-                                    .run(parsePercent(sample));
-                            reports.add(() -> report(what, r));
-                        }
-                    } else {
-                        BackupCheck.Result r = new BackupCheck(reader.disk(d.diskId()), workers, settings.workers(),
-                                interruption.cancellation(), counters).run();
-                        reports.add(() -> report(what, r));
-                    }
-                }
-            } finally {
-                workers.shutdown();
-            }
             display.close();
             boolean ok = true;
-            for (var report : reports) {
-                ok &= report.getAsBoolean();
+            for (VerifyJob.DiskVerdict v : result.disks()) {
+                String what = "backup " + backup.id() + " " + backup.vmId() + "/" + v.disk().diskId();
+                ok &= switch (v) {
+                    case VerifyJob.Checked c -> report(what, c.result());
+                    case VerifyJob.Compared c -> report(what, c.result());
+                };
             }
             return ok ? 0 : FOUND_PROBLEMS;
         }

@@ -1,5 +1,7 @@
 package io.blockmover.mover.pipeline;
 
+import io.blockmover.mover.transport.nbd.NbdAccess;
+import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.backup.BackupSpec;
 import io.blockmover.index.backup.BackupWriter;
 import io.blockmover.index.backup.DiskSpec;
@@ -23,7 +25,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.function.BiConsumer;
 
 /**
  * One backup of one VM: decides per disk between full and incremental, plans and moves every
@@ -58,6 +59,24 @@ public final class BackupJob {
 
     public record Result(long backupId, long parentId, List<DiskOutcome> disks) {}
 
+    /**
+     * What a front end asks for: one backup of a VM's disks, read from NBD exports.
+     *
+     * @param verifySample after the commit, compare this share of each disk's chunks with the
+     *                     source it was read from, in (0, 1]; 0 for none
+     */
+    public record Request(String vm, String label, Mode mode, List<BackupInputs.Source> sources, double verifySample) {}
+
+    /** A sampled comparison of one disk of the new backup with its source. */
+    public record SampleCheck(String diskId, SourceComparison.Result result) {}
+
+    /** The committed backup and, if asked for, how its disks compare with their sources. */
+    public record Outcome(Result backup, List<SampleCheck> samples) {
+        public boolean samplesIdentical() {
+            return samples.stream().allMatch(s -> s.result().identical());
+        }
+    }
+
     private record Planned(DiskInput input, ChunkPlan plan, boolean incremental, String why, TransferCounters counters) {}
 
     private final Repository repository;
@@ -71,12 +90,38 @@ public final class BackupJob {
     }
 
     /**
+     * Opens the sources of {@code request} (each asking for the areas changed since the VM's
+     * previous backup), backs them up, and compares the sample asked for.
+     */
+    public Outcome run(Request request, NbdAccess nbd, ProgressListener progress) throws IOException, InterruptedException {
+        try (BackupInputs in = BackupInputs.open(repository, request.vm(), request.mode(), request.sources(), nbd)) {
+            Result r = run(request.vm(), request.label(), request.mode(), in.inputs(), progress);
+            return new Outcome(r, request.verifySample() > 0 ? compareSample(r, in.inputs(), request.verifySample()) : List.of());
+        }
+    }
+
+    private List<SampleCheck> compareSample(Result r, List<DiskInput> inputs, double sample) throws IOException, InterruptedException {
+        ExecutorService workers = Executors.newFixedThreadPool(settings.workers(),
+                Thread.ofPlatform().name("verify-", 0).daemon().factory());
+        List<SampleCheck> out = new ArrayList<>();
+        try (BackupReader reader = repository.openBackup(r.backupId())) {
+            for (DiskInput in : inputs) {
+                out.add(new SampleCheck(in.diskId(), new SourceComparison(reader.disk(in.diskId()), in.source(), workers,
+                        settings.chunksInFlight(), cancellation, new TransferCounters(in.source().capacity())).run(sample)));
+            }
+        } finally {
+            workers.shutdown();
+        }
+        return List.copyOf(out);
+    }
+
+    /**
      * Backs up {@code disks} as one restore point of {@code vmId}.
      *
      * @param onDisk told of each disk's counters as soon as its plan is known (for progress)
      */
     public Result run(String vmId, String label, Mode mode, List<DiskInput> disks,
-                      BiConsumer<String, TransferCounters> onDisk) throws IOException, InterruptedException {
+                      ProgressListener onDisk) throws IOException, InterruptedException {
         if (disks.isEmpty()) {
             throw new IllegalArgumentException("nothing to back up: no disks");
         }
@@ -93,7 +138,7 @@ public final class BackupJob {
         BackupSpec spec = anyIncremental
                 ? BackupSpec.incremental(vmId, label, parent.orElseThrow().id())
                 : BackupSpec.full(vmId, label);
-        planned.forEach(p -> onDisk.accept(p.input().diskId(), p.counters()));
+        planned.forEach(p -> onDisk.track(p.input().diskId(), p.counters()));
 
         ExecutorService workers = Executors.newFixedThreadPool(settings.workers(),
                 Thread.ofPlatform().name("store-", 0).daemon().factory());

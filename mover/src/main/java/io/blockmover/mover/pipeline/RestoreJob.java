@@ -1,0 +1,69 @@
+package io.blockmover.mover.pipeline;
+
+import io.blockmover.index.backup.BackupReader;
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.manifest.DiskRecord;
+import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.transport.DiskTarget;
+import io.blockmover.mover.transport.RestoreTargets;
+import io.blockmover.mover.transport.nbd.NbdAccess;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * Restores disks of one backup, each to a raw file (created sparse) or an NBD export, every
+ * chunk digest-checked as it is read. The CLI and the API decide where each disk goes; this
+ * does the rest the same way for both.
+ */
+public final class RestoreJob {
+    /** One disk and where it goes: a file path or an NBD URI. */
+    public record Target(DiskRecord disk, String where) {}
+
+    /** @param overwrite replace an existing file (an NBD export is always written) */
+    public record Request(BackupRecord backup, List<Target> targets, boolean overwrite) {}
+
+    public record DiskOutcome(String diskId, String where, TransferCounters.Snapshot counters) {}
+
+    public record Result(long backupId, List<DiskOutcome> disks) {}
+
+    private final Repository repository;
+    private final PipelineSettings settings;
+    private final NbdAccess nbd;
+    private final Cancellation cancellation;
+
+    public RestoreJob(Repository repository, PipelineSettings settings, NbdAccess nbd, Cancellation cancellation) {
+        this.repository = repository;
+        this.settings = settings;
+        this.nbd = nbd;
+        this.cancellation = cancellation;
+    }
+
+    /** The file name a disk gets when it is restored into a directory. */
+    public static String fileName(BackupRecord backup, DiskRecord disk) {
+        return backup.vmId().replace('/', '_') + "-" + disk.diskId() + ".raw";
+    }
+
+    public Result run(Request request, ProgressListener progress) throws IOException, InterruptedException {
+        ExecutorService workers = Executors.newFixedThreadPool(settings.workers(),
+                Thread.ofPlatform().name("restore-", 0).daemon().factory());
+        List<DiskOutcome> out = new ArrayList<>();
+        try (BackupReader reader = repository.openBackup(request.backup().id())) {
+            for (Target t : request.targets()) {
+                DiskRecord d = t.disk();
+                TransferCounters counters = new TransferCounters(d.capacity());
+                progress.track(d.diskId(), counters);
+                try (DiskTarget target = RestoreTargets.open(t.where(), d.capacity(), request.overwrite(), nbd)) {
+                    new DiskRestore(reader.disk(d.diskId()), target, workers, settings.chunksInFlight(), counters, cancellation).run();
+                }
+                out.add(new DiskOutcome(d.diskId(), t.where(), counters.snapshot()));
+            }
+        } finally {
+            workers.shutdown();
+        }
+        return new Result(request.backup().id(), List.copyOf(out));
+    }
+}
