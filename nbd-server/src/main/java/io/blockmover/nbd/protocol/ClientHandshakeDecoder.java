@@ -3,7 +3,6 @@ package io.blockmover.nbd.protocol;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
 
 import java.util.List;
 
@@ -14,11 +13,11 @@ import static io.blockmover.nbd.protocol.NbdConstants.*;
  * or the {@link ExportNameReply} once an EXPORT_NAME was sent. Replies longer than the cap, bad
  * magics and oldstyle servers fail the connection once with {@link NbdProtocolException}.
  */
-public final class ClientHandshakeDecoder extends ByteToMessageDecoder {
+public final class ClientHandshakeDecoder extends NbdDecoder {
     private static final int GREETING_LENGTH = 18;
     private static final int REPLY_HEADER_LENGTH = 20;
 
-    private enum State { GREETING, REPLY_HEADER, REPLY_DATA, EXPORT_NAME_REPLY, TRANSMISSION, FAILED }
+    private enum State { GREETING, REPLY_HEADER, REPLY_DATA, EXPORT_NAME_REPLY, TRANSMISSION }
 
     private final int maxReplyLength;
     private State state = State.GREETING;
@@ -47,7 +46,7 @@ public final class ClientHandshakeDecoder extends ByteToMessageDecoder {
     }
 
     @Override
-    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    protected void decodeMessages(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         while (true) {
             if (state == State.REPLY_HEADER && exportNameSent) {
                 state = State.EXPORT_NAME_REPLY;
@@ -119,18 +118,8 @@ public final class ClientHandshakeDecoder extends ByteToMessageDecoder {
                 case TRANSMISSION -> {
                     return;
                 }
-                case FAILED -> {
-                    in.skipBytes(in.readableBytes());
-                    return;
-                }
             }
         }
-    }
-
-    private void fail(ByteBuf in, String message) {
-        state = State.FAILED;
-        in.skipBytes(in.readableBytes());
-        throw new NbdProtocolException(message);
     }
 
     private OptionReply parseReply(ByteBuf in, int option, int type, ByteBuf data) {

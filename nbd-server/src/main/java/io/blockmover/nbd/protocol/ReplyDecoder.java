@@ -2,7 +2,6 @@ package io.blockmover.nbd.protocol;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -17,8 +16,8 @@ import static io.blockmover.nbd.protocol.NbdConstants.*;
  * Bad magic, an unknown cookie, an impossible chunk or a chunk longer than the cap fail the
  * connection once with {@link NbdProtocolException}.
  */
-public final class ReplyDecoder extends ByteToMessageDecoder {
-    private enum State { HEADER, SIMPLE_DATA, CHUNK_PAYLOAD, FAILED }
+public final class ReplyDecoder extends NbdDecoder {
+    private enum State { HEADER, SIMPLE_DATA, CHUNK_PAYLOAD }
 
     private final ReplyLengths replyLengths;
     private final int maxChunkLength;
@@ -39,7 +38,7 @@ public final class ReplyDecoder extends ByteToMessageDecoder {
     }
 
     @Override
-    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    protected void decodeMessages(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         while (true) {
             switch (state) {
                 case HEADER -> {
@@ -103,10 +102,6 @@ public final class ReplyDecoder extends ByteToMessageDecoder {
                     }
                     out.add(parseChunk(in));
                     state = State.HEADER;
-                    return;
-                }
-                case FAILED -> {
-                    in.skipBytes(in.readableBytes());
                     return;
                 }
             }
@@ -195,9 +190,4 @@ public final class ReplyDecoder extends ByteToMessageDecoder {
         return new NbdReply.Error(cookie, done, error, message);
     }
 
-    private void fail(ByteBuf in, String message) {
-        state = State.FAILED;
-        in.skipBytes(in.readableBytes());
-        throw new NbdProtocolException(message);
-    }
 }

@@ -3,7 +3,6 @@ package io.blockmover.nbd.protocol;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
 
 import java.util.List;
 
@@ -16,8 +15,8 @@ import static io.blockmover.nbd.protocol.NbdConstants.*;
  * trusted to be followed by a request boundary, and buffering it would be unbounded.
  * Everything else (unknown commands, ranges) is the server's business and gets an error reply.
  */
-public final class RequestDecoder extends ByteToMessageDecoder {
-    private enum State { HEADER, WRITE_DATA, FAILED }
+public final class RequestDecoder extends NbdDecoder {
+    private enum State { HEADER, WRITE_DATA }
 
     private final int maxPayload;
     private State state = State.HEADER;
@@ -35,7 +34,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     }
 
     @Override
-    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    protected void decodeMessages(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         while (true) {
             switch (state) {
                 case HEADER -> {
@@ -69,17 +68,8 @@ public final class RequestDecoder extends ByteToMessageDecoder {
                     state = State.HEADER;
                     return;
                 }
-                case FAILED -> {
-                    in.skipBytes(in.readableBytes());
-                    return;
-                }
             }
         }
     }
 
-    private void fail(ByteBuf in, String message) {
-        state = State.FAILED;
-        in.skipBytes(in.readableBytes());
-        throw new NbdProtocolException(message);
-    }
 }

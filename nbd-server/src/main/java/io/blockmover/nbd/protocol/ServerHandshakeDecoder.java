@@ -2,7 +2,6 @@ package io.blockmover.nbd.protocol;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -15,10 +14,10 @@ import static io.blockmover.nbd.protocol.NbdConstants.*;
  * as {@link OptionRequest.TooBig}, so a hostile length never makes us buffer. A bad option magic
  * fails the connection once ({@link NbdProtocolException}); everything after that is dropped.
  */
-public final class ServerHandshakeDecoder extends ByteToMessageDecoder {
+public final class ServerHandshakeDecoder extends NbdDecoder {
     private static final int OPTION_HEADER_LENGTH = 16;
 
-    private enum State { CLIENT_FLAGS, OPTION_HEADER, OPTION_DATA, SKIP_DATA, FAILED }
+    private enum State { CLIENT_FLAGS, OPTION_HEADER, OPTION_DATA, SKIP_DATA }
 
     private final int maxOptionLength;
     private State state = State.CLIENT_FLAGS;
@@ -35,7 +34,7 @@ public final class ServerHandshakeDecoder extends ByteToMessageDecoder {
     }
 
     @Override
-    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    protected void decodeMessages(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         // One call may run several states: a zero-length option must be emitted in the same
         // call that consumed its header (Netty rejects output without consumed input).
         while (true) {
@@ -84,18 +83,8 @@ public final class ServerHandshakeDecoder extends ByteToMessageDecoder {
                     state = State.OPTION_HEADER;
                     return;
                 }
-                case FAILED -> {
-                    in.skipBytes(in.readableBytes());
-                    return;
-                }
             }
         }
-    }
-
-    private void fail(ByteBuf in, String message) {
-        state = State.FAILED;
-        in.skipBytes(in.readableBytes());
-        throw new NbdProtocolException(message);
     }
 
     /** Parses one option's data, which is exactly the bytes the client declared. */
