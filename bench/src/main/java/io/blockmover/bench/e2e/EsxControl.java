@@ -1,5 +1,8 @@
 package io.blockmover.bench.e2e;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -9,12 +12,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /** The few calls of the emulated host's control API the benchmark needs: snapshots and guest writes. */
 final class EsxControl {
-    private static final Pattern DISK = Pattern.compile("\"export\":\"([^\"]+)\",\"changeId\":\"([^\"]+)\"");
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** One disk of a snapshot: its read-only export and the changeId it represents. */
     record SnapshotDisk(String export, String changeId) {}
@@ -29,9 +30,10 @@ final class EsxControl {
     List<SnapshotDisk> snapshot(String vm, String name) throws IOException, InterruptedException {
         String body = post("/snapshot?vm=" + encode(vm) + "&name=" + encode(name));
         List<SnapshotDisk> disks = new ArrayList<>();
-        Matcher m = DISK.matcher(body);
-        while (m.find()) {
-            disks.add(new SnapshotDisk(m.group(1), m.group(2)));
+        for (JsonNode d : JSON.readTree(body).path("disks")) {
+            if (d.path("changeId").isTextual()) {
+                disks.add(new SnapshotDisk(d.path("export").asText(), d.path("changeId").asText()));
+            }
         }
         if (disks.isEmpty()) {
             throw new IOException("snapshot of " + vm + " gave no disk with a changeId: " + body);

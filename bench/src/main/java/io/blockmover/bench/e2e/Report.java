@@ -1,16 +1,22 @@
 package io.blockmover.bench.e2e;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.io.IOException;
 import java.io.PrintStream;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
-import java.util.stream.Collectors;
 
 /** Prints the measurements as a table and writes them as JSON for run-to-run comparison. */
 final class Report {
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** "ours is N× faster than peer" for one pair of steps over the same data. */
     record Ratio(String label, Measurement ours, Measurement peer) {
@@ -48,40 +54,31 @@ final class Report {
     }
 
     void writeJson(Path file) throws IOException {
-        String rows = measurements.stream().map(m -> String.format(Locale.ROOT,
-                "    {\"step\": %s, \"tool\": %s, \"logicalBytes\": %d, \"medianSeconds\": %.3f, \"mbPerSecond\": %.1f, "
-                        + "\"medianCpuSeconds\": %.3f, \"peakRssKiB\": %d, \"repositoryBytes\": %s, \"seconds\": %s}",
-                quote(m.step()), quote(m.tool()), m.logicalBytes(), m.medianSeconds(), m.megabytesPerSecond(),
-                m.medianCpuSeconds(), m.peakRssKiB(),
-                m.repositoryBytes().isPresent() ? Long.toString(m.repositoryBytes().getAsLong()) : "null",
-                m.samples().stream().map(s -> String.format(Locale.ROOT, "%.3f", s.seconds()))
-                        .collect(Collectors.joining(", ", "[", "]"))))
-                .collect(Collectors.joining(",\n"));
-        String ratioRows = ratios.stream().map(r -> String.format(Locale.ROOT, "    {\"label\": %s, \"speedup\": %.3f}",
-                quote(r.label()), r.speedup())).collect(Collectors.joining(",\n"));
-        String json = "{\n  \"time\": " + quote(Instant.now().toString()) + ",\n  \"image\": " + quote(image)
-                + ",\n  \"cores\": " + Runtime.getRuntime().availableProcessors()
-                + ",\n  \"measurements\": [\n" + rows + "\n  ],\n  \"ratios\": [\n" + ratioRows + "\n  ]\n}\n";
+        ObjectNode root = JSON.createObjectNode().put("time", Instant.now().toString()).put("image", image)
+                .put("cores", Runtime.getRuntime().availableProcessors());
+        ArrayNode rows = root.putArray("measurements");
+        for (Measurement m : measurements) {
+            ObjectNode row = rows.addObject().put("step", m.step()).put("tool", m.tool()).put("logicalBytes", m.logicalBytes())
+                    .put("medianSeconds", rounded(m.medianSeconds(), 3)).put("mbPerSecond", rounded(m.megabytesPerSecond(), 1))
+                    .put("medianCpuSeconds", rounded(m.medianCpuSeconds(), 3)).put("peakRssKiB", m.peakRssKiB());
+            if (m.repositoryBytes().isPresent()) {
+                row.put("repositoryBytes", m.repositoryBytes().getAsLong());
+            } else {
+                row.putNull("repositoryBytes");
+            }
+            ArrayNode seconds = row.putArray("seconds");
+            m.samples().forEach(sample -> seconds.add(rounded(sample.seconds(), 3)));
+        }
+        ArrayNode ratioRows = root.putArray("ratios");
+        for (Ratio r : ratios) {
+            ratioRows.addObject().put("label", r.label()).put("speedup", rounded(r.speedup(), 3));
+        }
         Files.createDirectories(file.getParent());
-        Files.writeString(file, json);
+        Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n");
     }
 
-    private static String quote(String s) {
-        StringBuilder b = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                default -> {
-                    if (c < 0x20) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
-        return b.append('"').toString();
+    /** Measurements carry no more digits than they are worth. */
+    private static BigDecimal rounded(double v, int decimals) {
+        return BigDecimal.valueOf(v).setScale(decimals, RoundingMode.HALF_UP);
     }
 }

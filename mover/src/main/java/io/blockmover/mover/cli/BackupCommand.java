@@ -6,6 +6,7 @@ import io.blockmover.mover.pipeline.BackupInputs;
 import io.blockmover.mover.pipeline.BackupJob;
 import io.blockmover.mover.pipeline.TransferCounters;
 import io.blockmover.mover.transport.nbd.NbdUri;
+import io.blockmover.nbd.units.Sizes;
 
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;

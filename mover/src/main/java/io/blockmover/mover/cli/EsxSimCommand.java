@@ -4,14 +4,16 @@ import io.blockmover.nbd.esx.EsxFaults;
 import io.blockmover.nbd.esx.EsxSimulator;
 import io.blockmover.nbd.esx.GuestWorkload;
 import io.blockmover.nbd.esx.HostSpec;
+import io.blockmover.nbd.esx.ImageContent;
+import io.blockmover.nbd.esx.Profile;
+import io.blockmover.nbd.esx.VirtualMachine;
+import io.blockmover.nbd.server.ExportCatalog;
+import io.blockmover.nbd.server.ServerTls;
+import io.blockmover.nbd.units.Sizes;
+
 import java.util.List;
 import java.util.ArrayList;
 import java.io.IOException;
-import io.blockmover.nbd.esx.VirtualMachine;
-import io.blockmover.nbd.esx.ImageContent;
-import io.blockmover.nbd.esx.Profile;
-import io.blockmover.nbd.server.ExportCatalog;
-import io.blockmover.nbd.server.ServerTls;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -113,11 +115,11 @@ public final class EsxSimCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        HostSpec hostSpec = new HostSpec(seed, vms, disksPerVm, io.blockmover.nbd.esx.Sizes.parseBytes(diskSize),
+        HostSpec hostSpec = new HostSpec(seed, vms, disksPerVm, io.blockmover.nbd.units.Sizes.parseBytes(diskSize),
                 Profile.parse(profile), !noCbt, independentDisks);
         EsxSimulator.Options options = new EsxSimulator.Options(hostSpec, address(listen, "--listen"), tls(),
                 Optional.ofNullable(control).map(c -> address(c, "--control")),
-                io.blockmover.nbd.esx.Sizes.parseRate(churn), GuestWorkload.Pattern.parse(churnPattern),
+                io.blockmover.nbd.units.Sizes.parseRate(churn), GuestWorkload.Pattern.parse(churnPattern),
                 Optional.ofNullable(snapshot));
         CountDownLatch stopped = new CountDownLatch(1);
         List<ImageContent> opened = new ArrayList<>();
@@ -194,10 +196,10 @@ public final class EsxSimCommand implements Callable<Integer> {
 
     private void applyFaults(EsxFaults faults) {
         if (latency != null) {
-            faults.latency(io.blockmover.nbd.esx.Sizes.parseDuration(latency));
+            faults.latency(io.blockmover.nbd.units.Sizes.parseDuration(latency));
         }
         if (rateLimit != null) {
-            faults.rateLimit(io.blockmover.nbd.esx.Sizes.parseRate(rateLimit));
+            faults.rateLimit(io.blockmover.nbd.units.Sizes.parseRate(rateLimit));
         }
         for (String r : readErrors) {
             String[] p = r.split(":", 3);
@@ -205,13 +207,13 @@ public final class EsxSimCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--read-error wants OFFSET:LENGTH[:EXPORT], got " + r);
             }
             faults.addReadError(new EsxFaults.ReadError(Optional.ofNullable(p.length == 3 ? p[2] : null),
-                    io.blockmover.nbd.esx.Sizes.parseBytes(p[0]), io.blockmover.nbd.esx.Sizes.parseBytes(p[1])));
+                    io.blockmover.nbd.units.Sizes.parseBytes(p[0]), io.blockmover.nbd.units.Sizes.parseBytes(p[1])));
         }
         if (dropAfterRequests != null) {
             faults.dropAfterRequests(dropAfterRequests);
         }
         if (dropAfterBytes != null) {
-            faults.dropAfterBytes(io.blockmover.nbd.esx.Sizes.parseBytes(dropAfterBytes));
+            faults.dropAfterBytes(io.blockmover.nbd.units.Sizes.parseBytes(dropAfterBytes));
         }
     }
 

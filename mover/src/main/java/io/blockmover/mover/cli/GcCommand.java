@@ -4,6 +4,8 @@ import io.blockmover.index.maintenance.GarbageCollector;
 import io.blockmover.index.maintenance.GcOptions;
 import io.blockmover.index.maintenance.GcReport;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.nbd.units.Sizes;
+
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -28,11 +30,18 @@ final class GcCommand implements Callable<Integer> {
             description = "Rewrite packs whose live fraction is below this (default ${DEFAULT-VALUE}).")
     double compactBelow = GcOptions.defaults().compactBelow();
 
+    @Mixin
+    JsonOption output;
+
     @Override
     public Integer call() throws Exception {
         try (Repository repo = repository.open()) {
             GcReport r = new GarbageCollector(repo).run(GcOptions.defaults()
                     .withGrace(Duration.ofMinutes(graceMinutes)).withCompactBelow(compactBelow));
+            if (output.json) {
+                System.out.println(JsonWriter.write(r));
+                return 0;
+            }
             System.out.printf(Locale.ROOT, "gc: %d live chunks; deleted %d chunk entries and %d packs, compacted %d packs, "
                             + "%d packs kept for the grace window; freed %s%n", r.liveChunks(), r.deletedChunkEntries(),
                     r.deletedPacks(), r.compactedPacks(), r.keptForGrace(), Sizes.human(r.freedBytes()));

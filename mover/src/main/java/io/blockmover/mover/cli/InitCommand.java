@@ -2,10 +2,14 @@ package io.blockmover.mover.cli;
 
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.nbd.units.Sizes;
+
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.util.Map;
+import java.util.LinkedHashMap;
 import java.io.IOException;
 import java.util.concurrent.Callable;
 
@@ -27,11 +31,14 @@ final class InitCommand implements Callable<Integer> {
             + "(from --passphrase-file or $" + RepositoryOptions.PASSPHRASE_ENV + ").")
     boolean encrypt;
 
+    @Mixin
+    JsonOption output;
+
     @Override
     public Integer call() throws IOException {
         InitOptions options = InitOptions.defaults().withZstdLevel(zstdLevel);
         if (chunkSize != null) {
-            options = options.withChunkSize((int) Sizes.parse(chunkSize));
+            options = options.withChunkSize((int) Sizes.parseBytes(chunkSize));
         }
         if (encrypt) {
             char[] pass = repository.passphrase();
@@ -42,6 +49,16 @@ final class InitCommand implements Callable<Integer> {
             options = options.withPassphrase(pass, InitOptions.defaults().kdfIterations());
         }
         try (Repository repo = Repository.init(repository.repo, options)) {
+            if (output.json) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("repository", repo.root().toAbsolutePath().toString());
+                m.put("repoId", repo.config().repoId());
+                m.put("chunkSize", repo.config().chunkSize());
+                m.put("zstdLevel", zstdLevel);
+                m.put("encrypted", encrypt);
+                System.out.println(JsonWriter.write(m));
+                return 0;
+            }
             System.out.printf("created repository %s (chunk size %s, zstd level %d%s)%n", repo.root().toAbsolutePath(),
                     Sizes.human(repo.config().chunkSize()), zstdLevel, encrypt ? ", encrypted" : "");
         }

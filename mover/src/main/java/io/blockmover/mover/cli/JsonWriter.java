@@ -1,76 +1,67 @@
 package io.blockmover.mover.cli;
 
-import java.util.List;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.MinimalPrettyPrinter;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
+import com.fasterxml.jackson.databind.SerializerProvider;
+import com.fasterxml.jackson.databind.module.SimpleModule;
+import com.fasterxml.jackson.databind.ser.std.StdSerializer;
+
+import java.io.IOException;
 import java.util.Locale;
-import java.util.Map;
 
 /**
- * Renders the {@code --json} output of commands: maps, lists, strings, numbers and booleans,
- * nothing more. Keeping it this small avoids a JSON library for a handful of fixed shapes.
+ * Renders the {@code --json} output of commands (maps, lists, strings, numbers, booleans)
+ * through Jackson, on one line with {@code "key": value} spacing, and fractions to three
+ * decimals (a non-finite one as null), as scripts have read it so far.
  */
 final class JsonWriter {
+    private static final ObjectWriter WRITER = new ObjectMapper()
+            .registerModule(new SimpleModule("blockmover-cli").addSerializer(Double.class, new FractionSerializer()))
+            .writer(new OneLine());
+
     private JsonWriter() {}
 
     static String write(Object value) {
-        StringBuilder b = new StringBuilder();
-        append(b, value);
-        return b.toString();
-    }
-
-    private static void append(StringBuilder b, Object v) {
-        switch (v) {
-            case null -> b.append("null");
-            case String s -> quote(b, s);
-            case Boolean bool -> b.append(bool);
-            case Double d -> b.append(Double.isFinite(d) ? String.format(Locale.ROOT, "%.3f", d) : "null");
-            case Number n -> b.append(n);
-            case Map<?, ?> m -> {
-                b.append('{');
-                boolean first = true;
-                for (Map.Entry<?, ?> e : m.entrySet()) {
-                    if (!first) {
-                        b.append(", ");
-                    }
-                    first = false;
-                    quote(b, String.valueOf(e.getKey()));
-                    b.append(": ");
-                    append(b, e.getValue());
-                }
-                b.append('}');
-            }
-            case List<?> l -> {
-                b.append('[');
-                for (int i = 0; i < l.size(); i++) {
-                    if (i > 0) {
-                        b.append(", ");
-                    }
-                    append(b, l.get(i));
-                }
-                b.append(']');
-            }
-            default -> quote(b, v.toString());
+        try {
+            return WRITER.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot render " + value.getClass().getSimpleName() + " as JSON", e);
         }
     }
 
-    private static void quote(StringBuilder b, String s) {
-        b.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        b.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
+    /** One line, a space after each colon and comma. */
+    private static final class OneLine extends MinimalPrettyPrinter {
+        @Override
+        public void writeObjectFieldValueSeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(": ");
+        }
+
+        @Override
+        public void writeObjectEntrySeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(", ");
+        }
+
+        @Override
+        public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(", ");
+        }
+    }
+
+    private static final class FractionSerializer extends StdSerializer<Double> {
+        FractionSerializer() {
+            super(Double.class);
+        }
+
+        @Override
+        public void serialize(Double v, JsonGenerator g, SerializerProvider provider) throws IOException {
+            if (Double.isFinite(v)) {
+                g.writeNumber(String.format(Locale.ROOT, "%.3f", v));
+            } else {
+                g.writeNull();
             }
         }
-        b.append('"');
     }
 }

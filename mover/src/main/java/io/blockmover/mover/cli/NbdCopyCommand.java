@@ -1,12 +1,14 @@
 package io.blockmover.mover.cli;
 
+import io.blockmover.mover.pipeline.TransferCounters;
 import io.blockmover.mover.transport.DiskExtent;
 import io.blockmover.mover.transport.DiskSource;
 import io.blockmover.mover.transport.nbd.NbdDiskSource;
 import io.blockmover.mover.transport.nbd.NbdTuning;
+import io.blockmover.nbd.units.Sizes;
+
 import io.netty.buffer.ByteBuf;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -64,7 +66,8 @@ public final class NbdCopyCommand implements Callable<Integer> {
         }
         boolean discard = destination.equals("null:");
         boolean showProgress = progress != null ? progress : System.console() != null && System.console().isTerminal();
-        try (NbdDiskSource source = NbdDiskSource.open(connection.uri(uri), connection.options(connections));
+        try (ProgressDisplay display = ProgressDisplay.on(System.err, showProgress);
+             NbdDiskSource source = NbdDiskSource.open(connection.uri(uri), connection.options(connections));
              FileChannel out = discard ? null : FileChannel.open(Path.of(destination), StandardOpenOption.CREATE,
                      StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             if (out != null) {
@@ -74,13 +77,15 @@ public final class NbdCopyCommand implements Callable<Integer> {
                     out.write(ByteBuffer.allocate(1), source.capacity() - 1);
                 }
             }
-            Copy copy = new Copy(source, out, source.blockConstraints().requestSize(size), requests,
-                    showProgress ? System.err : null);
+            TransferCounters counters = new TransferCounters(source.capacity());
+            display.track(uri, counters);
+            Copy copy = new Copy(source, out, source.blockConstraints().requestSize(size), requests, counters);
             long start = System.nanoTime();
             copy.run();
             double seconds = (System.nanoTime() - start) / 1e9;
-            System.err.printf(Locale.ROOT, "%scopied %d bytes (%d read, %d connections, %d x %d bytes in flight) in %.2f s: %.1f MB/s%n",
-                    showProgress ? "\r\033[K" : "", source.capacity(), copy.readBytes.get(),
+            display.close();
+            System.err.printf(Locale.ROOT, "copied %d bytes (%d read, %d connections, %d x %d bytes in flight) in %.2f s: %.1f MB/s%n",
+                    source.capacity(), copy.readBytes.get(),
                     source.client().connections(), requests, copy.requestSize, seconds, source.capacity() / seconds / 1e6);
         }
         return 0;
@@ -88,7 +93,7 @@ public final class NbdCopyCommand implements Callable<Integer> {
 
     /** Parses 4096, 256K, 1M, 4MiB. */
     private static int requestSize(String text) {
-        long v = Sizes.parse(text);
+        long v = Sizes.parseBytes(text);
         if (v < 4096 || v > 64L << 20) {
             throw new IllegalArgumentException("--request-size must be between 4K and 64M: " + text);
         }
@@ -102,20 +107,18 @@ public final class NbdCopyCommand implements Callable<Integer> {
         private final int requestSize;
         private final Semaphore slots;
         private final int maxInFlight;
-        private final PrintStream progress;
+        private final TransferCounters counters;
         private final ExecutorService writer;
         private final AtomicReference<Throwable> failure = new AtomicReference<>();
         final AtomicLong readBytes = new AtomicLong();
-        private long lastReport = System.nanoTime();
-        private final long started = System.nanoTime();
 
-        Copy(DiskSource source, FileChannel out, int requestSize, int inFlight, PrintStream progress) {
+        Copy(DiskSource source, FileChannel out, int requestSize, int inFlight, TransferCounters counters) {
             this.source = source;
             this.out = out;
             this.requestSize = requestSize;
             this.maxInFlight = inFlight;
             this.slots = new Semaphore(inFlight);
-            this.progress = progress;
+            this.counters = counters;
             // File writes must not run on the network threads.
             this.writer = out == null ? null : Executors.newFixedThreadPool(2, r -> {
                 Thread t = new Thread(r, "nbd-copy-writer");
@@ -131,6 +134,7 @@ public final class NbdCopyCommand implements Callable<Integer> {
                     List<DiskExtent> extents = source.extents(window, Math.min(WINDOW, capacity - window)).get();
                     for (DiskExtent e : extents) {
                         if (e.kind() != DiskExtent.Kind.DATA) {
+                            counters.skippedHoles(e.length());
                             continue;
                         }
                         for (long at = e.offset(); at < e.end() && failure.get() == null; at += requestSize) {
@@ -141,7 +145,6 @@ public final class NbdCopyCommand implements Callable<Integer> {
                                 break;
                             }
                             submit(at, n);
-                            report(at, capacity);
                         }
                     }
                 }
@@ -166,6 +169,8 @@ public final class NbdCopyCommand implements Callable<Integer> {
                     slots.release();
                 } else if (out == null) {
                     readBytes.addAndGet(length);
+                    counters.read(length);
+                    counters.completed(length);
                     buf.release();
                     slots.release();
                 } else {
@@ -183,27 +188,14 @@ public final class NbdCopyCommand implements Callable<Integer> {
                     }
                 }
                 readBytes.addAndGet(buf.readableBytes());
+                counters.read(buf.readableBytes());
+                counters.completed(buf.readableBytes());
             } catch (IOException | RuntimeException e) {
                 failure.compareAndSet(null, e);
             } finally {
                 buf.release();
                 slots.release();
             }
-        }
-
-        private void report(long at, long capacity) {
-            if (progress == null) {
-                return;
-            }
-            long now = System.nanoTime();
-            if (now - lastReport < 500_000_000L) {
-                return;
-            }
-            lastReport = now;
-            double s = (now - started) / 1e9;
-            progress.printf(Locale.ROOT, "\r\033[K%5.1f%%  %,d / %,d bytes  %.1f MB/s", 100.0 * at / capacity, at, capacity,
-                    readBytes.get() / s / 1e6);
-            progress.flush();
         }
     }
 }

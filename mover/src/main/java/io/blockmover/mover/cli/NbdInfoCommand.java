@@ -1,12 +1,15 @@
 package io.blockmover.mover.cli;
 
-import static io.blockmover.nbd.protocol.NbdConstants.BASE_ALLOCATION;
-
 import io.blockmover.mover.transport.nbd.ConnectOptions;
 import io.blockmover.mover.transport.nbd.ExportInfo;
 import io.blockmover.mover.transport.nbd.NbdClient;
 import io.blockmover.mover.transport.nbd.NbdDiskSource;
 import io.blockmover.mover.transport.nbd.NbdUri;
+
+import static io.blockmover.nbd.protocol.NbdConstants.BASE_ALLOCATION;
+
+import java.util.Map;
+import java.util.LinkedHashMap;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -34,6 +37,9 @@ public final class NbdInfoCommand implements Callable<Integer> {
     @Mixin
     ConnectionOptions connection;
 
+    @Mixin
+    JsonOption output;
+
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -44,7 +50,9 @@ public final class NbdInfoCommand implements Callable<Integer> {
         ConnectOptions options = connection.options(1).withMetaContexts(extra).withListContexts(true);
         try (NbdClient client = NbdClient.connect(connection.uri(uri), options)) {
             if (map) {
-                printMap(out, client, context);
+                printMap(out, client, context, output.json);
+            } else if (output.json) {
+                out.println(JsonWriter.write(infoJson(client.info(), client.uri())));
             } else {
                 printInfo(out, client.info(), client.uri());
             }
@@ -74,12 +82,35 @@ public final class NbdInfoCommand implements Callable<Integer> {
         }
     }
 
-    private static void printMap(PrintWriter out, NbdClient client, String context) throws Exception {
+    private static Map<String, Object> infoJson(ExportInfo i, NbdUri uri) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("uri", uri.toString());
+        m.put("export", i.exportName());
+        m.put("description", i.description());
+        m.put("size", i.size());
+        m.put("flags", i.transmissionFlags());
+        m.put("flagNames", i.flagNames());
+        m.put("blockSizes", Map.of("minimum", i.blockConstraints().minimum(), "preferred", i.blockConstraints().preferred(),
+                "maximum", i.blockConstraints().maximum(), "fromServer", i.serverSentBlockSizes()));
+        m.put("negotiation", i.usedGo() ? "GO" : "EXPORT_NAME");
+        m.put("structuredReplies", i.structuredReplies());
+        m.put("tls", i.tls());
+        m.put("contexts", i.availableContexts().isEmpty() ? List.copyOf(i.metaContexts().keySet()) : i.availableContexts());
+        return m;
+    }
+
+    private static void printMap(PrintWriter out, NbdClient client, String context, boolean json) throws Exception {
         if (!client.info().metaContexts().containsKey(context)) {
             throw new IllegalArgumentException("the server did not agree to meta context '" + context + "'"
                     + (client.info().structuredReplies() ? "" : " (it has no structured replies)"));
         }
         NbdDiskSource source = new NbdDiskSource(client);
+        if (json) {
+            // One extent per line (JSON Lines): a map of a large disk streams instead of piling up.
+            source.walk(context, 0, client.info().size(), (offset, length, flags) -> out.println(JsonWriter.write(
+                    Map.of("offset", offset, "length", length, "flags", flags, "type", describe(context, flags))))).get();
+            return;
+        }
         source.walk(context, 0, client.info().size(), (offset, length, flags) ->
                 out.printf("%12d %12d %4d  %s%n", offset, length, flags, describe(context, flags))).get();
     }

@@ -1,6 +1,7 @@
 package io.blockmover.mover.cli;
 
 import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.nbd.units.Sizes;
 
 import java.io.PrintStream;
 import java.util.List;
@@ -11,8 +12,9 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A progress bar per disk on a terminal (bytes done, MB/s, ETA), redrawn in place twice a
- * second. When standard error is not a terminal it prints nothing: logs and pipes stay clean.
+ * The one progress display of every command: a bar per disk or export (bytes done, MB/s, ETA),
+ * redrawn in place twice a second. When standard error is not a terminal it prints nothing unless
+ * asked to: logs and pipes stay clean, and --json output has none.
  */
 final class ProgressDisplay implements AutoCloseable {
     private static final int BAR = 28;
@@ -37,6 +39,11 @@ final class ProgressDisplay implements AutoCloseable {
         } else {
             timer = null;
         }
+    }
+
+    /** A display on {@code out} that draws when {@code enabled}, terminal or not (nbd-copy's {@code --progress}). */
+    static ProgressDisplay on(PrintStream out, boolean enabled) {
+        return new ProgressDisplay(out, enabled);
     }
 
     /** A display on standard error that draws only when it is a terminal and {@code wanted}. */

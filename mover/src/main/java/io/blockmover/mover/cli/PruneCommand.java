@@ -1,9 +1,10 @@
 package io.blockmover.mover.cli;
 
-import io.blockmover.index.maintenance.Pruner;
 import io.blockmover.index.maintenance.PruneReport;
+import io.blockmover.index.maintenance.Pruner;
 import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.repo.Repository;
+
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -37,11 +38,18 @@ final class PruneCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Only say what would be removed.")
     boolean dryRun;
 
+    @Mixin
+    JsonOption output;
+
     @Override
     public Integer call() throws Exception {
         Retention retention = new Retention(keepLast, keepDaily, keepWeekly, keepMonthly, keepYearly);
         try (Repository repo = repository.open()) {
             PruneReport r = new Pruner(repo).run(retention, ZoneId.systemDefault(), dryRun);
+            if (output.json) {
+                System.out.println(JsonWriter.write(r));
+                return 0;
+            }
             System.out.printf("%s %d backups %s, kept %d %s%n", dryRun ? "would remove" : "removed", r.removed().size(),
                     r.removed(), r.kept().size(), r.kept());
             return 0;

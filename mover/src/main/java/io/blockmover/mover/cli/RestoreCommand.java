@@ -5,6 +5,8 @@ import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.pipeline.RestoreJob;
 import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.nbd.units.Sizes;
+
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -3,6 +3,8 @@ package io.blockmover.mover.cli;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.nbd.units.Sizes;
+
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;

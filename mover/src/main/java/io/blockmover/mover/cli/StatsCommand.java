@@ -2,6 +2,8 @@ package io.blockmover.mover.cli;
 
 import io.blockmover.index.maintenance.RepositoryStats;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.nbd.units.Sizes;
+
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 

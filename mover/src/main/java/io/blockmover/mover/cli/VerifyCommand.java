@@ -9,12 +9,16 @@ import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.pipeline.BackupCheck;
 import io.blockmover.mover.pipeline.SourceComparison;
 import io.blockmover.mover.pipeline.VerifyJob;
-import io.blockmover.mover.transport.ByteRange;
+import io.blockmover.nbd.units.ByteRange;
+import io.blockmover.nbd.units.Sizes;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.util.Map;
+import java.util.LinkedHashMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -49,6 +53,9 @@ final class VerifyCommand implements Callable<Integer> {
     String sample;
 
     @Mixin
+    JsonOption output;
+
+    @Mixin
     ProgressOption progress;
 
     @Mixin
@@ -77,6 +84,10 @@ final class VerifyCommand implements Callable<Integer> {
                             (disk, counters) -> display.track(backup.vmId() + "/" + disk, counters));
             // Reports are printed once every disk is done, so they never interleave with the progress bars.
             display.close();
+            if (output.json) {
+                System.out.println(JsonWriter.write(toJson(backup, result)));
+                return result.ok() ? 0 : FOUND_PROBLEMS;
+            }
             boolean ok = true;
             for (VerifyJob.DiskVerdict v : result.disks()) {
                 String what = "backup " + backup.id() + " " + backup.vmId() + "/" + v.disk().diskId();
@@ -91,6 +102,16 @@ final class VerifyCommand implements Callable<Integer> {
 
     private int verifyRepository(Repository repo) throws Exception {
         VerifyReport r = new Verifier(repo).run(pipeline.workers);
+        if (output.json) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("chunksChecked", r.chunksChecked());
+            m.put("bytesChecked", r.bytesChecked());
+            m.put("damaged", r.damaged());
+            m.put("manifestProblems", r.manifestProblems());
+            m.put("ok", r.ok());
+            System.out.println(JsonWriter.write(m));
+            return r.ok() ? 0 : FOUND_PROBLEMS;
+        }
         System.out.printf(Locale.ROOT, "checked %d chunks (%s)%n", r.chunksChecked(), Sizes.human(r.bytesChecked()));
         for (DamagedChunk c : r.damaged()) {
             System.out.printf("DAMAGED chunk %s: %s%n", c.chunkId(), c.reason());
@@ -100,6 +121,36 @@ final class VerifyCommand implements Callable<Integer> {
         r.manifestProblems().forEach(p -> System.out.println("PROBLEM " + p));
         System.out.println(r.ok() ? "repository OK" : "repository DAMAGED");
         return r.ok() ? 0 : FOUND_PROBLEMS;
+    }
+
+    private static Map<String, Object> toJson(BackupRecord backup, VerifyJob.Result result) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("backupId", backup.id());
+        m.put("vm", backup.vmId());
+        List<Object> disks = new ArrayList<>();
+        for (VerifyJob.DiskVerdict v : result.disks()) {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("disk", v.disk().diskId());
+            switch (v) {
+                case VerifyJob.Checked c -> {
+                    d.put("checked", "chunks");
+                    d.put("chunks", c.result().chunksChecked());
+                    d.put("bytes", c.result().bytesChecked());
+                    d.put("damaged", c.result().damaged());
+                }
+                case VerifyJob.Compared c -> {
+                    d.put("checked", "source");
+                    d.put("chunks", c.result().chunksCompared());
+                    d.put("bytes", c.result().bytesCompared());
+                    d.put("differences", c.result().differences());
+                }
+            }
+            d.put("ok", v.ok());
+            disks.add(d);
+        }
+        m.put("disks", disks);
+        m.put("ok", result.ok());
+        return m;
     }
 
     private static boolean report(String what, BackupCheck.Result r) {

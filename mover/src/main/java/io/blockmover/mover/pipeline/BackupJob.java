@@ -1,6 +1,5 @@
 package io.blockmover.mover.pipeline;
 
-import io.blockmover.mover.transport.nbd.NbdAccess;
 import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.backup.BackupSpec;
 import io.blockmover.index.backup.BackupWriter;
@@ -9,9 +8,11 @@ import io.blockmover.index.backup.DiskWriter;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
-import io.blockmover.mover.transport.ByteRange;
 import io.blockmover.mover.transport.DiskExtent;
 import io.blockmover.mover.transport.DiskSource;
+import io.blockmover.mover.transport.nbd.NbdAccess;
+import io.blockmover.nbd.units.ByteRange;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,7 +1,7 @@
 package io.blockmover.mover.pipeline;
 
-import io.blockmover.mover.transport.ByteRange;
 import io.blockmover.mover.transport.DiskExtent;
+import io.blockmover.nbd.units.ByteRange;
 
 import java.util.ArrayList;
 import java.util.List;

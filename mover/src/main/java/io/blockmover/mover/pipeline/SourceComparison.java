@@ -1,8 +1,8 @@
 package io.blockmover.mover.pipeline;
 
 import io.blockmover.index.backup.DiskReader;
-import io.blockmover.mover.transport.ByteRange;
 import io.blockmover.mover.transport.DiskSource;
+import io.blockmover.nbd.units.ByteRange;
 
 import io.netty.buffer.ByteBuf;
 

@@ -1,5 +1,7 @@
 package io.blockmover.mover.transport;
 
+import io.blockmover.nbd.units.ByteRange;
+
 import io.netty.buffer.ByteBuf;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;

@@ -7,6 +7,9 @@ import io.blockmover.nbd.esx.Profile;
 import io.blockmover.nbd.esx.Snapshot;
 import io.blockmover.nbd.esx.SnapshotDisk;
 import io.blockmover.nbd.esx.VirtualMachine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -194,5 +197,51 @@ class BackupCliTest {
         Run broken = cli("list", "--config", config.toString());
         assertEquals(1, broken.exit());
         assertTrue(broken.err().startsWith("blockmover: config file") && broken.err().strip().lines().count() == 1, broken.err());
+    }
+
+    @Test
+    void everyReportingCommandSpeaksJson() throws Exception {
+        JsonNode init = json(cli("init", "--repo", repo, "--chunk-size", "256K", "--json"));
+        assertEquals(256 << 10, init.get("chunkSize").asInt());
+        assertFalse(init.get("encrypted").asBoolean());
+        Snapshot s1 = vm.createSnapshot("s1");
+        assertEquals(0, cli(backupArgs(s1).toArray(String[]::new)).exit());
+        Snapshot s2 = vm.createSnapshot("s2");
+        assertEquals(0, cli(backupArgs(s2).toArray(String[]::new)).exit());
+
+        JsonNode verify = json(cli("verify", "--repo", repo, "--json"));
+        assertTrue(verify.get("ok").asBoolean(), verify.toString());
+        JsonNode disk = verify.get("disks").get(0);
+        assertEquals("disk-2000", disk.get("disk").asText());
+        assertTrue(disk.get("chunks").asLong() > 0 && disk.get("bytes").asLong() == disk.get("chunks").asLong() * (256 << 10),
+                verify.toString()); // zero chunks are not re-read
+        JsonNode against = json(cli("verify", "--repo", repo, "--against", export("s2"), "--json"));
+        assertEquals("source", against.get("disks").get(0).get("checked").asText(), against.toString());
+        assertEquals(0, against.get("disks").get(0).get("differences").size(), against.toString());
+        JsonNode all = json(cli("verify", "--repo", repo, "--all", "--json"));
+        assertTrue(all.get("ok").asBoolean() && all.get("chunksChecked").asLong() > 0, all.toString());
+
+        JsonNode prune = json(cli("prune", "--repo", repo, "--keep-last", "1", "--json"));
+        assertEquals("[1]", prune.get("removed").toString());
+        assertEquals("[2]", prune.get("kept").toString());
+        JsonNode gc = json(cli("gc", "--repo", repo, "--grace", "0", "--json"));
+        assertTrue(gc.get("liveChunks").asLong() > 0 && gc.has("deletedChunkEntries"), gc.toString());
+
+        JsonNode info = json(cli("nbd-info", export("s2"), "--json"));
+        assertEquals(DISK, info.get("size").asLong());
+        assertTrue(info.get("contexts").toString().contains("base:allocation"), info.toString());
+        Run map = cli("nbd-info", export("s2"), "--map", "--json");
+        long covered = 0;
+        for (String line : map.out().strip().split("\n")) {
+            covered += MAPPER.readTree(line).get("length").asLong();
+        }
+        assertEquals(DISK, covered, map.out());
+    }
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    private static JsonNode json(Run r) throws Exception {
+        assertEquals(0, r.exit(), r.err());
+        return MAPPER.readTree(r.out());
     }
 }

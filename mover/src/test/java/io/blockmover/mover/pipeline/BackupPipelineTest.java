@@ -2,7 +2,6 @@ package io.blockmover.mover.pipeline;
 
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
-import io.blockmover.mover.transport.ByteRange;
 import io.blockmover.mover.transport.DiskSource;
 import io.blockmover.mover.transport.RetryPolicy;
 import io.blockmover.mover.transport.nbd.ConnectOptions;
@@ -15,6 +14,7 @@ import io.blockmover.nbd.esx.HostSpec;
 import io.blockmover.nbd.esx.Profile;
 import io.blockmover.nbd.esx.SnapshotDisk;
 import io.blockmover.nbd.server.Extent;
+import io.blockmover.nbd.units.ByteRange;
 
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.AfterEach;

@@ -1,9 +1,10 @@
 package io.blockmover.mover.pipeline;
 
 import io.blockmover.mover.transport.BlockConstraints;
-import io.blockmover.mover.transport.ByteRange;
 import io.blockmover.mover.transport.DiskExtent;
 import io.blockmover.mover.transport.DiskSource;
+import io.blockmover.nbd.units.ByteRange;
+
 import io.netty.buffer.ByteBuf;
 
 import java.util.List;

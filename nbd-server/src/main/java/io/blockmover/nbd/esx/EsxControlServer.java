@@ -1,5 +1,12 @@
 package io.blockmover.nbd.esx;
 
+import io.blockmover.nbd.units.ByteRange;
+import io.blockmover.nbd.units.Sizes;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.netty.buffer.ByteBuf;
@@ -37,6 +44,7 @@ import java.util.concurrent.Executors;
 public final class EsxControlServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EsxControlServer.class);
     private static final int MAX_WRITE = 64 << 20;
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final EsxHost host;
     private final EsxFaults faults;
@@ -98,15 +106,14 @@ public final class EsxControlServer implements AutoCloseable {
                 };
             } catch (BadRequest | IllegalArgumentException | IndexOutOfBoundsException | IllegalStateException e) {
                 status = 400;
-                body = new Json().beginObject().field("error", e.getMessage()).endObject().toString();
+                body = json(object().put("error", e.getMessage()));
             } catch (ChangeIdFault e) {
                 status = 400;
-                body = new Json().beginObject().field("error", e.getMessage()).field("fault", "FileFault")
-                        .field("reason", e.reason().name()).endObject().toString();
+                body = json(object().put("error", e.getMessage()).put("fault", "FileFault").put("reason", e.reason().name()));
             } catch (RuntimeException e) {
                 log.error("control request {} failed", ex.getRequestURI(), e);
                 status = 500;
-                body = new Json().beginObject().field("error", e.toString()).endObject().toString();
+                body = json(object().put("error", e.toString()));
             }
             byte[] bytes = (body + "\n").getBytes(StandardCharsets.UTF_8);
             ex.getResponseHeaders().set("Content-Type", "application/json");
@@ -173,52 +180,60 @@ public final class EsxControlServer implements AutoCloseable {
     }
 
     private String inventory() {
-        Json j = new Json().beginObject().field("seed", host.seed()).name("vms").beginArray();
+        ObjectNode j = object().put("seed", host.seed());
+        ArrayNode vms = j.putArray("vms");
         for (VirtualMachine vm : host.vms()) {
             VmIdentity id = vm.identity();
-            j.beginObject().field("name", id.name()).field("uuid", id.uuid()).field("moref", id.moref())
-                    .field("ip", id.ip()).field("powerState", id.powerState().vsphereName())
-                    .field("hardwareVersion", "vmx-" + id.hardwareVersion()).name("disks").beginArray();
+            ObjectNode v = vms.addObject().put("name", id.name()).put("uuid", id.uuid()).put("moref", id.moref())
+                    .put("ip", id.ip()).put("powerState", id.powerState().vsphereName())
+                    .put("hardwareVersion", "vmx-" + id.hardwareVersion());
+            ArrayNode disks = v.putArray("disks");
             for (VirtualDisk d : vm.disks()) {
                 DiskSpec s = d.spec();
-                j.beginObject().field("deviceKey", s.deviceKey()).field("fileName", s.fileName())
-                        .field("capacity", s.capacity()).field("thin", s.thin()).field("diskMode", s.mode().vsphereName())
-                        .field("uuid", s.uuid()).field("cbt", d.cbtEnabled())
-                        .field("export", ExportNames.live(vm.name(), s.deviceKey()))
-                        .field("writtenGrains", d.writtenGrains()).endObject();
+                disks.addObject().put("deviceKey", s.deviceKey()).put("fileName", s.fileName())
+                        .put("capacity", s.capacity()).put("thin", s.thin()).put("diskMode", s.mode().vsphereName())
+                        .put("uuid", s.uuid()).put("cbt", d.cbtEnabled())
+                        .put("export", ExportNames.live(vm.name(), s.deviceKey()))
+                        .put("writtenGrains", d.writtenGrains());
             }
-            j.endArray().name("snapshots").beginArray();
+            ArrayNode snapshots = v.putArray("snapshots");
             for (Snapshot s : vm.snapshots()) {
-                snapshotJson(j, vm, s);
+                snapshots.add(snapshotJson(vm, s));
             }
-            j.endArray().endObject();
         }
-        return j.endArray().endObject().toString();
+        return json(j);
     }
 
-    private static void snapshotJson(Json j, VirtualMachine vm, Snapshot s) {
-        j.beginObject().field("vm", vm.name()).field("name", s.name()).field("moref", s.moref())
-                .field("created", s.created().toString()).name("disks").beginArray();
+    private static ObjectNode snapshotJson(VirtualMachine vm, Snapshot s) {
+        ObjectNode j = object().put("vm", vm.name()).put("name", s.name()).put("moref", s.moref())
+                .put("created", s.created().toString());
+        ArrayNode disks = j.putArray("disks");
         for (SnapshotDisk d : s.disks()) {
-            j.beginObject().field("deviceKey", d.spec().deviceKey()).field("fileName", d.spec().fileName())
-                    .field("export", ExportNames.snapshot(vm.name(), d.spec().deviceKey(), s.name()))
-                    .field("changeId", d.changeId().map(ChangeId::toString).orElse(null)).endObject();
+            disks.addObject().put("deviceKey", d.spec().deviceKey()).put("fileName", d.spec().fileName())
+                    .put("export", ExportNames.snapshot(vm.name(), d.spec().deviceKey(), s.name()))
+                    .put("changeId", d.changeId().map(ChangeId::toString).orElse(null));
         }
-        j.endArray().endObject();
+        return j;
+    }
+
+    private static ObjectNode object() {
+        return JSON.createObjectNode();
+    }
+
+    private static String json(JsonNode node) {
+        return node.toString(); // Jackson's compact rendering, with its escaping
     }
 
     private String snapshot(Map<String, String> q) throws BadRequest {
         VirtualMachine vm = host.requireVm(required(q, "vm"));
         Snapshot s = vm.createSnapshot(required(q, "name"));
-        Json j = new Json();
-        snapshotJson(j, vm, s);
-        return j.toString();
+        return json(snapshotJson(vm, s));
     }
 
     private String removeSnapshot(Map<String, String> q) throws BadRequest {
         VirtualMachine vm = host.requireVm(required(q, "vm"));
         Snapshot s = vm.removeSnapshot(required(q, "name"));
-        return new Json().beginObject().field("removed", s.name()).field("moref", s.moref()).endObject().toString();
+        return json(object().put("removed", s.name()).put("moref", s.moref()));
     }
 
     private String changed(Map<String, String> q) throws BadRequest, ChangeIdFault {
@@ -235,12 +250,13 @@ public final class EsxControlServer implements AutoCloseable {
         } else {
             areas = disk(vm, p.deviceKey(), export).changedAreas(changeId, start);
         }
-        Json j = new Json().beginObject().field("startOffset", areas.startOffset()).field("length", areas.length())
-                .field("changedBytes", areas.changedBytes()).name("areas").beginArray();
+        ObjectNode j = object().put("startOffset", areas.startOffset()).put("length", areas.length())
+                .put("changedBytes", areas.changedBytes());
+        ArrayNode list = j.putArray("areas");
         for (ByteRange r : areas.areas()) {
-            j.beginObject().field("offset", r.offset()).field("length", r.length()).endObject();
+            list.addObject().put("offset", r.offset()).put("length", r.length());
         }
-        return j.endArray().endObject().toString();
+        return json(j);
     }
 
     private static VirtualDisk disk(VirtualMachine vm, int deviceKey, String export) throws BadRequest {
@@ -256,7 +272,7 @@ public final class EsxControlServer implements AutoCloseable {
             case "reset" -> vm.disks().stream().filter(d -> !d.spec().mode().independent()).forEach(VirtualDisk::resetCbt);
             default -> throw new BadRequest("action must be enable, disable or reset");
         }
-        return new Json().beginObject().field("vm", vm.name()).field("cbt", action).endObject().toString();
+        return json(object().put("vm", vm.name()).put("cbt", action));
     }
 
     private String churn(Map<String, String> q) throws BadRequest {
@@ -265,8 +281,8 @@ public final class EsxControlServer implements AutoCloseable {
             workload.pattern(GuestWorkload.Pattern.parse(q.get("pattern")));
         }
         workload.rate(rate);
-        return new Json().beginObject().field("rate", rate).field("pattern", workload.pattern().name().toLowerCase(java.util.Locale.ROOT))
-                .field("grainsWritten", workload.grainsWritten()).endObject().toString();
+        return json(object().put("rate", rate).put("pattern", workload.pattern().name().toLowerCase(java.util.Locale.ROOT))
+                .put("grainsWritten", workload.grainsWritten()));
     }
 
     private String write(Map<String, String> q) throws BadRequest {
@@ -293,8 +309,7 @@ public final class EsxControlServer implements AutoCloseable {
         } finally {
             data.release();
         }
-        return new Json().beginObject().field("export", export).field("offset", offset).field("length", length)
-                .field("tracked", tracked).endObject().toString();
+        return json(object().put("export", export).put("offset", offset).put("length", length).put("tracked", tracked));
     }
 
     /** The bytes {@code /write} writes for a seed: a test computes them the same way. */
@@ -322,7 +337,7 @@ public final class EsxControlServer implements AutoCloseable {
         if (q.containsKey("dropAfterBytes")) {
             faults.dropAfterBytes(Sizes.parseBytes(q.get("dropAfterBytes")));
         }
-        return new Json().beginObject().field("faults", faults.describe()).endObject().toString();
+        return json(object().put("faults", faults.describe()));
     }
 
     @Override

@@ -1,10 +1,10 @@
-package io.blockmover.nbd.esx;
+package io.blockmover.nbd.units;
 
-/** A range of disk bytes. */
+/** A run of bytes on a disk or export: offset and length in bytes (a length of 0 is an empty run). */
 public record ByteRange(long offset, long length) {
     public ByteRange {
-        if (offset < 0 || length <= 0) {
-            throw new IllegalArgumentException("bad range " + offset + "+" + length);
+        if (offset < 0 || length < 0 || offset + length < offset) {
+            throw new IllegalArgumentException("bad byte range: offset " + offset + " length " + length);
         }
     }
 

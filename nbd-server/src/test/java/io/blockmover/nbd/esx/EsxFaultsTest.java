@@ -1,6 +1,8 @@
 package io.blockmover.nbd.esx;
 
 import io.blockmover.nbd.server.FaultInjector.Fault;
+import io.blockmover.nbd.units.Sizes;
+
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;

@@ -1,5 +1,7 @@
 package io.blockmover.nbd.esx;
 
+import io.blockmover.nbd.units.ByteRange;
+
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;

@@ -1,6 +1,8 @@
 package io.blockmover.nbd.esx;
 
 import io.blockmover.nbd.server.Extent;
+import io.blockmover.nbd.units.ByteRange;
+
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Test;
 

@@ -1,12 +1,13 @@
 package io.blockmover.mover.transport.nbd;
 
-import static io.blockmover.nbd.protocol.NbdConstants.*;
-
 import io.blockmover.mover.transport.BlockConstraints;
-import io.blockmover.mover.transport.ByteRange;
 import io.blockmover.mover.transport.DiskExtent;
 import io.blockmover.mover.transport.DiskSource;
 import io.blockmover.nbd.protocol.BlockStatusDescriptor;
+import io.blockmover.nbd.units.ByteRange;
+
+import static io.blockmover.nbd.protocol.NbdConstants.*;
+
 import io.netty.buffer.ByteBuf;
 import java.io.IOException;
 import java.util.ArrayList;

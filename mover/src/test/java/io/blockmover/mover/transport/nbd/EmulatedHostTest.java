@@ -1,9 +1,5 @@
 package io.blockmover.mover.transport.nbd;
 
-import static io.blockmover.mover.transport.nbd.ClientTesting.*;
-import static org.junit.jupiter.api.Assertions.*;
-
-import io.blockmover.mover.transport.ByteRange;
 import io.blockmover.mover.transport.DiskExtent;
 import io.blockmover.nbd.esx.EsxSimulator;
 import io.blockmover.nbd.esx.HostSpec;
@@ -11,6 +7,11 @@ import io.blockmover.nbd.esx.Profile;
 import io.blockmover.nbd.esx.Snapshot;
 import io.blockmover.nbd.esx.VirtualDisk;
 import io.blockmover.nbd.esx.VirtualMachine;
+import io.blockmover.nbd.units.ByteRange;
+
+import static io.blockmover.mover.transport.nbd.ClientTesting.*;
+import static org.junit.jupiter.api.Assertions.*;
+
 import io.netty.buffer.Unpooled;
 import java.util.List;
 import java.util.concurrent.TimeUnit;

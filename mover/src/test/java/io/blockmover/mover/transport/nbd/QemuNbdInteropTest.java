@@ -1,13 +1,14 @@
 package io.blockmover.mover.transport.nbd;
 
-import static io.blockmover.mover.transport.nbd.ClientTesting.*;
-import static org.junit.jupiter.api.Assertions.*;
-
-import io.blockmover.mover.transport.ByteRange;
 import io.blockmover.mover.transport.DiskExtent;
 import io.blockmover.mover.transport.ZeroOptions;
 import io.blockmover.nbd.testing.FreePorts;
 import io.blockmover.nbd.testing.Peers;
+import io.blockmover.nbd.units.ByteRange;
+
+import static io.blockmover.mover.transport.nbd.ClientTesting.*;
+import static org.junit.jupiter.api.Assertions.*;
+
 import io.netty.buffer.Unpooled;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
