@@ -1,6 +1,5 @@
 package io.blockmover.mover.api;
 
-import io.blockmover.index.pack.PackStore;
 import io.blockmover.mover.api.v1.BackupMode;
 import io.blockmover.mover.api.v1.BackupProxyGrpc;
 import io.blockmover.mover.api.v1.BackupRequest;
@@ -108,7 +107,7 @@ class ProxyMetricsTest {
         assertEquals(3, value(values, "blockmover_transport_disks_total{mode=\"nbd\"}"));
         assertEquals(0, value(values, "blockmover_queue_length"));
         assertEquals(0, value(values, "blockmover_jobs_running"));
-        assertEquals(fixture.repo.context().packs().list().stream().mapToLong(PackStore.PackInfo::size).sum(),
+        assertEquals(fixture.repo.packBytes(),
                 value(values, "blockmover_repository_size_bytes"));
         double last = value(values, "blockmover_last_backup_timestamp_seconds{vm=\"vm01\"}");
         assertTrue(Math.abs(last - System.currentTimeMillis() / 1000.0) < 120, "last backup at " + last);
