@@ -23,7 +23,7 @@ import java.util.function.IntSupplier;
 /**
  * What the proxy has done, for Prometheus, through its Java client (1.x): bytes moved and how
  * they were skipped or deduplicated, chunks new and known, jobs by kind and state, job and
- * phase durations, transports used, errors by kind, the queue, the repository's size, per VM the
+ * phase durations, transports used, NBD retries, failed jobs by status code, the queue, the repository's size, per VM the
  * time of its last committed backup (the number to alert on), and the JVM's and process's own
  * metrics. Values are counted once a job has ended, from what the job reported, so a scrape
  * after a job shows exactly what it did. One registry per proxy: no global state.
@@ -52,6 +52,8 @@ public final class ProxyMetrics {
             .help("Jobs accepted into the queue, by kind.").labelNames("kind").register(registry);
     private final Counter errors = Counter.builder().name("blockmover_job_errors")
             .help("Jobs that failed, by gRPC status code.").labelNames("code").register(registry);
+    private final Counter retries = counter("blockmover_nbd_retries",
+            "Times an NBD connection was lost and re-established (the requests in flight were sent again).");
     private final Counter transports = Counter.builder().name("blockmover_transport_disks")
             .help("Disks read or written, by transport mode.").labelNames("mode").register(registry);
     private final Histogram jobSeconds = Histogram.builder().name("blockmover_job_duration_seconds")
@@ -110,6 +112,10 @@ public final class ProxyMetrics {
 
     void phaseEnded(JobKind kind, JobPhase phase, double seconds) {
         phaseSeconds.labelValues(label(kind), phase.name().substring("JOB_PHASE_".length()).toLowerCase(Locale.ROOT)).observe(seconds);
+    }
+
+    void nbdRetry() {
+        retries.inc();
     }
 
     void transport(String mode) {

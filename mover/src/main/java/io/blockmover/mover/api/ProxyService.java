@@ -119,7 +119,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         this.restoreDir = RestoreDir.of(restoreDir);
         this.repo = repo;
         this.settings = settings;
-        this.nbd = nbd;
+        this.nbd = new NbdAccess(nbd.resolve(), nbd.options().withRetry(nbd.options().retry().observed(metrics::nbdRetry)));
         JobTable table = JobTable.at(jobTable);
         JobTable.Recovered recovered = table.recover();
         removeLeftovers(recovered.leftoverSnapshots(), snapshots);

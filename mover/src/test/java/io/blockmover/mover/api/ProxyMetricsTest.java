@@ -66,6 +66,7 @@ class ProxyMetricsTest {
         disks.addAll(run(proxy.submitBackup(fixture.backupOf(s1, BackupMode.BACKUP_MODE_FULL)).getId()).getBackup().getDisksList());
         fixture.sim.workload().writeGrains(20);
         Snapshot s2 = fixture.vm.createSnapshot("s2");
+        fixture.sim.faults().dropAfterRequests(3); // once: the incremental reconnects and sends its requests again
         disks.addAll(run(proxy.submitBackup(fixture.backupOf(s2, BackupMode.BACKUP_MODE_AUTO)).getId()).getBackup().getDisksList());
         Job failed = run(proxy.submitBackup(BackupRequest.newBuilder(fixture.backupOf(s2, BackupMode.BACKUP_MODE_INCREMENTAL))
                 .setVm("vm-never-backed-up").build()).getId());
@@ -105,6 +106,7 @@ class ProxyMetricsTest {
         assertEquals(3, value(values, "blockmover_job_duration_seconds_count{kind=\"backup\"}"));
         assertEquals(2, value(values, "blockmover_job_phase_duration_seconds_count{kind=\"backup\",phase=\"read\"}"));
         assertEquals(3, value(values, "blockmover_transport_disks_total{mode=\"nbd\"}"));
+        assertTrue(value(values, "blockmover_nbd_retries_total") >= 1, "the dropped connection was retried");
         assertEquals(0, value(values, "blockmover_queue_length"));
         assertEquals(0, value(values, "blockmover_jobs_running"));
         assertEquals(fixture.repo.packBytes(),
