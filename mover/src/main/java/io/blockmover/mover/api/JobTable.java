@@ -31,7 +31,7 @@ final class JobTable {
     private static final String SUFFIX = ".job";
 
     /** What a job table held at start-up. */
-    record Recovered(List<Job> jobs, List<TakenSnapshot> leftoverSnapshots, long lastSequence) {}
+    record Recovered(List<Job> jobs, List<StoredJob> withLeftoverSnapshots, long lastSequence) {}
 
     private final Path dir;
 
@@ -63,19 +63,22 @@ final class JobTable {
         }
         stored.sort(Comparator.comparingLong(s -> sequence(s.getJob().getId())));
         List<Job> jobs = new ArrayList<>();
-        List<TakenSnapshot> leftovers = new ArrayList<>();
+        List<StoredJob> leftovers = new ArrayList<>();
         long last = 0;
         for (StoredJob s : stored) {
             Job job = s.getJob();
             last = Math.max(last, sequence(job.getId()));
-            leftovers.addAll(s.getSnapshotsList());
             if (job.getState() == JobState.JOB_STATE_QUEUED || job.getState() == JobState.JOB_STATE_RUNNING) {
                 String why = job.getState() == JobState.JOB_STATE_RUNNING
                         ? "the proxy stopped (killed or crashed) while this job ran; nothing of it was committed, submit it again"
                         : "the proxy stopped (killed or crashed) before this job started; submit it again";
                 job = job.toBuilder().setState(JobState.JOB_STATE_FAILED).setEndedMillis(System.currentTimeMillis())
                         .setQueuePosition(0).clearPhase().setErrorCode(Status.Code.ABORTED.value()).setErrorMessage(why).build();
-                write(job, List.of());
+                // The snapshots stay recorded until they are removed: a failed removal is tried again at the next start.
+                write(job, s.getSnapshotsList());
+            }
+            if (s.getSnapshotsCount() > 0) {
+                leftovers.add(StoredJob.newBuilder(s).setJob(job).build());
             }
             jobs.add(job);
         }

@@ -11,6 +11,7 @@ import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.api.store.StoredJob;
 import io.blockmover.mover.api.store.TakenSnapshot;
 import io.blockmover.mover.api.v1.BackupEvent;
 import io.blockmover.mover.api.v1.BackupProxyGrpc;
@@ -122,7 +123,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         this.nbd = new NbdAccess(nbd.resolve(), nbd.options().withRetry(nbd.options().retry().observed(metrics::nbdRetry)));
         JobTable table = JobTable.at(jobTable);
         JobTable.Recovered recovered = table.recover();
-        removeLeftovers(recovered.leftoverSnapshots(), snapshots);
+        removeLeftovers(table, recovered.withLeftoverSnapshots(), snapshots);
         this.queue = new JobQueue(limits, table, recovered, metrics);
         metrics.watchRepository(repo);
     }
@@ -132,15 +133,21 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         return repo.root().resolve("proxy-jobs");
     }
 
-    private static void removeLeftovers(List<TakenSnapshot> leftovers, SnapshotRemover snapshots) {
-        for (TakenSnapshot s : leftovers) {
-            try {
-                snapshots.remove(s.getVm(), s.getName());
-                log.info("removed snapshot {} of {}, left behind by a job the proxy's last run did not finish", s.getName(), s.getVm());
-            } catch (IOException | RuntimeException e) {
-                log.warn("snapshot {} of {} was left behind by a job the proxy's last run did not finish, and cannot be removed: {}",
-                        s.getName(), s.getVm(), UserMessages.describe(e));
+    /** Removes the snapshots crashed jobs left; those that cannot be removed stay recorded for the next start. */
+    private static void removeLeftovers(JobTable table, List<StoredJob> leftovers, SnapshotRemover snapshots) throws IOException {
+        for (StoredJob stored : leftovers) {
+            List<TakenSnapshot> remaining = new ArrayList<>();
+            for (TakenSnapshot s : stored.getSnapshotsList()) {
+                try {
+                    snapshots.remove(s.getVm(), s.getName());
+                    log.info("removed snapshot {} of {}, left behind by {}", s.getName(), s.getVm(), stored.getJob().getId());
+                } catch (IOException | RuntimeException e) {
+                    remaining.add(s);
+                    log.warn("snapshot {} of {} was left behind by {} and cannot be removed now (the next start tries again): {}",
+                            s.getName(), s.getVm(), stored.getJob().getId(), UserMessages.describe(e));
+                }
             }
+            table.write(stored.getJob(), remaining);
         }
     }
 
