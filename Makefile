@@ -13,7 +13,7 @@ export MAVEN_OPTS ?= --sun-misc-unsafe-memory-access=allow
 MVN := mvn -B -ntp
 
 # Debian packages the tests run against (real NBD peers, TLS tools).
-TEST_PACKAGES := qemu-utils nbdkit libnbd-bin libnbd-dev nbd-server gnutls-bin openssl curl jq
+TEST_PACKAGES := qemu-utils nbdkit libnbd-bin libnbd-dev nbd-server gnutls-bin openssl curl jq prometheus python3-grpcio python3-grpc-tools
 # Peers the end-to-end benchmark compares with.
 BENCH_PACKAGES := $(TEST_PACKAGES) restic borgbackup
 

@@ -229,6 +229,15 @@ public final class Repository implements AutoCloseable {
                 .thenComparingLong(BackupRecord::id));
     }
 
+    /**
+     * Bytes of every pack file, chunks and manifests: what the repository takes on disk. A
+     * listing of the packs, no scan of the index, so a metrics scrape can ask at any time.
+     */
+    public long packBytes() throws IOException {
+        checkOpen();
+        return ctx.packs().list().stream().mapToLong(io.blockmover.index.pack.PackStore.PackInfo::size).sum();
+    }
+
     /** Re-wraps the master key under a new passphrase; chunks and index are untouched. */
     public void changePassphrase(char[] newPassphrase) throws IOException {
         ctx.checkWritable("change the passphrase");

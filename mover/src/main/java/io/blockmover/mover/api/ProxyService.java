@@ -1,5 +1,6 @@
 package io.blockmover.mover.api;
 
+import com.google.protobuf.Message;
 import io.blockmover.index.maintenance.GarbageCollector;
 import io.blockmover.index.maintenance.GcOptions;
 import io.blockmover.index.maintenance.GcReport;
@@ -10,6 +11,8 @@ import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.api.store.StoredJob;
+import io.blockmover.mover.api.store.TakenSnapshot;
 import io.blockmover.mover.api.v1.BackupEvent;
 import io.blockmover.mover.api.v1.BackupProxyGrpc;
 import io.blockmover.mover.api.v1.BackupRequest;
@@ -17,12 +20,21 @@ import io.blockmover.mover.api.v1.BackupResult;
 import io.blockmover.mover.api.v1.BackupSummary;
 import io.blockmover.mover.api.v1.DamagedRange;
 import io.blockmover.mover.api.v1.DiskBackupResult;
+import io.blockmover.mover.api.v1.DiskProgress;
 import io.blockmover.mover.api.v1.DiskRestoreResult;
 import io.blockmover.mover.api.v1.DiskSource;
 import io.blockmover.mover.api.v1.GcRequest;
 import io.blockmover.mover.api.v1.GcResult;
+import io.blockmover.mover.api.v1.Job;
+import io.blockmover.mover.api.v1.JobKind;
+import io.blockmover.mover.api.v1.JobPhase;
+import io.blockmover.mover.api.v1.JobRef;
+import io.blockmover.mover.api.v1.JobState;
 import io.blockmover.mover.api.v1.ListBackupsRequest;
 import io.blockmover.mover.api.v1.ListBackupsResponse;
+import io.blockmover.mover.api.v1.ListJobsRequest;
+import io.blockmover.mover.api.v1.ListJobsResponse;
+import io.blockmover.mover.api.v1.Progress;
 import io.blockmover.mover.api.v1.PruneRequest;
 import io.blockmover.mover.api.v1.PruneResult;
 import io.blockmover.mover.api.v1.RestoreEvent;
@@ -32,19 +44,19 @@ import io.blockmover.mover.api.v1.StatsRequest;
 import io.blockmover.mover.api.v1.StatsResult;
 import io.blockmover.mover.api.v1.VerifyRequest;
 import io.blockmover.mover.api.v1.VerifyResult;
-import io.blockmover.mover.pipeline.ProgressListener;
-import io.blockmover.mover.pipeline.VerifyJob;
-import io.blockmover.mover.pipeline.RestoreJob;
 import io.blockmover.mover.pipeline.BackupChoice;
 import io.blockmover.mover.pipeline.BackupInputs;
 import io.blockmover.mover.pipeline.BackupJob;
 import io.blockmover.mover.pipeline.PipelineSettings;
+import io.blockmover.mover.pipeline.RestoreJob;
+import io.blockmover.mover.pipeline.VerifyJob;
 import io.blockmover.mover.pipeline.TransferCounters;
 import io.blockmover.mover.pipeline.UserMessages;
 import io.blockmover.mover.transport.RestoreTargets;
 import io.blockmover.mover.transport.nbd.NbdAccess;
-
+import io.blockmover.mover.transport.nbd.NbdUri;
 import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,112 +67,132 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
- * The proxy's gRPC service over one open repository. Each call runs as a job on a thread of its
- * own (gRPC's threads only hand requests over), at most {@code maxJobs} at once; later calls
- * wait for a slot. Backups and restores stream progress once a second. The repository stays
- * open between jobs, and the JVM stays warm: a job costs only what it moves.
+ * The proxy's gRPC service over one open repository. Every backup, restore, verify, prune and gc
+ * is a job of the {@link JobQueue}: Submit calls check the request and answer the job's id at
+ * once; WatchJob, GetJob, ListJobs and CancelJob follow it. The streaming calls of the first API
+ * (Backup, Restore, Verify, Prune, CollectGarbage) submit a job and follow it for the caller;
+ * cancelling such a call cancels its job. The repository stays open and the JVM warm between
+ * jobs: a job costs only what it moves.
  */
 public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ProxyService.class);
     private static final long PROGRESS_MILLIS = 1000;
+    /** How often a running backup is checked for having read everything (then it is committing). */
+    private static final long PHASE_PROBE_MILLIS = 200;
+
+    /**
+     * Removes a snapshot the proxy took and a crash left behind. The proxy takes snapshots only
+     * when it drives vSphere itself; {@link #NONE} is for a proxy given snapshots by its scheduler.
+     */
+    public interface SnapshotRemover {
+        SnapshotRemover NONE = (vm, name) -> {
+            throw new IOException("this proxy has no vSphere connection to remove it with");
+        };
+
+        void remove(String vm, String snapshot) throws IOException;
+    }
 
     private final Repository repo;
     private final PipelineSettings settings;
     private final NbdAccess nbd;
     private final RestoreDir restoreDir;
-    private final Semaphore slots;
-    private final ExecutorService jobs = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().name("job-", 0).daemon().factory());
-    private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().name("progress").daemon().factory());
-    private final Set<JobCall<?>> running = ConcurrentHashMap.newKeySet();
     private final ProxyMetrics metrics = new ProxyMetrics();
-    /** VMs with a backup running: a second one at once would only race the first for the same parent. */
-    private final Set<String> vmsInBackup = ConcurrentHashMap.newKeySet();
+    private final JobQueue queue;
+    private final ScheduledExecutorService probe = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("job-phases").daemon().factory());
 
     /**
      * @param restoreDir the only directory restores may write files into; none: NBD targets only
+     * @param jobTable   where the job table lives (created if missing)
      */
-    public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, int maxJobs, Optional<Path> restoreDir)
-            throws IOException {
-        if (maxJobs < 1) {
-            throw new IllegalArgumentException("at least one job at a time: " + maxJobs);
-        }
+    public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, JobLimits limits, Optional<Path> restoreDir,
+                        Path jobTable, SnapshotRemover snapshots) throws IOException {
         this.restoreDir = RestoreDir.of(restoreDir);
         this.repo = repo;
         this.settings = settings;
-        this.nbd = nbd;
-        this.slots = new Semaphore(maxJobs, true);
+        this.nbd = new NbdAccess(nbd.resolve(), nbd.options().withRetry(nbd.options().retry().observed(metrics::nbdRetry)));
+        JobTable table = JobTable.at(jobTable);
+        JobTable.Recovered recovered = table.recover();
+        removeLeftovers(table, recovered.withLeftoverSnapshots(), snapshots);
+        this.queue = new JobQueue(limits, table, recovered, metrics);
+        metrics.watchRepository(repo);
     }
 
-    /** The body of a call; throws whatever ends it badly. */
-    private interface Job<T> {
-        T run(JobCall<?> call) throws Exception;
+    /** The job table's usual place: beside the repository's own files, inside its directory. */
+    public static Path defaultJobTable(Repository repo) {
+        return repo.root().resolve("proxy-jobs");
     }
 
-    private <T> void start(ProxyMetrics.Kind kind, String what, JobCall<T> call, Job<T> job) {
-        jobs.execute(() -> {
-            ScheduledFuture<?> tick = ticker.scheduleAtFixedRate(call::sendProgress, PROGRESS_MILLIS, PROGRESS_MILLIS,
-                    TimeUnit.MILLISECONDS);
-            running.add(call);
-            metrics.jobStarted();
-            long start = System.nanoTime();
-            T result = null;
-            Throwable error = null;
-            try {
-                slots.acquire();
+    /** Removes the snapshots crashed jobs left; those that cannot be removed stay recorded for the next start. */
+    private static void removeLeftovers(JobTable table, List<StoredJob> leftovers, SnapshotRemover snapshots) throws IOException {
+        for (StoredJob stored : leftovers) {
+            List<TakenSnapshot> remaining = new ArrayList<>();
+            for (TakenSnapshot s : stored.getSnapshotsList()) {
                 try {
-                    call.cancellation().check();
-                    result = job.run(call);
-                } finally {
-                    slots.release();
+                    snapshots.remove(s.getVm(), s.getName());
+                    log.info("removed snapshot {} of {}, left behind by {}", s.getName(), s.getVm(), stored.getJob().getId());
+                } catch (IOException | RuntimeException e) {
+                    remaining.add(s);
+                    log.warn("snapshot {} of {} was left behind by {} and cannot be removed now (the next start tries again): {}",
+                            s.getName(), s.getVm(), stored.getJob().getId(), UserMessages.describe(e));
                 }
-            } catch (Throwable t) {
-                log.warn("{} failed: {}", what, UserMessages.describe(t));
-                log.debug("{} failed", what, t);
-                error = t;
-            } finally {
-                tick.cancel(false);
-                running.remove(call);
-                // Counted before the caller hears the end, so a scrape right after it sees the job.
-                metrics.jobEnded(kind, error == null ? ProxyMetrics.Outcome.OK
-                        : JobCall.statusOf(error).getCode() == Status.Code.CANCELLED ? ProxyMetrics.Outcome.CANCELLED
-                        : ProxyMetrics.Outcome.FAILED, (System.nanoTime() - start) / 1e9);
             }
-            if (error == null) {
-                call.finish(result);
-            } else {
-                call.fail(error);
-            }
-        });
+            table.write(stored.getJob(), remaining);
+        }
     }
 
     public ProxyMetrics metrics() {
         return metrics;
     }
 
+    // ---- Submitting ----
+
     @Override
-    public void backup(BackupRequest request, StreamObserver<BackupEvent> observer) {
-        JobCall<BackupEvent> call = new JobCall<>(observer, p -> BackupEvent.newBuilder().setProgress(p).build());
-        start(ProxyMetrics.Kind.BACKUP, "backup of " + request.getVm(), call,
-                c -> BackupEvent.newBuilder().setResult(backup(request, c)).build());
+    public void submitBackup(BackupRequest request, StreamObserver<JobRef> observer) {
+        answer(observer, () -> ref(backupJob(request)));
     }
 
-    private BackupResult backup(BackupRequest request, JobCall<?> call) throws Exception {
+    @Override
+    public void submitRestore(RestoreRequest request, StreamObserver<JobRef> observer) {
+        answer(observer, () -> ref(restoreJob(request)));
+    }
+
+    @Override
+    public void submitVerify(VerifyRequest request, StreamObserver<JobRef> observer) {
+        answer(observer, () -> ref(verifyJob(request)));
+    }
+
+    @Override
+    public void submitPrune(PruneRequest request, StreamObserver<JobRef> observer) {
+        answer(observer, () -> ref(pruneJob(request)));
+    }
+
+    @Override
+    public void submitGc(GcRequest request, StreamObserver<JobRef> observer) {
+        answer(observer, () -> ref(gcJob(request)));
+    }
+
+    private static JobRef ref(ProxyJob job) {
+        return JobRef.newBuilder().setId(job.id).build();
+    }
+
+    private ProxyJob backupJob(BackupRequest request) throws IOException {
         String vm = request.getVm();
         if (vm.isBlank()) {
             throw new IllegalArgumentException("a backup needs the VM's name");
+        }
+        if (request.getDisksCount() == 0) {
+            throw new IllegalArgumentException("a backup of " + vm + " needs at least one disk");
         }
         BackupJob.Mode mode = switch (request.getMode()) {
             case BACKUP_MODE_FULL -> BackupJob.Mode.FULL;
@@ -168,43 +200,58 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
             case BACKUP_MODE_AUTO, UNRECOGNIZED -> BackupJob.Mode.AUTO;
         };
         List<BackupInputs.Source> sources = new ArrayList<>();
+        List<NbdUri> uris = new ArrayList<>();
         for (DiskSource d : request.getDisksList()) {
             if (d.getDisk().isBlank() || d.getUri().isBlank()) {
                 throw new IllegalArgumentException("every disk needs a name and a source URI");
             }
+            uris.add(nbd.uri(d.getUri()));
             sources.add(new BackupInputs.Source(d.getDisk(), d.getUri(), d.getChangeId(),
                     d.getChangesContext().isEmpty() ? Optional.empty() : Optional.of(d.getChangesContext())));
         }
-        if (!vmsInBackup.add(vm)) {
-            throw new BusyException("a backup of " + vm + " is already running");
-        }
-        try {
-            BackupJob.Result r = new BackupJob(repo, settings, call.cancellation())
-                    .run(new BackupJob.Request(vm, request.getLabel(), mode, sources, 0), nbd, call::track).backup();
-            BackupResult.Builder out = BackupResult.newBuilder().setBackupId(r.backupId()).setParentId(r.parentId());
-            for (BackupJob.DiskOutcome d : r.disks()) {
-                TransferCounters.Snapshot s = d.counters();
-                metrics.backupCommitted(vm, s.read(), s.newData(), s.stored(), s.deduplicated(), Instant.now().getEpochSecond());
-                out.addDisks(DiskBackupResult.newBuilder().setDisk(d.diskId()).setIncremental(d.incremental())
-                        .setFullBecause(d.incremental() ? "" : d.why()).setCapacity(s.total()).setReadBytes(s.read())
-                        .setSkippedHoleBytes(s.skippedHoles()).setSkippedZeroBytes(s.skippedZeros())
-                        .setReusedBytes(s.reusedFromParent()).setNewBytes(s.newData()).setStoredBytes(s.stored())
-                        .setDeduplicatedBytes(s.deduplicated()).setSeconds(s.seconds()));
+        // Every source of a backup is opened at its start and held to its end.
+        return queue.submit(JobKind.JOB_KIND_BACKUP, vm, demand(uris.size(), uris), job -> backup(job, request, mode, sources, uris));
+    }
+
+    private BackupResult backup(ProxyJob job, BackupRequest request, BackupJob.Mode mode, List<BackupInputs.Source> sources,
+                                List<NbdUri> uris) throws Exception {
+        String vm = request.getVm();
+        job.phase(JobPhase.JOB_PHASE_PREPARE);
+        Optional<BackupRecord> parent = repo.latest(vm);
+        uris.forEach(u -> metrics.transport(mode(u)));
+        var commitWatch = probe.scheduleAtFixedRate(() -> {
+            if (job.allDisksDone()) {
+                job.phase(JobPhase.JOB_PHASE_COMMIT);
             }
-            return out.build();
+        }, PHASE_PROBE_MILLIS, PHASE_PROBE_MILLIS, TimeUnit.MILLISECONDS);
+        BackupJob.Result r;
+        try {
+            r = new BackupJob(repo, settings, job.cancellation)
+                    .run(new BackupJob.Request(vm, request.getLabel(), mode, sources, 0), nbd, (disk, counters) -> {
+                        job.track(disk, counters);
+                        job.phase(JobPhase.JOB_PHASE_READ);
+                    }).backup();
         } finally {
-            vmsInBackup.remove(vm);
+            commitWatch.cancel(false);
         }
+        BackupResult.Builder out = BackupResult.newBuilder().setBackupId(r.backupId()).setParentId(r.parentId());
+        for (BackupJob.DiskOutcome d : r.disks()) {
+            TransferCounters.Snapshot s = d.counters();
+            metrics.backupDisk(s);
+            if (!d.incremental() && parent.isPresent() && mode != BackupJob.Mode.FULL) {
+                job.warn(d.diskId() + " was backed up in full: " + d.why());
+            }
+            out.addDisks(DiskBackupResult.newBuilder().setDisk(d.diskId()).setIncremental(d.incremental())
+                    .setFullBecause(d.incremental() ? "" : d.why()).setCapacity(s.total()).setReadBytes(s.read())
+                    .setSkippedHoleBytes(s.skippedHoles()).setSkippedZeroBytes(s.skippedZeros())
+                    .setReusedBytes(s.reusedFromParent()).setNewBytes(s.newData()).setStoredBytes(s.stored())
+                    .setDeduplicatedBytes(s.deduplicated()).setSeconds(s.seconds()));
+        }
+        metrics.backupCommitted(vm, Instant.now().getEpochSecond());
+        return out.build();
     }
 
-    @Override
-    public void restore(RestoreRequest request, StreamObserver<RestoreEvent> observer) {
-        JobCall<RestoreEvent> call = new JobCall<>(observer, p -> RestoreEvent.newBuilder().setProgress(p).build());
-        start(ProxyMetrics.Kind.RESTORE, "restore", call,
-                c -> RestoreEvent.newBuilder().setResult(restore(request, c)).build());
-    }
-
-    private RestoreResult restore(RestoreRequest request, JobCall<?> call) throws Exception {
+    private ProxyJob restoreJob(RestoreRequest request) throws IOException {
         if (request.getTarget().isBlank()) {
             throw new IllegalArgumentException("a restore needs a target: a file, a directory or an NBD URI");
         }
@@ -221,46 +268,239 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
             targets.add(new RestoreJob.Target(d, toNbd ? request.getTarget() : restoreDir.file(toDirectory
                     ? Path.of(request.getTarget()).resolve(RestoreJob.fileName(backup, d)).toString() : request.getTarget()).toString()));
         }
-        RestoreJob.Result r = new RestoreJob(repo, settings, nbd, call.cancellation())
-                .run(new RestoreJob.Request(backup, targets, request.getOverwrite()), call::track);
-        RestoreResult.Builder out = RestoreResult.newBuilder().setBackupId(backup.id());
-        for (RestoreJob.DiskOutcome d : r.disks()) {
-            TransferCounters.Snapshot s = d.counters();
-            metrics.restored(s.completed());
-            out.addDisks(DiskRestoreResult.newBuilder().setDisk(d.diskId()).setTarget(d.where())
-                    .setWrittenBytes(s.completed()).setZeroBytes(s.skippedZeros()).setSeconds(s.seconds()));
+        RestoreJob.Request restore = new RestoreJob.Request(backup, targets, request.getOverwrite());
+        // Disks are restored one after the other: one disk, and one target's connections, at a time.
+        List<NbdUri> nbdTargets = toNbd ? List.of(nbd.uri(request.getTarget())) : List.of();
+        return queue.submit(JobKind.JOB_KIND_RESTORE, backup.vmId(), demand(1, nbdTargets), job -> {
+            job.phase(JobPhase.JOB_PHASE_WRITE);
+            nbdTargets.forEach(u -> metrics.transport(mode(u)));
+            RestoreJob.Result r = new RestoreJob(repo, settings, nbd, job.cancellation).run(restore, job::track);
+            RestoreResult.Builder out = RestoreResult.newBuilder().setBackupId(r.backupId());
+            for (RestoreJob.DiskOutcome d : r.disks()) {
+                TransferCounters.Snapshot s = d.counters();
+                metrics.restored(s.completed());
+                out.addDisks(DiskRestoreResult.newBuilder().setDisk(d.diskId()).setTarget(d.where())
+                        .setWrittenBytes(s.completed()).setZeroBytes(s.skippedZeros()).setSeconds(s.seconds()));
+            }
+            return out.build();
+        });
+    }
+
+    private ProxyJob verifyJob(VerifyRequest request) throws IOException {
+        BackupRecord backup = chosen(request.getBackupId(), "");
+        List<DiskRecord> disks = BackupChoice.disks(backup, optional(request.getDisk()));
+        VerifyJob.Request verify = new VerifyJob.Request(backup, disks, optional(request.getAgainstUri()), 1.0);
+        List<NbdUri> against = verify.against().map(uri -> List.of(nbd.uri(uri))).orElse(List.of());
+        return queue.submit(JobKind.JOB_KIND_VERIFY, backup.vmId(), demand(1, against), job -> {
+            job.phase(JobPhase.JOB_PHASE_CHECK);
+            against.forEach(u -> metrics.transport(mode(u)));
+            VerifyJob.Result r = new VerifyJob(repo, settings, nbd, job.cancellation).run(verify, job::track);
+            VerifyResult.Builder out = VerifyResult.newBuilder().setBackupId(backup.id());
+            for (VerifyJob.DiskVerdict v : r.disks()) {
+                String disk = v.disk().diskId();
+                switch (v) {
+                    case VerifyJob.Checked c -> c.result().damaged().forEach(damage -> out.addProblems(DamagedRange.newBuilder()
+                            .setDisk(disk).setOffset(damage.offset()).setLength(v.disk().chunkSize()).setProblem(damage.reason())));
+                    case VerifyJob.Compared c -> c.result().differences().forEach(differs -> out.addProblems(DamagedRange.newBuilder()
+                            .setDisk(disk).setOffset(differs.offset()).setLength(differs.length()).setProblem("differs from the source")));
+                }
+            }
+            return out.setChunksChecked(r.chunks()).setOk(out.getProblemsCount() == 0).build();
+        });
+    }
+
+    private ProxyJob pruneJob(PruneRequest request) throws IOException {
+        Retention retention = new Retention(request.getKeepLast(), request.getKeepDaily(), request.getKeepWeekly(),
+                request.getKeepMonthly(), request.getKeepYearly());
+        return queue.submit(JobKind.JOB_KIND_PRUNE, "", JobDemand.NONE, job -> {
+            job.phase(JobPhase.JOB_PHASE_MAINTENANCE);
+            PruneReport r = new Pruner(repo).run(retention, ZoneId.systemDefault(), request.getDryRun());
+            return PruneResult.newBuilder().addAllRemoved(r.removed()).addAllKept(r.kept()).setDryRun(r.dryRun()).build();
+        });
+    }
+
+    private ProxyJob gcJob(GcRequest request) throws IOException {
+        GcOptions defaults = GcOptions.defaults();
+        GcOptions options = request.hasGraceSeconds() ? defaults.withGrace(Duration.ofSeconds(request.getGraceSeconds())) : defaults;
+        GcOptions chosen = request.hasCompactBelow() ? options.withCompactBelow(request.getCompactBelow()) : options;
+        return queue.submit(JobKind.JOB_KIND_GC, "", JobDemand.NONE, job -> {
+            job.phase(JobPhase.JOB_PHASE_MAINTENANCE);
+            GcReport r = new GarbageCollector(repo).run(chosen);
+            return GcResult.newBuilder().setLiveChunks(r.liveChunks()).setDeletedChunkEntries(r.deletedChunkEntries())
+                    .setDeletedPacks(r.deletedPacks()).setCompactedPacks(r.compactedPacks()).setKeptForGrace(r.keptForGrace())
+                    .setFreedBytes(r.freedBytes()).setDeferredPacks(r.deferredPacks()).build();
+        });
+    }
+
+    /** What a job holds: its disks, and each disk's NBD connections on its host. */
+    private JobDemand demand(int disks, List<NbdUri> uris) {
+        Map<String, Integer> byHost = new HashMap<>();
+        for (NbdUri u : uris) {
+            byHost.merge(u.endpoint().toString(), nbd.options().connections(), Integer::sum);
         }
-        return out.build();
+        return new JobDemand(disks, byHost);
+    }
+
+    private static String mode(NbdUri uri) {
+        boolean unix = uri.endpoint() instanceof NbdUri.Endpoint.Unix;
+        return (uri.tls() ? "nbds" : "nbd") + (unix ? "+unix" : "");
+    }
+
+    // ---- Following jobs ----
+
+    @Override
+    public void getJob(JobRef request, StreamObserver<Job> observer) {
+        answer(observer, () -> queue.get(id(request)).orElseThrow(() -> notFound(request)));
+    }
+
+    @Override
+    public void listJobs(ListJobsRequest request, StreamObserver<ListJobsResponse> observer) {
+        answer(observer, () -> ListJobsResponse.newBuilder().addAllJobs(queue.list(request)).build());
+    }
+
+    @Override
+    public void cancelJob(JobRef request, StreamObserver<Job> observer) {
+        answer(observer, () -> queue.cancel(id(request), "cancelled by a CancelJob call").orElseThrow(() -> notFound(request)));
+    }
+
+    @Override
+    public void watchJob(JobRef request, StreamObserver<Job> observer) {
+        String id;
+        try {
+            id = id(request);
+            if (queue.get(id).isEmpty()) {
+                throw notFound(request);
+            }
+        } catch (RuntimeException e) {
+            observer.onError(Statuses.of(e).asRuntimeException());
+            return;
+        }
+        ServerCallStreamObserver<Job> call = (ServerCallStreamObserver<Job>) observer;
+        Thread.ofVirtual().name("watch-" + id).start(() -> {
+            try {
+                Optional<ProxyJob> live = queue.live(id);
+                long seen = -1;
+                while (!call.isCancelled()) {
+                    Job now = queue.get(id).orElseThrow();
+                    call.onNext(now);
+                    if (live.isEmpty() || isEnded(now.getState())) {
+                        call.onCompleted();
+                        return;
+                    }
+                    seen = live.get().awaitChange(seen, PROGRESS_MILLIS);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                if (!call.isCancelled()) {
+                    call.onError(Statuses.of(e).asRuntimeException());
+                }
+            }
+        });
+    }
+
+    private static boolean isEnded(JobState state) {
+        return state == JobState.JOB_STATE_SUCCEEDED || state == JobState.JOB_STATE_FAILED || state == JobState.JOB_STATE_CANCELLED;
+    }
+
+    private static String id(JobRef ref) {
+        if (ref.getId().isBlank()) {
+            throw new IllegalArgumentException("a job id is needed (as Submit answered it)");
+        }
+        return ref.getId();
+    }
+
+    private static RuntimeException notFound(JobRef ref) {
+        return Status.NOT_FOUND.withDescription("no job " + ref.getId() + " on this proxy").asRuntimeException();
+    }
+
+    // ---- The streaming calls: a job, followed for the caller ----
+
+    @Override
+    public void backup(BackupRequest request, StreamObserver<BackupEvent> observer) {
+        follow(observer, () -> backupJob(request), p -> BackupEvent.newBuilder().setProgress(p).build(),
+                j -> BackupEvent.newBuilder().setResult(j.getBackup()).build());
+    }
+
+    @Override
+    public void restore(RestoreRequest request, StreamObserver<RestoreEvent> observer) {
+        follow(observer, () -> restoreJob(request), p -> RestoreEvent.newBuilder().setProgress(p).build(),
+                j -> RestoreEvent.newBuilder().setResult(j.getRestore()).build());
     }
 
     @Override
     public void verify(VerifyRequest request, StreamObserver<VerifyResult> observer) {
-        JobCall<VerifyResult> call = new JobCall<>(observer);
-        start(ProxyMetrics.Kind.VERIFY, "verify", call, c -> verify(request, c));
-    }
-
-    private VerifyResult verify(VerifyRequest request, JobCall<?> call) throws Exception {
-        BackupRecord backup = chosen(request.getBackupId(), "");
-        List<DiskRecord> disks = BackupChoice.disks(backup, optional(request.getDisk()));
-        VerifyJob.Result r = new VerifyJob(repo, settings, nbd, call.cancellation())
-                .run(new VerifyJob.Request(backup, disks, optional(request.getAgainstUri()), 1.0), ProgressListener.NONE);
-        VerifyResult.Builder out = VerifyResult.newBuilder().setBackupId(backup.id());
-        for (VerifyJob.DiskVerdict v : r.disks()) {
-            String disk = v.disk().diskId();
-            switch (v) {
-                case VerifyJob.Checked c -> c.result().damaged().forEach(damage -> out.addProblems(DamagedRange.newBuilder()
-                        .setDisk(disk).setOffset(damage.offset()).setLength(v.disk().chunkSize()).setProblem(damage.reason())));
-                case VerifyJob.Compared c -> c.result().differences().forEach(differs -> out.addProblems(DamagedRange.newBuilder()
-                        .setDisk(disk).setOffset(differs.offset()).setLength(differs.length()).setProblem("differs from the source")));
-            }
-        }
-        return out.setChunksChecked(r.chunks()).setOk(out.getProblemsCount() == 0).build();
+        follow(observer, () -> verifyJob(request), null, Job::getVerify);
     }
 
     @Override
-    public void listBackups(ListBackupsRequest request, StreamObserver<ListBackupsResponse> observer) {
-        JobCall<ListBackupsResponse> call = new JobCall<>(observer);
+    public void prune(PruneRequest request, StreamObserver<PruneResult> observer) {
+        follow(observer, () -> pruneJob(request), null, Job::getPrune);
+    }
+
+    @Override
+    public void collectGarbage(GcRequest request, StreamObserver<GcResult> observer) {
+        follow(observer, () -> gcJob(request), null, Job::getGc);
+    }
+
+    private interface Submission {
+        ProxyJob submit() throws IOException;
+    }
+
+    /**
+     * Submits a job and streams it to the caller: progress per disk about once a second (when
+     * {@code progress} is given), then the result or the job's failure as the call's status.
+     */
+    private <T> void follow(StreamObserver<T> observer, Submission submission, Function<Progress, T> progress,
+                            Function<Job, T> result) {
+        ServerCallStreamObserver<T> call = (ServerCallStreamObserver<T>) observer;
+        ProxyJob job;
         try {
+            job = submission.submit();
+        } catch (IOException | RuntimeException e) {
+            observer.onError(Statuses.of(e).asRuntimeException());
+            return;
+        }
+        call.setOnCancelHandler(() -> queue.cancel(job.id, "the client cancelled the call"));
+        Thread.ofVirtual().name("follow-" + job.id).start(() -> {
+            try {
+                long seen = -1;
+                while (!call.isCancelled()) {
+                    Job now = queue.get(job.id).orElseThrow();
+                    if (isEnded(now.getState())) {
+                        if (now.getState() == JobState.JOB_STATE_SUCCEEDED) {
+                            call.onNext(result.apply(now));
+                            call.onCompleted();
+                        } else {
+                            call.onError(Status.fromCodeValue(now.getErrorCode()).withDescription(now.getErrorMessage())
+                                    .asRuntimeException());
+                        }
+                        return;
+                    }
+                    if (progress != null && seen >= 0) {
+                        for (DiskProgress d : now.getDisksList()) {
+                            call.onNext(progress.apply(Progress.newBuilder().setDisk(d.getDisk()).setDoneBytes(d.getDoneBytes())
+                                    .setTotalBytes(d.getTotalBytes())
+                                    .setSeconds((System.currentTimeMillis() - now.getStartedMillis()) / 1e3).build()));
+                        }
+                    }
+                    seen = job.awaitChange(seen, PROGRESS_MILLIS);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                if (!call.isCancelled()) {
+                    call.onError(Statuses.of(e).asRuntimeException());
+                }
+            }
+        });
+    }
+
+    // ---- Calls answered at once ----
+
+    @Override
+    public void listBackups(ListBackupsRequest request, StreamObserver<ListBackupsResponse> observer) {
+        answer(observer, () -> {
             ListBackupsResponse.Builder out = ListBackupsResponse.newBuilder();
             for (BackupRecord b : repo.backups()) {
                 if (request.getVm().isEmpty() || request.getVm().equals(b.vmId())) {
@@ -269,48 +509,36 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
                             .addAllDisks(b.disks().stream().map(DiskRecord::diskId).toList()));
                 }
             }
-            call.finish(out.build());
-        } catch (RuntimeException e) {
-            call.fail(e);
-        }
-    }
-
-    @Override
-    public void prune(PruneRequest request, StreamObserver<PruneResult> observer) {
-        start(ProxyMetrics.Kind.PRUNE, "prune", new JobCall<>(observer), c -> {
-            Retention retention = new Retention(request.getKeepLast(), request.getKeepDaily(), request.getKeepWeekly(),
-                    request.getKeepMonthly(), request.getKeepYearly());
-            PruneReport r = new Pruner(repo).run(retention, ZoneId.systemDefault(), request.getDryRun());
-            return PruneResult.newBuilder().addAllRemoved(r.removed()).addAllKept(r.kept()).setDryRun(r.dryRun()).build();
-        });
-    }
-
-    @Override
-    public void collectGarbage(GcRequest request, StreamObserver<GcResult> observer) {
-        start(ProxyMetrics.Kind.GC, "gc", new JobCall<>(observer), c -> {
-            GcOptions options = GcOptions.defaults();
-            if (request.hasGraceSeconds()) {
-                options = options.withGrace(Duration.ofSeconds(request.getGraceSeconds()));
-            }
-            if (request.hasCompactBelow()) {
-                options = options.withCompactBelow(request.getCompactBelow());
-            }
-            GcReport r = new GarbageCollector(repo).run(options);
-            return GcResult.newBuilder().setLiveChunks(r.liveChunks()).setDeletedChunkEntries(r.deletedChunkEntries())
-                    .setDeletedPacks(r.deletedPacks()).setCompactedPacks(r.compactedPacks()).setKeptForGrace(r.keptForGrace())
-                    .setFreedBytes(r.freedBytes()).setDeferredPacks(r.deferredPacks()).build();
+            return out.build();
         });
     }
 
     @Override
     public void stats(StatsRequest request, StreamObserver<StatsResult> observer) {
-        start(ProxyMetrics.Kind.STATS, "stats", new JobCall<>(observer), c -> {
+        answer(observer, () -> {
             RepositoryStats s = RepositoryStats.of(repo);
             return StatsResult.newBuilder().setBackups(s.backups()).setLogicalBytes(s.logicalBytes()).setDataBytes(s.dataBytes())
                     .setUniqueChunks(s.uniqueChunks()).setUniqueBytes(s.uniqueBytes()).setStoredBytes(s.storedBytes())
                     .setPacks(s.packs()).setPackBytes(s.packBytes()).setDedupRatio(s.dedupRatio())
                     .setCompressionRatio(s.compressionRatio()).build();
         });
+    }
+
+    private interface Answer<T> {
+        T get() throws IOException;
+    }
+
+    private static <T> void answer(StreamObserver<T> observer, Answer<T> answer) {
+        T value;
+        try {
+            value = answer.get();
+        } catch (IOException | RuntimeException e) {
+            log.debug("call failed", e);
+            observer.onError(Statuses.of(e).asRuntimeException());
+            return;
+        }
+        observer.onNext(value);
+        observer.onCompleted();
     }
 
     private BackupRecord chosen(long backupId, String vm) {
@@ -321,18 +549,14 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         return s.isEmpty() ? Optional.empty() : Optional.of(s);
     }
 
-    /** Cancels the jobs still running and waits up to {@code millis} for them to stop. */
+    /** Cancels the queued and running jobs and waits up to {@code millis} for them to stop. */
     public void cancelAll(String why, long millis) throws InterruptedException {
-        running.forEach(c -> c.cancellation().cancel(why));
-        jobs.shutdown();
-        if (!jobs.awaitTermination(millis, TimeUnit.MILLISECONDS)) {
-            log.warn("{} jobs did not stop within {} ms", running.size(), millis);
-        }
+        queue.cancelAll(why, millis);
     }
 
     @Override
     public void close() {
-        ticker.shutdownNow();
-        jobs.shutdownNow();
+        probe.shutdownNow();
+        queue.close();
     }
 }

@@ -63,6 +63,10 @@ public final class Main implements Runnable {
         boolean debug = java.util.Arrays.asList(args).contains("--debug");
         if (debug) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
+            // gRPC's Netty logs every HTTP/2 frame at debug level, headers and all: the bearer
+            // tokens of the proxy's callers would land in the log (ProxyRestartTest greps for them).
+            System.setProperty("org.slf4j.simpleLogger.log.io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler", "info");
+            System.setProperty("org.slf4j.simpleLogger.log.io.grpc.netty.shaded.io.grpc.netty.NettyClientHandler", "info");
         } else if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
         }

@@ -1,14 +1,22 @@
 package io.blockmover.mover.cli;
 
 import io.blockmover.index.repo.Repository;
-import io.blockmover.mover.api.MetricsEndpoint;
+import io.blockmover.mover.api.Credentials;
+import io.blockmover.mover.api.JobLimits;
 import io.blockmover.mover.api.ProxyServer;
 import io.blockmover.mover.api.ProxyService;
+import io.blockmover.mover.api.Role;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -18,7 +26,7 @@ import java.util.concurrent.TimeUnit;
  * {@code blockmover serve}: the backup proxy a scheduler drives, a gRPC service
  * ({@code blockmover.v1.BackupProxy}, see mover/src/main/proto) over one repository. Runs in the
  * foreground until SIGTERM or Ctrl-C, which cancel the running jobs (nothing partial is kept)
- * before the repository is closed.
+ * before the repository is closed. Every flag can come from the config file's {@code serve:} section.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Run the backup proxy: a gRPC service for schedulers over one repository.")
@@ -40,20 +48,50 @@ final class ServeCommand implements Callable<Integer> {
     Path tlsKey;
 
     @Option(names = "--grpc-tls-client-ca", paramLabel = "PEM",
-            description = "Require client certificates issued by this CA (mutual TLS): only schedulers holding one may call.")
+            description = "Accept client certificates issued by this CA (mutual TLS); required of every client unless --token-file is given too.")
     Path tlsClientCa;
+
+    @Option(names = "--token-file", paramLabel = "FILE",
+            description = "Bearer tokens clients may present, one 'ROLE TOKEN' a line (role operator or reader); several for rotation.")
+    Path tokenFile;
+
+    @Option(names = "--client-role", paramLabel = "ROLE:SUBJECT",
+            description = "The role of a client certificate's subject, e.g. 'reader:CN=dashboard,O=Example' (repeatable). "
+                    + "Without any, every certificate of the client CA is an operator's.")
+    List<String> clientRoles = List.of();
+
+    @Option(names = "--no-auth",
+            description = "Take every call without credentials, as an operator's; only on a loopback --listen.")
+    boolean noAuth;
 
     @Option(names = "--restore-dir", paramLabel = "DIR",
             description = "Restores may write files only inside DIR (created if missing); without it, only to NBD exports.")
     Path restoreDir;
 
-    @Option(names = "--metrics", paramLabel = "HOST:PORT",
-            description = "Serve Prometheus metrics at http://HOST:PORT/metrics (default: none).")
+    @Option(names = "--metrics", paramLabel = "[HOST:]PORT",
+            description = "Serve Prometheus metrics at http://HOST:PORT/metrics; a bare port listens on 127.0.0.1 (default: none).")
     String metrics;
 
     @Option(names = "--max-jobs", paramLabel = "N", defaultValue = "2",
-            description = "Backups, restores and verifies run at once; later calls wait (default ${DEFAULT-VALUE}).")
+            description = "Jobs running at once; later ones wait in order (default ${DEFAULT-VALUE}).")
     int maxJobs;
+
+    @Option(names = "--max-disks", paramLabel = "N", defaultValue = "16",
+            description = "Disks being backed up, restored or verified at once over all jobs (default ${DEFAULT-VALUE}).")
+    int maxDisks;
+
+    @Option(names = "--max-connections-per-host", paramLabel = "N", defaultValue = "" + JobLimits.DEFAULT_CONNECTIONS_PER_HOST,
+            description = "NBD connections open at once to one source host (ESXi hosts cap NFC connections for everyone; "
+                    + "default ${DEFAULT-VALUE}).")
+    int maxConnectionsPerHost;
+
+    @Option(names = "--max-queue", paramLabel = "N", defaultValue = "1000",
+            description = "Jobs waiting beyond the running ones; more are refused with RESOURCE_EXHAUSTED (default ${DEFAULT-VALUE}).")
+    int maxQueue;
+
+    @Option(names = "--job-table", paramLabel = "DIR",
+            description = "Where the job table is kept (default: proxy-jobs inside the repository).")
+    Path jobTable;
 
     @Mixin
     PipelineOptions pipeline;
@@ -63,15 +101,23 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Optional<ProxyServer.Tls> tls = tls(); // a bad flag fails before the repository is locked
+        // Bad flags fail before the repository is locked.
+        Optional<ProxyServer.Tls> tls = tls();
+        InetSocketAddress grpcAddress = EsxSimCommand.address(listen, "--listen");
+        Credentials credentials = credentials(grpcAddress);
+        JobLimits limits = new JobLimits(maxJobs, maxDisks, maxConnectionsPerHost, maxQueue);
+        Optional<InetSocketAddress> metricsAddress = Optional.ofNullable(metrics).map(ServeCommand::metricsAddress);
         CountDownLatch serverStopped = new CountDownLatch(1);
         CountDownLatch repositoryClosed = new CountDownLatch(1);
+        HTTPServer scrape = null;
         try (Repository repo = repository.open();
-             ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), maxJobs,
-                     Optional.ofNullable(restoreDir));
-             MetricsEndpoint scrape = metrics == null ? null
-                     : MetricsEndpoint.start(EsxSimCommand.address(metrics, "--metrics"), service.metrics())) {
-            ProxyServer server = ProxyServer.start(EsxSimCommand.address(listen, "--listen"), service, tls);
+             ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), limits,
+                     Optional.ofNullable(restoreDir), jobTable != null ? jobTable : ProxyService.defaultJobTable(repo),
+                     ProxyService.SnapshotRemover.NONE)) {
+            if (metricsAddress.isPresent()) {
+                scrape = service.metrics().serve(metricsAddress.get());
+            }
+            ProxyServer server = ProxyServer.start(grpcAddress, service, tls, credentials);
             // The JVM halts when its shutdown hooks return: this one holds it until main has closed the repository.
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 try {
@@ -85,16 +131,52 @@ final class ServeCommand implements Callable<Integer> {
             System.out.println("blockmover proxy: grpc" + (tls.isPresent() ? "s " : " ") + server.address().getHostString()
                     + ":" + server.address().getPort() + ", repository " + repo.root().toAbsolutePath());
             if (scrape != null) {
-                System.out.println("metrics http://" + scrape.address().getHostString() + ":" + scrape.address().getPort() + "/metrics");
+                System.out.println("metrics http://" + metricsAddress.get().getHostString() + ":" + scrape.getPort() + "/metrics");
             }
             System.out.println("ready");
             System.out.flush();
             server.awaitTermination();
             serverStopped.await();
         } finally {
+            if (scrape != null) {
+                scrape.close();
+            }
             repositoryClosed.countDown();
         }
         return 0;
+    }
+
+    private Credentials credentials(InetSocketAddress grpcAddress) throws IOException {
+        if (noAuth) {
+            if (tokenFile != null || tlsClientCa != null) {
+                throw new IllegalArgumentException("--no-auth goes with neither --token-file nor --grpc-tls-client-ca");
+            }
+            if (!grpcAddress.getAddress().isLoopbackAddress()) {
+                throw new IllegalArgumentException("--no-auth is only for a loopback --listen, not " + listen);
+            }
+            return Credentials.none();
+        }
+        if (tokenFile == null && tlsClientCa == null) {
+            throw new IllegalArgumentException("the proxy needs a way to know its callers: --token-file, --grpc-tls-client-ca, "
+                    + "or --no-auth on a loopback address");
+        }
+        if (!clientRoles.isEmpty() && tlsClientCa == null) {
+            throw new IllegalArgumentException("--client-role needs --grpc-tls-client-ca");
+        }
+        Map<String, Role> subjects = new LinkedHashMap<>();
+        for (String r : clientRoles) {
+            int colon = r.indexOf(':');
+            if (colon <= 0) {
+                throw new IllegalArgumentException("--client-role wants ROLE:SUBJECT, e.g. reader:CN=dashboard, got " + r);
+            }
+            subjects.put(r.substring(colon + 1), Role.parse(r.substring(0, colon)));
+        }
+        return Credentials.of(Optional.ofNullable(tokenFile), subjects);
+    }
+
+    private static InetSocketAddress metricsAddress(String value) {
+        return value.matches("\\d+") ? new InetSocketAddress("127.0.0.1", Integer.parseInt(value))
+                : EsxSimCommand.address(value, "--metrics");
     }
 
     private Optional<ProxyServer.Tls> tls() {

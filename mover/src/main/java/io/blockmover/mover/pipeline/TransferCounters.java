@@ -19,6 +19,8 @@ public final class TransferCounters {
     private final LongAdder newData = new LongAdder();
     private final LongAdder stored = new LongAdder();
     private final LongAdder completed = new LongAdder();
+    private final LongAdder newChunks = new LongAdder();
+    private final LongAdder knownChunks = new LongAdder();
     private final LongAdder readWaitNanos = new LongAdder();
     private final LongAdder fetchNanos = new LongAdder();
     private final LongAdder storeNanos = new LongAdder();
@@ -56,15 +58,17 @@ public final class TransferCounters {
         zeroChunks.add(n);
     }
 
-    /** Bytes read whose chunk the repository already held. */
+    /** One chunk read that the repository already held, of {@code n} bytes. */
     public void deduplicated(long n) {
         deduplicated.add(n);
+        knownChunks.increment();
     }
 
-    /** Bytes read that were new to the repository, and what they cost there after compression. */
+    /** One chunk read that was new to the repository, and what it cost there after compression. */
     public void newData(long logical, long storedBytes) {
         newData.add(logical);
         stored.add(storedBytes);
+        newChunks.increment();
     }
 
     /** Restore and comparison: bytes fully handled (written to the target, or compared). */
@@ -87,7 +91,7 @@ public final class TransferCounters {
     public Snapshot snapshot() {
         return new Snapshot(total, System.nanoTime() - startNanos, read.sum(), skippedHoles.sum(), skippedZeros.sum(),
                 reusedFromParent.sum(), zeroChunks.sum(), deduplicated.sum(), newData.sum(), stored.sum(), completed.sum(),
-                new Stages(readWaitNanos.sum(), fetchNanos.sum(), storeNanos.sum()));
+                new Stages(readWaitNanos.sum(), fetchNanos.sum(), storeNanos.sum()), newChunks.sum(), knownChunks.sum());
     }
 
     /** Summed nanoseconds per stage; see {@link #stageTimes}. */
@@ -96,7 +100,7 @@ public final class TransferCounters {
     /** A consistent-enough view of the counters at one moment. */
     public record Snapshot(long total, long elapsedNanos, long read, long skippedHoles, long skippedZeros,
                            long reusedFromParent, long zeroChunks, long deduplicated, long newData, long stored,
-                           long completed, Stages stages) {
+                           long completed, Stages stages, long newChunks, long knownChunks) {
 
         /** Bytes of the disk accounted for so far. */
         public long done() {

@@ -43,14 +43,20 @@ final class ProxyFixture implements AutoCloseable {
     private final ProxyServer server;
 
     ProxyFixture(Path dir) throws Exception {
-        sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(11, 1, 1, DISK, Profile.MIXED, true)));
+        this(dir, new HostSpec(11, 1, 1, DISK, Profile.MIXED, true), new JobLimits(2, 16, 8, 100), NbdAccess.DEFAULT);
+    }
+
+    /** The proxy with these limits over an emulated host of this shape; every caller an operator. */
+    ProxyFixture(Path dir, HostSpec host, JobLimits limits, NbdAccess nbd) throws Exception {
+        sim = EsxSimulator.start(EsxSimulator.Options.plain(host));
         Repository r = null;
         ProxyServer s = null;
         try {
             vm = sim.host().requireVm("vm01");
             r = Repository.init(dir.resolve("repo"), InitOptions.defaults().withChunkSize(CHUNK));
-            service = new ProxyService(r, new PipelineSettings(16, 2, 2), NbdAccess.DEFAULT, 2, Optional.of(dir));
-            s = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0), service, Optional.empty());
+            service = new ProxyService(r, new PipelineSettings(16, 2, 2), nbd, limits, Optional.of(dir),
+                    dir.resolve("jobs"), ProxyService.SnapshotRemover.NONE);
+            s = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0), service, Optional.empty(), Credentials.none());
         } catch (Exception | Error e) {
             if (r != null) {
                 r.close();

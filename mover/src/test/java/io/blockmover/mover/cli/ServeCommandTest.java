@@ -50,7 +50,7 @@ class ServeCommandTest {
             sim.faults().latency(Duration.ofMillis(50)); // seconds of reading: the signal lands mid-backup
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             Process proxy = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
-                    "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve",
+                    "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve", "--no-auth",
                     "--repo", repo.toString(), "--listen", "127.0.0.1:0").redirectErrorStream(true).start();
             ManagedChannel channel = null;
             try {

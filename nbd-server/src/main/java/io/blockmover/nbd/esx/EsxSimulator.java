@@ -103,6 +103,11 @@ public final class EsxSimulator implements AutoCloseable {
         return server.localAddress();
     }
 
+    /** NBD connections open now and at most at once, as the host counts them. */
+    public io.blockmover.nbd.server.ConnectionCount connections() {
+        return server.connectionCount();
+    }
+
     /** The control API's base URL, when it runs. */
     public Optional<String> controlUrl() {
         return Optional.ofNullable(control).map(EsxControlServer::url);

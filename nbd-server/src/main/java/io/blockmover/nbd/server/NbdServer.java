@@ -46,8 +46,11 @@ public final class NbdServer implements AutoCloseable {
     private final Channel serverChannel;
     private final ChannelGroup connections;
     private final RequestDispatcher dispatcher;
+    private final ConnectionCount count;
 
-    private NbdServer(EventLoopGroup group, Channel serverChannel, ChannelGroup connections, RequestDispatcher dispatcher) {
+    private NbdServer(EventLoopGroup group, Channel serverChannel, ChannelGroup connections, RequestDispatcher dispatcher,
+                      ConnectionCount count) {
+        this.count = count;
         this.group = group;
         this.serverChannel = serverChannel;
         this.connections = connections;
@@ -68,6 +71,7 @@ public final class NbdServer implements AutoCloseable {
         ChannelGroup connections = new DefaultChannelGroup("nbd-connections", GlobalEventExecutor.INSTANCE);
         RequestDispatcher dispatcher = new RequestDispatcher();
         AtomicLong connectionIds = new AtomicLong();
+        ConnectionCount count = new ConnectionCount();
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
                 .channel(transport.serverChannel())
@@ -78,6 +82,8 @@ public final class NbdServer implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel ch) {
                         connections.add(ch);
+                        count.opened();
+                        ch.closeFuture().addListener(f -> count.closed());
                         long id = connectionIds.incrementAndGet();
                         ch.pipeline()
                                 .addLast(HandshakeHandler.CODEC, new ServerHandshakeCodec())
@@ -86,7 +92,7 @@ public final class NbdServer implements AutoCloseable {
                 });
         try {
             Channel channel = bootstrap.bind(config.bind()).sync().channel();
-            NbdServer server = new NbdServer(group, channel, connections, dispatcher);
+            NbdServer server = new NbdServer(group, channel, connections, dispatcher, count);
             LOG.info("NBD server listening on {} ({}{})", server.localAddress(), transport.name(),
                     config.tls().map(t -> t.required() ? ", TLS required" : ", TLS optional").orElse(""));
             return server;
@@ -104,6 +110,11 @@ public final class NbdServer implements AutoCloseable {
     /** The bound address, with the real port when the config asked for port 0. */
     public InetSocketAddress localAddress() {
         return (InetSocketAddress) serverChannel.localAddress();
+    }
+
+    /** Client connections open now and at most at once. */
+    public ConnectionCount connectionCount() {
+        return count;
     }
 
     /** Stops listening, closes every connection and releases threads. */

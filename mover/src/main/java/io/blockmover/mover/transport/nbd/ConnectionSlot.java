@@ -263,6 +263,7 @@ final class ConnectionSlot {
             return;
         }
         failedAttempts++;
+        options.retry().onRetry().run();
         long delay = options.retry().delayBefore(failedAttempts).toMillis();
         log.warn("connection {} to {} lost ({}); reconnecting in {} ms (attempt {}/{}, {} requests to re-send)",
                 index, connector.uri(), Handshake.rootMessage(cause), delay, failedAttempts,
