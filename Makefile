@@ -12,14 +12,17 @@ export PATH := $(JAVA_HOME)/bin:$(PATH)
 export MAVEN_OPTS ?= --sun-misc-unsafe-memory-access=allow
 MVN := mvn -B -ntp
 
+# What native-bridge's C needs at build time: gcc builds the VDDK log trampoline and the VDDK
+# test fixture, which links libnbd.
+BUILD_PACKAGES := gcc make pkg-config libnbd-dev
 # Debian packages the tests run against (real NBD peers, TLS tools).
-TEST_PACKAGES := qemu-utils nbdkit libnbd-bin libnbd-dev nbd-server gnutls-bin openssl curl jq prometheus python3-grpcio python3-grpc-tools
+TEST_PACKAGES := $(BUILD_PACKAGES) qemu-utils nbdkit libnbd-bin nbd-server gnutls-bin openssl curl jq prometheus python3-grpcio python3-grpc-tools
 # Peers the end-to-end benchmark compares with.
 BENCH_PACKAGES := $(TEST_PACKAGES) restic borgbackup
 
-.PHONY: build test run bench bench-ci clean test-deps bench-deps run-deps
+.PHONY: build test run bench bench-ci clean build-deps test-deps bench-deps run-deps
 
-build:
+build: build-deps
 	$(MVN) -q -DskipTests package
 	@echo "training the JVM's ahead-of-time cache (start-up of every command)"
 	@./blockmover --make-aot-cache
@@ -39,6 +42,9 @@ bench-ci: build bench-deps
 clean:
 	$(MVN) -q clean
 	rm -rf data
+
+build-deps:
+	@./scripts/install-packages $(BUILD_PACKAGES)
 
 test-deps:
 	@./scripts/install-packages $(TEST_PACKAGES)

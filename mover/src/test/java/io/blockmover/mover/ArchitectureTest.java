@@ -98,6 +98,12 @@ class ArchitectureTest {
         noClasses().that().resideInAPackage("io.blockmover.nbd..")
                 .should().dependOnClassesThat().resideInAnyPackage("io.blockmover.index..", "io.blockmover.mover..")
                 .check(main);
+        noClasses().that().resideInAPackage("io.blockmover.nativebridge..")
+                .should().dependOnClassesThat().resideInAnyPackage("io.blockmover.index..", "io.blockmover.nbd..", "io.blockmover.mover..")
+                .check(main);
+        noClasses().that().resideInAnyPackage("io.blockmover.index..", "io.blockmover.nbd..")
+                .should().dependOnClassesThat().resideInAPackage("io.blockmover.nativebridge..")
+                .check(main);
     }
 
     @Test

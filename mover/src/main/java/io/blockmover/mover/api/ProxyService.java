@@ -53,6 +53,10 @@ import io.blockmover.mover.pipeline.VerifyJob;
 import io.blockmover.mover.pipeline.TransferCounters;
 import io.blockmover.mover.pipeline.UserMessages;
 import io.blockmover.mover.transport.RestoreTargets;
+import io.blockmover.mover.transport.TransportSelection;
+import io.blockmover.mover.transport.vddk.TransportChoice;
+import io.blockmover.mover.transport.vddk.VddkSettings;
+import io.blockmover.mover.transport.vddk.VddkUri;
 import io.blockmover.mover.transport.nbd.NbdAccess;
 import io.blockmover.mover.transport.nbd.NbdUri;
 import io.grpc.Status;
@@ -105,6 +109,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     private final Repository repo;
     private final PipelineSettings settings;
     private final NbdAccess nbd;
+    private final VddkSettings vddk;
     private final RestoreDir restoreDir;
     private final ProxyMetrics metrics = new ProxyMetrics();
     private final JobQueue queue;
@@ -117,6 +122,16 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
      */
     public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, JobLimits limits, Optional<Path> restoreDir,
                         Path jobTable, SnapshotRemover snapshots) throws IOException {
+        this(repo, settings, nbd, limits, restoreDir, jobTable, snapshots, VddkSettings.defaults());
+    }
+
+    /**
+     * @param vddk this proxy's VDDK (library, config, default modes); a request may choose the
+     *             transport and the modes, never the library
+     */
+    public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, JobLimits limits, Optional<Path> restoreDir,
+                        Path jobTable, SnapshotRemover snapshots, VddkSettings vddk) throws IOException {
+        this.vddk = vddk;
         this.restoreDir = RestoreDir.of(restoreDir);
         this.repo = repo;
         this.settings = settings;
@@ -205,12 +220,14 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
             if (d.getDisk().isBlank() || d.getUri().isBlank()) {
                 throw new IllegalArgumentException("every disk needs a name and a source URI");
             }
-            uris.add(nbd.uri(d.getUri()));
-            sources.add(new BackupInputs.Source(d.getDisk(), d.getUri(), d.getChangeId(),
-                    d.getChangesContext().isEmpty() ? Optional.empty() : Optional.of(d.getChangesContext())));
+            // A vddk:// disk holds NBD connections only if it falls back to its NBD export.
+            Optional<String> nbdSide = VddkUri.isVddk(d.getUri()) ? optional(d.getNbdFallback()) : Optional.of(d.getUri());
+            nbdSide.ifPresent(u -> uris.add(nbd.uri(u)));
+            sources.add(new BackupInputs.Source(d.getDisk(), d.getUri(), d.getChangeId(), optional(d.getChangesContext()),
+                    optional(d.getNbdFallback()), optional(d.getChangedAreas())));
         }
         // Every source of a backup is opened at its start and held to its end.
-        return queue.submit(JobKind.JOB_KIND_BACKUP, vm, demand(uris.size(), uris), job -> backup(job, request, mode, sources, uris));
+        return queue.submit(JobKind.JOB_KIND_BACKUP, vm, demand(sources.size(), uris), job -> backup(job, request, mode, sources, uris));
     }
 
     private BackupResult backup(ProxyJob job, BackupRequest request, BackupJob.Mode mode, List<BackupInputs.Source> sources,
@@ -224,16 +241,20 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
                 job.phase(JobPhase.JOB_PHASE_COMMIT);
             }
         }, PHASE_PROBE_MILLIS, PHASE_PROBE_MILLIS, TimeUnit.MILLISECONDS);
-        BackupJob.Result r;
+        VddkSettings jobVddk = vddk.withChoice(request.getTransport().isEmpty() ? vddk.choice() : TransportChoice.parse(request.getTransport()))
+                .withModes(request.getVddkModes().isEmpty() ? vddk.modes() : request.getVddkModes());
+        BackupJob.Outcome outcome;
         try {
-            r = new BackupJob(repo, settings, job.cancellation)
-                    .run(new BackupJob.Request(vm, request.getLabel(), mode, sources, 0), nbd, (disk, counters) -> {
-                        job.track(disk, counters);
-                        job.phase(JobPhase.JOB_PHASE_READ);
-                    }).backup();
+            outcome = new BackupJob(repo, settings, job.cancellation)
+                    .run(new BackupJob.Request(vm, request.getLabel(), mode, sources, 0), new TransportSelection(nbd, jobVddk),
+                            (disk, counters) -> {
+                                job.track(disk, counters);
+                                job.phase(JobPhase.JOB_PHASE_READ);
+                            });
         } finally {
             commitWatch.cancel(false);
         }
+        BackupJob.Result r = outcome.backup();
         BackupResult.Builder out = BackupResult.newBuilder().setBackupId(r.backupId()).setParentId(r.parentId());
         for (BackupJob.DiskOutcome d : r.disks()) {
             TransferCounters.Snapshot s = d.counters();
@@ -245,7 +266,10 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
                     .setFullBecause(d.incremental() ? "" : d.why()).setCapacity(s.total()).setReadBytes(s.read())
                     .setSkippedHoleBytes(s.skippedHoles()).setSkippedZeroBytes(s.skippedZeros())
                     .setReusedBytes(s.reusedFromParent()).setNewBytes(s.newData()).setStoredBytes(s.stored())
-                    .setDeduplicatedBytes(s.deduplicated()).setSeconds(s.seconds()));
+                    .setDeduplicatedBytes(s.deduplicated()).setSeconds(s.seconds())
+                    .setTransport(outcome.transport(d.diskId()).transport())
+                    .setTransportMode(outcome.transport(d.diskId()).mode().orElse(""))
+                    .setFallbackFromVddk(outcome.transport(d.diskId()).fallbackReason().orElse("")));
         }
         metrics.backupCommitted(vm, Instant.now().getEpochSecond());
         return out.build();
@@ -253,11 +277,11 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
 
     private ProxyJob restoreJob(RestoreRequest request) throws IOException {
         if (request.getTarget().isBlank()) {
-            throw new IllegalArgumentException("a restore needs a target: a file, a directory or an NBD URI");
+            throw new IllegalArgumentException("a restore needs a target: a file, a directory, an NBD URI or a vddk:// URI");
         }
         BackupRecord backup = chosen(request.getBackupId(), request.getVm());
         List<DiskRecord> disks = BackupChoice.disks(backup, optional(request.getDisk()));
-        boolean toNbd = RestoreTargets.isNbdUri(request.getTarget());
+        boolean toNbd = RestoreTargets.isRemote(request.getTarget());
         boolean toDirectory = !toNbd && restoreDir.isDirectory(request.getTarget());
         if (disks.size() > 1 && !toDirectory) {
             throw new IllegalArgumentException("backup " + backup.id() + " has " + disks.size()
@@ -270,11 +294,12 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         }
         RestoreJob.Request restore = new RestoreJob.Request(backup, targets, request.getOverwrite());
         // Disks are restored one after the other: one disk, and one target's connections, at a time.
-        List<NbdUri> nbdTargets = toNbd ? List.of(nbd.uri(request.getTarget())) : List.of();
+        List<NbdUri> nbdTargets = RestoreTargets.isNbdUri(request.getTarget()) ? List.of(nbd.uri(request.getTarget())) : List.of();
         return queue.submit(JobKind.JOB_KIND_RESTORE, backup.vmId(), demand(1, nbdTargets), job -> {
             job.phase(JobPhase.JOB_PHASE_WRITE);
             nbdTargets.forEach(u -> metrics.transport(mode(u)));
-            RestoreJob.Result r = new RestoreJob(repo, settings, nbd, job.cancellation).run(restore, job::track);
+            RestoreJob.Result r = new RestoreJob(repo, settings, new TransportSelection(nbd, vddk), job.cancellation)
+                    .run(restore, job::track);
             RestoreResult.Builder out = RestoreResult.newBuilder().setBackupId(r.backupId());
             for (RestoreJob.DiskOutcome d : r.disks()) {
                 TransferCounters.Snapshot s = d.counters();

@@ -5,7 +5,10 @@ import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.pipeline.BackupInputs;
 import io.blockmover.mover.pipeline.BackupJob;
 import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.mover.transport.TransportSelection;
+import io.blockmover.mover.transport.TransportUsed;
 import io.blockmover.mover.transport.nbd.NbdUri;
+import io.blockmover.mover.transport.vddk.VddkUri;
 import io.blockmover.nbd.units.Sizes;
 
 import picocli.CommandLine.ArgGroup;
@@ -27,14 +30,15 @@ import java.util.concurrent.Callable;
  * changed areas for, and full otherwise; either can be forced.
  */
 @Command(name = "backup", mixinStandardHelpOptions = true,
-        description = "Back up the disks of one VM from NBD exports into the repository.")
+        description = "Back up the disks of one VM from NBD exports or through VDDK into the repository.")
 final class BackupCommand implements Callable<Integer> {
 
     @Mixin
     RepositoryOptions repository;
 
     @Option(names = "--source", paramLabel = "URI", required = true,
-            description = "A disk to back up: nbd://host:port/export, nbds://..., nbd+unix:///export?socket=PATH. Repeat for each disk.")
+            description = "A disk to back up: nbd://host:port/export, nbds://..., nbd+unix:///export?socket=PATH, or "
+                    + "vddk://[user@]host[:port]/<vm moref>/<snapshot moref>/<disk path> (VDDK). Repeat for each disk.")
     List<String> sources;
 
     @Option(names = "--name", paramLabel = "VM/DISK",
@@ -49,6 +53,18 @@ final class BackupCommand implements Callable<Integer> {
             description = "Changed areas of each --source since the previous backup, as an NBD meta context "
                     + "(e.g. qemu:dirty-bitmap:bm0); default: blockmover:changed:<previous changeId>.")
     List<String> changes = new ArrayList<>();
+
+    @Option(names = "--nbd-fallback", paramLabel = "URI",
+            description = "The NBD export of each vddk:// --source, in the same order: read when VDDK cannot be.")
+    List<String> nbdFallbacks = new ArrayList<>();
+
+    @Option(names = "--changed-areas", paramLabel = "URL",
+            description = "For each vddk:// --source, the emulated host's changed-area API for its disk "
+                    + "(http://HOST:PORT/changed?export=EXPORT); needed for incrementals through VDDK without a vCenter.")
+    List<String> changedAreas = new ArrayList<>();
+
+    @Mixin
+    VddkOptions vddk;
 
     static final class ModeOption {
         @Option(names = "--full", description = "Read every allocated block, even if an incremental is possible.")
@@ -93,27 +109,32 @@ final class BackupCommand implements Callable<Integer> {
         }
         checkParallel(changeIds, "--change-id");
         checkParallel(changes, "--changes");
+        checkParallel(nbdFallbacks, "--nbd-fallback");
+        checkParallel(changedAreas, "--changed-areas");
         BackupJob.Mode jobMode = mode == null ? BackupJob.Mode.AUTO
                 : mode.full ? BackupJob.Mode.FULL : BackupJob.Mode.INCREMENTAL;
 
         List<BackupInputs.Source> wanted = new ArrayList<>();
         for (int i = 0; i < sources.size(); i++) {
             wanted.add(new BackupInputs.Source(diskNames.get(i).disk(), sources.get(i), i < changeIds.size() ? changeIds.get(i) : "",
-                    i < changes.size() ? Optional.of(changes.get(i)) : Optional.empty()));
+                    i < changes.size() ? Optional.of(changes.get(i)) : Optional.empty(),
+                    i < nbdFallbacks.size() ? Optional.of(nbdFallbacks.get(i)) : Optional.empty(),
+                    i < changedAreas.size() ? Optional.of(changedAreas.get(i)) : Optional.empty()));
         }
         double sample = verifySample == null ? 0 : VerifyCommand.parsePercent(verifySample);
         try (Repository repo = repository.open();
              Interruption interruption = new Interruption();
              ProgressDisplay display = progress.display(output.json)) {
             BackupJob.Outcome outcome = new BackupJob(repo, pipeline.settings(), interruption.cancellation())
-                    .run(new BackupJob.Request(vm, label, jobMode, wanted, sample), connection.access(pipeline.connections),
+                    .run(new BackupJob.Request(vm, label, jobMode, wanted, sample),
+                            new TransportSelection(connection.access(pipeline.connections), vddk.settings()),
                             (disk, counters) -> display.track(vm + "/" + disk, counters));
             display.close();
             BackupJob.Result result = outcome.backup();
             if (output.json) {
-                System.out.println(JsonWriter.write(toJson(vm, result)));
+                System.out.println(JsonWriter.write(toJson(vm, outcome)));
             } else {
-                printSummary(vm, result);
+                printSummary(vm, outcome);
             }
             for (BackupJob.SampleCheck c : outcome.samples()) {
                 VerifyCommand.report("backup " + result.backupId() + " " + c.diskId() + " (sample " + verifySample + ")", c.result());
@@ -128,7 +149,9 @@ final class BackupCommand implements Callable<Integer> {
         }
         List<DiskName> out = new ArrayList<>();
         for (int i = 0; i < sources.size(); i++) {
-            out.add(names.isEmpty() ? DiskName.fromExport(NbdUri.parse(sources.get(i)).exportName()) : DiskName.parse(names.get(i)));
+            out.add(!names.isEmpty() ? DiskName.parse(names.get(i))
+                    : VddkUri.isVddk(sources.get(i)) ? DiskName.fromVddk(VddkUri.parse(sources.get(i)))
+                    : DiskName.fromExport(NbdUri.parse(sources.get(i)).exportName()));
         }
         return out;
     }
@@ -139,13 +162,14 @@ final class BackupCommand implements Callable<Integer> {
         }
     }
 
-    private static void printSummary(String vm, BackupJob.Result r) {
+    private static void printSummary(String vm, BackupJob.Outcome outcome) {
+        BackupJob.Result r = outcome.backup();
         System.out.printf(Locale.ROOT, "backup %d of %s committed%s%n", r.backupId(), vm,
                 r.parentId() == BackupRecord.NO_PARENT ? "" : " (parent " + r.parentId() + ")");
         for (BackupJob.DiskOutcome d : r.disks()) {
             TransferCounters.Snapshot s = d.counters();
-            System.out.printf(Locale.ROOT, "  %s: %s%s%n", d.diskId(), d.incremental() ? "incremental" : "full",
-                    d.incremental() ? "" : " (" + d.why() + ")");
+            System.out.printf(Locale.ROOT, "  %s: %s%s, through %s%n", d.diskId(), d.incremental() ? "incremental" : "full",
+                    d.incremental() ? "" : " (" + d.why() + ")", outcome.transport(d.diskId()).describe());
             System.out.printf(Locale.ROOT, "    disk %s: read %s, skipped %s holes + %s zeros, reused %s unchanged%n",
                     Sizes.human(s.total()), Sizes.human(s.read()), Sizes.human(s.skippedHoles()),
                     Sizes.human(s.skippedZeros()), Sizes.human(s.reusedFromParent()));
@@ -174,16 +198,27 @@ final class BackupCommand implements Callable<Integer> {
                 st.storeNanos() / 1e9, st.fetchNanos() / 1e9, waited, limit);
     }
 
-    private static Map<String, Object> toJson(String vm, BackupJob.Result r) {
+    private static Map<String, Object> toJson(String vm, BackupJob.Outcome outcome) {
+        BackupJob.Result r = outcome.backup();
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("backupId", r.backupId());
         m.put("vm", vm);
         m.put("parentId", r.parentId() == BackupRecord.NO_PARENT ? null : r.parentId());
         List<Object> disks = new ArrayList<>();
         for (BackupJob.DiskOutcome d : r.disks()) {
-            disks.add(countersJson(d.diskId(), d.incremental() ? "incremental" : "full", d.why(), d.counters()));
+            Map<String, Object> disk = countersJson(d.diskId(), d.incremental() ? "incremental" : "full", d.why(), d.counters());
+            disk.put("transport", transportJson(outcome.transport(d.diskId())));
+            disks.add(disk);
         }
         m.put("disks", disks);
+        return m;
+    }
+
+    static Map<String, Object> transportJson(TransportUsed t) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", t.transport());
+        t.mode().ifPresent(mode -> m.put("mode", mode));
+        t.fallbackReason().ifPresent(why -> m.put("fallbackFromVddk", why));
         return m;
     }
 

@@ -33,6 +33,13 @@ record DiskName(String vm, String disk) {
                 : new DiskName(name.substring(0, slash), name.substring(slash + 1));
     }
 
+    /** A vddk:// disk: the VM's moref, and the disk file's name without .vmdk ({@code [ds] vm01/vm01_1.vmdk} gives vm01_1). */
+    static DiskName fromVddk(io.blockmover.mover.transport.vddk.VddkUri uri) {
+        String path = uri.diskPath();
+        String file = path.substring(Math.max(path.lastIndexOf('/'), path.lastIndexOf(']')) + 1).trim();
+        return new DiskName(uri.vmMoref(), file.endsWith(".vmdk") ? file.substring(0, file.length() - 5) : file);
+    }
+
     @Override
     public String toString() {
         return vm + "/" + disk;

@@ -4,6 +4,9 @@ import io.blockmover.mover.pipeline.TransferCounters;
 import io.blockmover.mover.transport.DiskExtent;
 import io.blockmover.mover.transport.DiskSource;
 import io.blockmover.mover.transport.nbd.NbdDiskSource;
+import io.blockmover.mover.transport.vddk.VddkDiskSource;
+import io.blockmover.mover.transport.vddk.VddkSettings;
+import io.blockmover.mover.transport.vddk.VddkUri;
 import io.blockmover.mover.transport.nbd.NbdTuning;
 import io.blockmover.nbd.units.Sizes;
 
@@ -15,6 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -36,7 +40,8 @@ import picocli.CommandLine.Parameters;
 public final class NbdCopyCommand implements Callable<Integer> {
     private static final long WINDOW = 1L << 30;
 
-    @Parameters(index = "0", paramLabel = "URI", description = "The NBD export to read.")
+    @Parameters(index = "0", paramLabel = "URI",
+            description = "The NBD export to read, or a vddk:// disk (read through VDDK, to compare the two transports).")
     String uri;
 
     @Parameters(index = "1", paramLabel = "FILE|null:", description = "Output file (created or truncated), or null: to discard.")
@@ -58,6 +63,9 @@ public final class NbdCopyCommand implements Callable<Integer> {
     @Mixin
     ConnectionOptions connection;
 
+    @Mixin
+    VddkOptions vddk;
+
     @Override
     public Integer call() throws Exception {
         int size = requestSize == null ? NbdTuning.DEFAULT_REQUEST_SIZE : requestSize(requestSize);
@@ -67,7 +75,7 @@ public final class NbdCopyCommand implements Callable<Integer> {
         boolean discard = destination.equals("null:");
         boolean showProgress = progress != null ? progress : System.console() != null && System.console().isTerminal();
         try (ProgressDisplay display = ProgressDisplay.on(System.err, showProgress);
-             NbdDiskSource source = NbdDiskSource.open(connection.uri(uri), connection.options(connections));
+             DiskSource source = open();
              FileChannel out = discard ? null : FileChannel.open(Path.of(destination), StandardOpenOption.CREATE,
                      StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             if (out != null) {
@@ -84,11 +92,27 @@ public final class NbdCopyCommand implements Callable<Integer> {
             copy.run();
             double seconds = (System.nanoTime() - start) / 1e9;
             display.close();
-            System.err.printf(Locale.ROOT, "copied %d bytes (%d read, %d connections, %d x %d bytes in flight) in %.2f s: %.1f MB/s%n",
-                    source.capacity(), copy.readBytes.get(),
-                    source.client().connections(), requests, copy.requestSize, seconds, source.capacity() / seconds / 1e6);
+            System.err.printf(Locale.ROOT, "copied %d bytes (%d read, %s, %d x %d bytes in flight) in %.2f s: %.1f MB/s%n",
+                    source.capacity(), copy.readBytes.get(), describe(source), requests, copy.requestSize, seconds,
+                    source.capacity() / seconds / 1e6);
         }
         return 0;
+    }
+
+    private DiskSource open() throws Exception {
+        if (!VddkUri.isVddk(uri)) {
+            return NbdDiskSource.open(connection.uri(uri), connection.options(connections));
+        }
+        VddkSettings settings = vddk.settings();
+        return VddkDiskSource.open(VddkUri.parse(uri), settings, Optional.empty());
+    }
+
+    private String describe(DiskSource source) {
+        return switch (source) {
+            case NbdDiskSource n -> n.client().connections() + " connections";
+            case VddkDiskSource v -> "VDDK mode " + v.mode() + ", " + v.readMethod();
+            default -> source.getClass().getSimpleName();
+        };
     }
 
     /** Parses 4096, 256K, 1M, 4MiB. */

@@ -4,6 +4,7 @@ import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.pipeline.RestoreJob;
+import io.blockmover.mover.transport.TransportSelection;
 import io.blockmover.mover.pipeline.TransferCounters;
 import io.blockmover.nbd.units.Sizes;
 
@@ -59,6 +60,9 @@ final class RestoreCommand implements Callable<Integer> {
     @Mixin
     ConnectionOptions connection;
 
+    @Mixin
+    VddkOptions vddk;
+
     @Override
     public Integer call() throws Exception {
         try (Repository repo = repository.open();
@@ -75,8 +79,8 @@ final class RestoreCommand implements Callable<Integer> {
                 targets.add(new RestoreJob.Target(d, destination.to != null ? destination.to
                         : destination.toDir.resolve(RestoreJob.fileName(backup, d)).toString()));
             }
-            RestoreJob.Result result = new RestoreJob(repo, pipeline.settings(), connection.access(pipeline.connections),
-                    interruption.cancellation()).run(new RestoreJob.Request(backup, targets, force),
+            RestoreJob.Result result = new RestoreJob(repo, pipeline.settings(),
+                    new TransportSelection(connection.access(pipeline.connections), vddk.settings()), interruption.cancellation()).run(new RestoreJob.Request(backup, targets, force),
                     (disk, counters) -> display.track(backup.vmId() + "/" + disk, counters));
             display.close();
             List<Object> results = new ArrayList<>();

@@ -99,6 +99,9 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     ConnectionOptions connection;
 
+    @Mixin
+    VddkOptions vddk;
+
     @Override
     public Integer call() throws Exception {
         // Bad flags fail before the repository is locked.
@@ -113,7 +116,7 @@ final class ServeCommand implements Callable<Integer> {
         try (Repository repo = repository.open();
              ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), limits,
                      Optional.ofNullable(restoreDir), jobTable != null ? jobTable : ProxyService.defaultJobTable(repo),
-                     ProxyService.SnapshotRemover.NONE)) {
+                     ProxyService.SnapshotRemover.NONE, vddk.settings())) {
             if (metricsAddress.isPresent()) {
                 scrape = service.metrics().serve(metricsAddress.get());
             }

@@ -10,7 +10,8 @@ import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.transport.DiskExtent;
 import io.blockmover.mover.transport.DiskSource;
-import io.blockmover.mover.transport.nbd.NbdAccess;
+import io.blockmover.mover.transport.TransportSelection;
+import io.blockmover.mover.transport.TransportUsed;
 import io.blockmover.nbd.units.ByteRange;
 
 import org.slf4j.Logger;
@@ -19,6 +20,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -61,7 +63,7 @@ public final class BackupJob {
     public record Result(long backupId, long parentId, List<DiskOutcome> disks) {}
 
     /**
-     * What a front end asks for: one backup of a VM's disks, read from NBD exports.
+     * What a front end asks for: one backup of a VM's disks, read from NBD exports or through VDDK.
      *
      * @param verifySample after the commit, compare this share of each disk's chunks with the
      *                     source it was read from, in (0, 1]; 0 for none
@@ -71,10 +73,17 @@ public final class BackupJob {
     /** A sampled comparison of one disk of the new backup with its source. */
     public record SampleCheck(String diskId, SourceComparison.Result result) {}
 
-    /** The committed backup and, if asked for, how its disks compare with their sources. */
-    public record Outcome(Result backup, List<SampleCheck> samples) {
+    /**
+     * The committed backup, how each disk was reached (VDDK and its mode, or NBD and why) and,
+     * if asked for, how its disks compare with their sources.
+     */
+    public record Outcome(Result backup, Map<String, TransportUsed> transports, List<SampleCheck> samples) {
         public boolean samplesIdentical() {
             return samples.stream().allMatch(s -> s.result().identical());
+        }
+
+        public TransportUsed transport(String diskId) {
+            return transports.getOrDefault(diskId, TransportUsed.NBD);
         }
     }
 
@@ -94,10 +103,12 @@ public final class BackupJob {
      * Opens the sources of {@code request} (each asking for the areas changed since the VM's
      * previous backup), backs them up, and compares the sample asked for.
      */
-    public Outcome run(Request request, NbdAccess nbd, ProgressListener progress) throws IOException, InterruptedException {
-        try (BackupInputs in = BackupInputs.open(repository, request.vm(), request.mode(), request.sources(), nbd)) {
+    public Outcome run(Request request, TransportSelection transports, ProgressListener progress)
+            throws IOException, InterruptedException {
+        try (BackupInputs in = BackupInputs.open(repository, request.vm(), request.mode(), request.sources(), transports)) {
             Result r = run(request.vm(), request.label(), request.mode(), in.inputs(), progress);
-            return new Outcome(r, request.verifySample() > 0 ? compareSample(r, in.inputs(), request.verifySample()) : List.of());
+            return new Outcome(r, in.transports(),
+                    request.verifySample() > 0 ? compareSample(r, in.inputs(), request.verifySample()) : List.of());
         }
     }
 

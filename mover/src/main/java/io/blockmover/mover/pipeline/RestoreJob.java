@@ -6,7 +6,7 @@ import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.transport.DiskTarget;
 import io.blockmover.mover.transport.RestoreTargets;
-import io.blockmover.mover.transport.nbd.NbdAccess;
+import io.blockmover.mover.transport.TransportSelection;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -15,12 +15,12 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
- * Restores disks of one backup, each to a raw file (created sparse) or an NBD export, every
- * chunk digest-checked as it is read. The CLI and the API decide where each disk goes; this
+ * Restores disks of one backup, each to a raw file (created sparse), an NBD export or a VM's disk
+ * through VDDK (a vddk:// URI), every chunk digest-checked as it is read. The CLI and the API decide where each disk goes; this
  * does the rest the same way for both.
  */
 public final class RestoreJob {
-    /** One disk and where it goes: a file path or an NBD URI. */
+    /** One disk and where it goes: a file path, an NBD URI or a vddk:// URI. */
     public record Target(DiskRecord disk, String where) {}
 
     /** @param overwrite replace an existing file (an NBD export is always written) */
@@ -32,13 +32,14 @@ public final class RestoreJob {
 
     private final Repository repository;
     private final PipelineSettings settings;
-    private final NbdAccess nbd;
+    private final TransportSelection transports;
     private final Cancellation cancellation;
 
-    public RestoreJob(Repository repository, PipelineSettings settings, NbdAccess nbd, Cancellation cancellation) {
+    /** @param transports how NBD exports and (for vddk:// targets) VDDK are reached */
+    public RestoreJob(Repository repository, PipelineSettings settings, TransportSelection transports, Cancellation cancellation) {
         this.repository = repository;
         this.settings = settings;
-        this.nbd = nbd;
+        this.transports = transports;
         this.cancellation = cancellation;
     }
 
@@ -56,7 +57,7 @@ public final class RestoreJob {
                 DiskRecord d = t.disk();
                 TransferCounters counters = new TransferCounters(d.capacity());
                 progress.track(d.diskId(), counters);
-                try (DiskTarget target = RestoreTargets.open(t.where(), d.capacity(), request.overwrite(), nbd)) {
+                try (DiskTarget target = RestoreTargets.open(t.where(), d.capacity(), request.overwrite(), transports)) {
                     new DiskRestore(reader.disk(d.diskId()), target, workers, settings.chunksInFlight(), counters, cancellation).run();
                 }
                 out.add(new DiskOutcome(d.diskId(), t.where(), counters.snapshot()));

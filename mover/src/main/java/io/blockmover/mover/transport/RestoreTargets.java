@@ -3,17 +3,31 @@ package io.blockmover.mover.transport;
 import io.blockmover.mover.transport.file.FileDiskTarget;
 import io.blockmover.mover.transport.nbd.NbdAccess;
 import io.blockmover.mover.transport.nbd.NbdDiskTarget;
+import io.blockmover.mover.transport.vddk.VddkUri;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Where a restored disk goes: an NBD export when the text is an NBD URI, else a raw file. */
+/** Where a restored disk goes: an NBD export for an NBD URI, a VM's disk through VDDK for vddk://, else a raw file. */
 public final class RestoreTargets {
     private RestoreTargets() {}
 
     public static boolean isNbdUri(String where) {
         return where.matches("^nbds?(\\+unix)?://.*");
+    }
+
+    /** True for targets that are not files: NBD exports and VDDK disks. */
+    public static boolean isRemote(String where) {
+        return isNbdUri(where) || VddkUri.isVddk(where);
+    }
+
+    /** Like {@link #open(String, long, boolean, NbdAccess)}, and a vddk:// URI restores through VDDK. */
+    public static DiskTarget open(String where, long capacity, boolean overwrite, TransportSelection transports) throws IOException {
+        if (VddkUri.isVddk(where)) {
+            return transports.openVddkTarget(where, capacity);
+        }
+        return open(where, capacity, overwrite, transports.nbd());
     }
 
     /**
