@@ -82,6 +82,10 @@ public final class Bench implements Callable<Integer> {
                 measured.add(m);
                 byKey.put(step.tool() + "|" + step.step(), m);
             }
+            for (Measurement m : vddkSteps(processes, control, esx.port(), vm, "s1", nbd + s1.export(), n, logical)) {
+                measured.add(m);
+                byKey.put(m.tool() + "|" + m.step(), m);
+            }
             changeOnePercent(control, vm + "/disk-2000", logical);
             EsxControl.SnapshotDisk s2 = control.snapshot(vm, "s2").getFirst();
             for (Step step : incrementalSteps(nbd + s2.export(), s2.changeId(), s1.changeId(), repo, restored)) {
@@ -120,6 +124,47 @@ public final class Bench implements Callable<Integer> {
     }
 
     private static final String OURS = "blockmover";
+    private static final String TRANSPORT_READ = "read snapshot disk -> null, same copy loop";
+    private static final String VIA_NBD = OURS + " nbd-copy, NBD transport";
+    private static final String VIA_VDDK = OURS + " nbd-copy, VDDK transport (test fixture), ReadAsync on 2 handles (default)";
+    private static final String VIA_VDDK_ONE = OURS + " nbd-copy, VDDK transport (test fixture), ReadAsync on 1 handle";
+    private static final String VIA_VDDK_HANDLES = OURS + " nbd-copy, VDDK transport (test fixture), Read on 4 handles";
+
+    /**
+     * The VDDK transport against the NBD transport on the same snapshot disk in the same run: the
+     * same copy loop (nbd-copy's) reading to null, once through our NBD client, once through the
+     * FFM bridge and the VDDK test fixture (which itself reads the export with libnbd: one hop
+     * more, so the ratio bounds the bridge's own cost); then ReadAsync pipelining on one handle
+     * against synchronous Reads spread over four handles.
+     */
+    private List<Measurement> vddkSteps(Processes processes, EsxControl control, int nbdPort, String vm, String snapshot,
+                                        String nbdUri, int runs, long logical) throws Exception {
+        EsxControl.VddkName name = control.vddkName(vm, snapshot);
+        Path config = work.resolve("vddk-fixture.conf");
+        Files.writeString(config, "fixture.disk = " + name.vmMoref() + "|" + name.snapshotMoref() + "|" + name.fileName() + "|"
+                + nbdUri.substring(nbdUri.indexOf('/', "nbd://".length()) + 1) + "\n");
+        String vddkUri = "vddk://127.0.0.1:" + nbdPort + "/" + name.vmMoref() + "/" + name.snapshotMoref() + "/"
+                + java.net.URLEncoder.encode(name.fileName(), java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+        String bm = home.resolve("blockmover").toString();
+        String libDir = home.resolve("native-bridge/target/vddk-test-fixture").toString();
+        List<String> vddkArgs = List.of("--vddk-libdir", libDir, "--vddk-config", config.toString());
+        List<String> async = new ArrayList<>(List.of(bm, "nbd-copy", vddkUri, "null:"));
+        async.addAll(vddkArgs);
+        List<String> one = new ArrayList<>(async);
+        one.addAll(List.of("--vddk-handles", "1"));
+        List<String> handles = new ArrayList<>(async);
+        handles.addAll(List.of("--vddk-handles", "4", "--vddk-reads", "sync"));
+        List<Measurement> out = new ArrayList<>(measureAlternating(processes,
+                new Step(TRANSPORT_READ, VIA_NBD, Step.Preparation.NONE, ToolRun.of(bm, "nbd-copy", nbdUri, "null:"), Optional.empty()),
+                new Step(TRANSPORT_READ, VIA_VDDK, Step.Preparation.NONE, ToolRun.of(async.toArray(String[]::new)), Optional.empty()),
+                runs, logical));
+        out.addAll(measureAlternating(processes,
+                new Step(TRANSPORT_READ, VIA_VDDK_ONE, Step.Preparation.NONE, ToolRun.of(one.toArray(String[]::new)), Optional.empty()),
+                new Step(TRANSPORT_READ, VIA_VDDK_HANDLES, Step.Preparation.NONE, ToolRun.of(handles.toArray(String[]::new)),
+                        Optional.empty()),
+                runs, logical));
+        return out;
+    }
     /** How {@code nbd-copy} runs by default: the issue asks for the copy ratios with it. */
     private static final String OUR_COPY_TUNING = String.format(Locale.ROOT, "ours %d x %d KiB in flight, %d connections",
             NbdTuning.DEFAULT_REQUESTS_IN_FLIGHT, NbdTuning.DEFAULT_REQUEST_SIZE >> 10, NbdTuning.DEFAULT_CONNECTIONS);
@@ -158,6 +203,10 @@ public final class Bench implements Callable<Integer> {
                 m.get(ProxySteps.TOOL + "|" + RESTORE), m.get("nbdcopy|" + TO_FILE)));
         out.add(new Report.Ratio("incremental vs full, both through the warm proxy: times faster (target >= 20)",
                 m.get(ProxySteps.TOOL + "|" + INCREMENTAL), proxyFull));
+        out.add(new Report.Ratio("VDDK transport (fixture, ReadAsync) vs NBD transport, same disk -> null (target >= 0.9)",
+                m.get(VIA_VDDK + "|" + TRANSPORT_READ), m.get(VIA_NBD + "|" + TRANSPORT_READ)));
+        out.add(new Report.Ratio("VDDK ReadAsync on 1 handle vs Read on 4 handles, same disk -> null",
+                m.get(VIA_VDDK_ONE + "|" + TRANSPORT_READ), m.get(VIA_VDDK_HANDLES + "|" + TRANSPORT_READ)));
         out.add(new Report.Ratio("esxsim serving random data vs nbdkit pattern (target >= 0.8)",
                 m.get("nbdcopy <- esxsim (random)|" + TO_NULL), m.get("nbdcopy <- nbdkit pattern|" + TO_NULL)));
         return out;
