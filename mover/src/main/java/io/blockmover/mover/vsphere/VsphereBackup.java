@@ -1,0 +1,176 @@
+package io.blockmover.mover.vsphere;
+
+import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.pipeline.BackupJob;
+import io.blockmover.mover.pipeline.Cancellation;
+import io.blockmover.mover.pipeline.PipelineSettings;
+import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.mover.transport.DiskSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.rmi.RemoteException;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.BiConsumer;
+
+/**
+ * One VM backup through vCenter: find the VM, take (or find) the snapshot per the policy, read
+ * each disk of the snapshot through the transport with vCenter's changed areas, commit, and
+ * remove the snapshot. Whatever fails, the snapshot this job created is removed, and what could
+ * not be removed is said; the repository shows the backup only when every disk is complete.
+ */
+public final class VsphereBackup {
+    private static final Logger log = LoggerFactory.getLogger(VsphereBackup.class);
+    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss-SSS").withZone(ZoneOffset.UTC);
+
+    /** What to do with a snapshot of this proxy left by an earlier run. */
+    public enum Preexisting { FAIL, DELETE }
+
+    /**
+     * @param snapshotName for manual and deleteonly: the existing snapshot to read
+     * @param proxyId      marks this proxy's snapshots so leftovers can be found
+     */
+    public record Request(VmSelector vm, BackupJob.Mode mode, SnapshotPolicy policy, Optional<String> snapshotName,
+                          Preexisting preexisting, boolean quiesce, String proxyId, String label) {
+        public Request {
+            if (!policy.creates() && snapshotName.isEmpty()) {
+                throw new IllegalArgumentException("snapshot policy " + policy.name().toLowerCase() + " needs --snapshot-name");
+            }
+        }
+    }
+
+    /** How it went: the backup, the disks skipped (with why), and the snapshot's fate. */
+    public record Result(VmInfo vm, String snapshot, BackupJob.Result backup, List<String> warnings, boolean snapshotRemoved) {}
+
+    private final VsphereControl control;
+    private final SnapshotTransport transport;
+    private final Repository repository;
+    private final PipelineSettings settings;
+
+    public VsphereBackup(VsphereControl control, SnapshotTransport transport, Repository repository, PipelineSettings settings) {
+        this.control = control;
+        this.transport = transport;
+        this.repository = repository;
+        this.settings = settings;
+    }
+
+    public Result run(Request request, Cancellation cancellation, BiConsumer<String, TransferCounters> onDisk)
+            throws IOException, InterruptedException {
+        try {
+            return runChecked(request, cancellation, onDisk);
+        } catch (RemoteException e) {
+            throw new VsphereException("backup of " + request.vm() + " failed: " + VcenterConnection.rootMessage(e), e);
+        }
+    }
+
+    private Result runChecked(Request request, Cancellation cancellation, BiConsumer<String, TransferCounters> onDisk)
+            throws IOException, InterruptedException {
+        VmInventory inventory = control.inventory();
+        String moref = request.vm().resolve(controlConnection(), inventory);
+        VmInfo vm = inventory.get(moref);
+        List<VmInfo.SnapshotInfo> leftovers = control.leftovers(moref, request.proxyId()).stream()
+                .filter(s -> request.snapshotName().map(n -> !n.equals(s.name())).orElse(true)).toList();
+        if (!leftovers.isEmpty() && request.policy().creates()) {
+            if (request.preexisting() == Preexisting.FAIL) {
+                throw new VsphereException(vm.name() + " has " + leftovers.size() + " snapshot(s) of an earlier backup by this proxy ("
+                        + String.join(", ", leftovers.stream().map(VmInfo.SnapshotInfo::name).toList())
+                        + "); remove them or run with --preexisting delete");
+            }
+            for (VmInfo.SnapshotInfo s : leftovers) {
+                log.info("removing leftover snapshot {} ({}) of {}", s.name(), s.moref(), vm.name());
+                control.removeSnapshot(s.moref());
+            }
+        }
+        transport.prepare(vm);
+        VmInfo.SnapshotInfo snapshot = null;
+        boolean created = false;
+        Throwable failure = null;
+        try {
+            if (request.policy().creates()) {
+                String name = "blockmover-" + STAMP.format(Instant.now());
+                String snapMoref = control.createSnapshot(moref, name, VsphereControl.description(request.proxyId(), name),
+                        request.quiesce());
+                created = true;
+                snapshot = new VmInfo.SnapshotInfo(snapMoref, name, "", Instant.now(), request.quiesce());
+            } else {
+                String wanted = request.snapshotName().orElseThrow();
+                snapshot = vm.snapshot(wanted).orElseThrow(() -> new VsphereException(vm.name() + " has no snapshot named '"
+                        + wanted + "' (have " + vm.snapshots().stream().map(VmInfo.SnapshotInfo::name).toList() + ")"));
+            }
+            BackupOutcome outcome = backup(request, vm, snapshot, cancellation, onDisk);
+            boolean removed = false;
+            if (request.policy().removes()) {
+                control.removeSnapshot(snapshot.moref());
+                removed = true;
+            }
+            return new Result(vm, snapshot.name(), outcome.result(), outcome.warnings(), removed);
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            failure = e;
+            throw e;
+        } finally {
+            if (failure != null && created) {
+                removeAfterFailure(snapshot, failure);
+            }
+            transport.end(vm);
+        }
+    }
+
+    private VcenterConnection controlConnection() {
+        return control.connection();
+    }
+
+    private record BackupOutcome(BackupJob.Result result, List<String> warnings) {}
+
+    private BackupOutcome backup(Request request, VmInfo vm, VmInfo.SnapshotInfo snapshot, Cancellation cancellation,
+                                 BiConsumer<String, TransferCounters> onDisk) throws IOException, InterruptedException {
+        List<VmInfo.Disk> disks = control.inventory().snapshotDisks(snapshot.moref());
+        List<String> warnings = new ArrayList<>();
+        List<DiskSource> opened = new ArrayList<>();
+        try {
+            List<BackupJob.DiskInput> inputs = new ArrayList<>();
+            for (VmInfo.Disk d : disks) {
+                Optional<String> skip = d.skipReason();
+                if (skip.isPresent()) {
+                    String w = "skipped " + d.label() + " (" + d.fileName() + "): " + skip.get();
+                    log.warn("{}: {}", vm.name(), w);
+                    warnings.add(w);
+                    continue;
+                }
+                DiskSource data = transport.open(vm, snapshot, d);
+                opened.add(data);
+                inputs.add(new BackupJob.DiskInput("disk-" + d.deviceKey(),
+                        new CbtDiskSource(data, control, vm.moref(), snapshot.moref(), d.deviceKey()),
+                        d.changeId().orElse(""), Optional.empty()));
+            }
+            if (inputs.isEmpty()) {
+                throw new VsphereException(vm.name() + " has no disk a snapshot can back up: " + String.join("; ", warnings));
+            }
+            BackupJob.Result r = new BackupJob(repository, settings, cancellation)
+                    .run(vm.name(), request.label().isEmpty() ? snapshot.name() : request.label(), request.mode(), inputs, onDisk);
+            return new BackupOutcome(r, warnings);
+        } finally {
+            opened.forEach(DiskSource::close);
+        }
+    }
+
+    /** The job failed: remove the snapshot it created; if that fails too, say so in the failure. */
+    private void removeAfterFailure(VmInfo.SnapshotInfo snapshot, Throwable failure) {
+        try {
+            control.removeSnapshot(snapshot.moref());
+            log.info("removed snapshot {} ({}) after the failed backup", snapshot.name(), snapshot.moref());
+        } catch (IOException | RuntimeException e) {
+            failure.addSuppressed(new VsphereException("could not remove snapshot " + snapshot.name() + " ("
+                    + snapshot.moref() + "): " + e.getMessage() + "; remove it by hand", e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            failure.addSuppressed(new VsphereException("interrupted before removing snapshot " + snapshot.name() + " ("
+                    + snapshot.moref() + "); remove it by hand"));
+        }
+    }
+}

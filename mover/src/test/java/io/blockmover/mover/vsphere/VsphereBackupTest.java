@@ -1,0 +1,187 @@
+package io.blockmover.mover.vsphere;
+
+import static io.blockmover.nbd.testing.Digests.sha256;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.blockmover.index.repo.InitOptions;
+import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.pipeline.BackupJob;
+import io.blockmover.mover.pipeline.Cancellation;
+import io.blockmover.mover.pipeline.DiskRestore;
+import io.blockmover.mover.pipeline.PipelineSettings;
+import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.mover.transport.file.FileDiskTarget;
+import io.blockmover.mover.transport.nbd.NbdAccess;
+import io.blockmover.nbd.esx.DiskContent;
+import io.blockmover.nbd.esx.EsxFaults;
+import io.blockmover.nbd.esx.EsxSimulator;
+import io.blockmover.nbd.esx.HostSpec;
+import io.blockmover.nbd.esx.Profile;
+import io.blockmover.nbd.esx.SnapshotDisk;
+import io.blockmover.nbd.esx.VirtualMachine;
+import io.blockmover.nbd.esx.sdk.SdkOptions;
+import io.blockmover.nbd.esx.sdk.SdkServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+
+/**
+ * The whole VMware flow through yavijava against the emulated host's vSphere API: login,
+ * lookup, snapshot policies, changed areas, skipped disks, failures that leave nothing behind.
+ */
+class VsphereBackupTest {
+    private static final long DISK = 256L << 20;
+    private static final long PAGE = 64L << 20;
+    private static final BusyRetry QUICK = new BusyRetry(3, Duration.ofMillis(20));
+
+    @TempDir
+    static Path dir;
+    static EsxSimulator sim;
+    static SdkServer sdk;
+
+    @BeforeAll
+    static void start() throws Exception {
+        // vm01..vm03: 3 disks each: one persistent, one physical RDM, one independent.
+        sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(7, 3, 3, DISK, Profile.MIXED, true, 1, 1))
+                .withSdk(SdkOptions.defaults(new InetSocketAddress("127.0.0.1", 0)).withChangedAreasPage(PAGE)));
+        sdk = sim.sdk().orElseThrow();
+    }
+
+    @AfterAll
+    static void stop() {
+        sim.close();
+    }
+
+    static VcenterEndpoint endpoint(String password, TrustPolicy trust) {
+        return new VcenterEndpoint(URI.create(sdk.url()), SdkOptions.DEFAULT_USER, password, trust);
+    }
+
+    static VcenterConnection connect() throws Exception {
+        return VcenterConnection.open(endpoint(SdkOptions.DEFAULT_PASSWORD, TrustPolicy.Thumbprint.parse(sdk.sha256Thumbprint())));
+    }
+
+    static String restoredSha(Repository repo, long backupId, String disk, Path target) throws Exception {
+        var workers = Executors.newFixedThreadPool(2);
+        try (var reader = repo.openBackup(backupId);
+             FileDiskTarget t = FileDiskTarget.create(target, reader.disk(disk).capacity(), true)) {
+            new DiskRestore(reader.disk(disk), t, workers, 8, new TransferCounters(t.capacity()), new Cancellation()).run();
+        } finally {
+            workers.shutdown();
+        }
+        String sha = sha256(target);
+        Files.delete(target);
+        return sha;
+    }
+
+    VsphereBackup backup(VsphereControl control, Repository repo) {
+        return new VsphereBackup(control, new NbdSnapshotTransport(
+                "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/{vm}/disk-{key}@{snapshot}", NbdAccess.DEFAULT),
+                repo, PipelineSettings.DEFAULT);
+    }
+
+    static VsphereBackup.Request automatic(String vm, BackupJob.Mode mode) {
+        return new VsphereBackup.Request(VmSelector.parse("name:" + vm), mode, SnapshotPolicy.AUTOMATIC, Optional.empty(),
+                VsphereBackup.Preexisting.FAIL, false, "test-proxy", "");
+    }
+
+    @Test
+    void wrongPasswordAndWrongThumbprintAreRefusedInOneLine() {
+        VsphereException login = assertThrows(VsphereException.class, () -> VcenterConnection.open(
+                endpoint("wrong", TrustPolicy.Thumbprint.parse(sdk.sha256Thumbprint()))));
+        assertTrue(login.getMessage().contains("incorrect user name or password"), login.getMessage());
+        VsphereException pin = assertThrows(VsphereException.class, () -> VcenterConnection.open(
+                endpoint(SdkOptions.DEFAULT_PASSWORD, TrustPolicy.Thumbprint.parse("00".repeat(32)))));
+        assertTrue(pin.getMessage().contains("does not match --thumbprint"), pin.getMessage());
+    }
+
+    @Test
+    void findsVmsInEveryModeAndRefusesNoneOrSeveral() throws Exception {
+        VirtualMachine vm2 = sim.host().requireVm("vm02");
+        try (VcenterConnection c = connect()) {
+            VmInventory inv = new VmInventory(c);
+            String moref = vm2.identity().moref();
+            for (String s : List.of("name:vm02", "path:Datacenter/vm/vm02", "ip:" + vm2.guest().ipAddress(),
+                    "dns:" + vm2.guest().hostName(), "uuid:" + vm2.identity().uuid(),
+                    "instance-uuid:" + vm2.identity().instanceUuid(), "moref:" + moref)) {
+                assertEquals(moref, VmSelector.parse(s).resolve(c, inv), s);
+            }
+            for (String s : List.of("name:nope", "path:Datacenter/vm/nope", "ip:10.9.9.9", "dns:nope.lab",
+                    "uuid:00000000-0000-0000-0000-000000000000", "instance-uuid:00000000-0000-0000-0000-000000000000",
+                    "moref:vm-999")) {
+                VsphereException e = assertThrows(VsphereException.class, () -> VmSelector.parse(s).resolve(c, inv));
+                assertEquals("no VM matches " + s, e.getMessage());
+            }
+            VirtualMachine vm3 = sim.host().requireVm("vm03");
+            var before = vm3.guest();
+            vm3.guest(new VirtualMachine.GuestInfo(vm2.guest().ipAddress(), vm2.guest().hostName()));
+            try {
+                for (String s : List.of("ip:" + vm2.guest().ipAddress(), "dns:" + vm2.guest().hostName())) {
+                    VsphereException e = assertThrows(VsphereException.class, () -> VmSelector.parse(s).resolve(c, inv));
+                    assertTrue(e.getMessage().startsWith("2 VMs match " + s), e.getMessage());
+                }
+            } finally {
+                vm3.guest(before);
+            }
+            VmInfo info = inv.get(moref);
+            assertEquals(3, info.disks().size());
+            assertEquals(3, inv.list().size());
+        }
+    }
+
+    @Test
+    void fullThenIncrementalsRestoreExactlyWhileTheGuestWrites() throws Exception {
+        Repository repo = Repository.init(dir.resolve("repo-inc"), InitOptions.defaults().withChunkSize(64 << 10));
+        VirtualMachine vm = sim.host().requireVm("vm01");
+        try (repo; VcenterConnection c = connect()) {
+            VsphereControl control = new VsphereControl(c, QUICK);
+            sim.workload().rate(8L << 20);
+            long previous = -1;
+            for (int i = 0; i < 3; i++) {
+                VsphereBackup.Result r = backup(control, repo).run(automatic("vm01", BackupJob.Mode.AUTO), new Cancellation(),
+                        (d, counters) -> {});
+                assertTrue(r.snapshotRemoved());
+                assertTrue(vm.snapshots().isEmpty(), "the snapshot is gone");
+                assertEquals(2, r.warnings().size(), r.warnings().toString());
+                assertTrue(r.warnings().stream().anyMatch(w -> w.contains("physical-mode RDM")));
+                assertTrue(r.warnings().stream().anyMatch(w -> w.contains("independent_persistent")));
+                assertEquals(1, r.backup().disks().size());
+                BackupJob.DiskOutcome d = r.backup().disks().getFirst();
+                assertEquals(i > 0, d.incremental(), d.why());
+                if (i == 0) {
+                    // full reads only what is allocated: holes of the mixed profile are skipped
+                    assertTrue(d.counters().skippedHoles() > 0);
+                } else {
+                    assertEquals(previous, r.backup().parentId());
+                    assertTrue(d.counters().read() < DISK / 2, "incremental reads the changes only");
+                }
+                previous = r.backup().backupId();
+            }
+            sim.workload().rate(0);
+            // Restore the last backup and compare with a snapshot taken at the same content.
+            var snap = vm.createSnapshot("check");
+            try {
+                // the guest is idle now, so the check snapshot holds what the last incremental should
+                VsphereBackup.Result last = backup(control, repo).run(automatic("vm01", BackupJob.Mode.INCREMENTAL),
+                        new Cancellation(), (d, counters) -> {});
+                SnapshotDisk disk = snap.disk(2000).orElseThrow();
+                assertEquals(DiskContent.sha256Of(disk::read, disk.capacity()),
+                        restoredSha(repo, last.backup().backupId(), "disk-2000", dir.resolve("restore.raw")));
+            } finally {
+                vm.removeSnapshot("check");
+            }
+        }
+    }
+}
