@@ -184,4 +184,121 @@ class VsphereBackupTest {
             }
         }
     }
+
+    @Test
+    void snapshotPoliciesAndLeftoversBothWays() throws Exception {
+        VirtualMachine vm = sim.host().requireVm("vm02");
+        try (Repository repo = Repository.init(dir.resolve("repo-policies"), InitOptions.defaults());
+             VcenterConnection c = connect()) {
+            VsphereControl control = new VsphereControl(c, QUICK);
+            String moref = vm.identity().moref();
+            // createonly leaves its snapshot, marked as this proxy's ...
+            VsphereBackup.Result created = backup(control, repo).run(new VsphereBackup.Request(VmSelector.parse("moref:" + moref),
+                    BackupJob.Mode.AUTO, SnapshotPolicy.CREATEONLY, Optional.empty(), VsphereBackup.Preexisting.FAIL, true,
+                    "test-proxy", ""), new Cancellation(), (d, x) -> {});
+            assertFalse(created.snapshotRemoved());
+            assertEquals(1, vm.snapshots().size());
+            assertTrue(vm.snapshots().getFirst().quiesced(), "quiesce was asked for");
+            assertEquals(List.of(created.snapshot()), control.leftovers(moref, "test-proxy").stream()
+                    .map(VmInfo.SnapshotInfo::name).toList());
+            // ... which an automatic run refuses with --preexisting fail ...
+            VsphereException refused = assertThrows(VsphereException.class, () -> backup(control, repo).run(
+                    automatic("vm02", BackupJob.Mode.AUTO), new Cancellation(), (d, x) -> {}));
+            assertTrue(refused.getMessage().contains("--preexisting delete"), refused.getMessage());
+            // ... manual reads it and leaves it ...
+            VsphereBackup.Result manual = backup(control, repo).run(new VsphereBackup.Request(VmSelector.parse("name:vm02"),
+                    BackupJob.Mode.AUTO, SnapshotPolicy.MANUAL, Optional.of(created.snapshot()), VsphereBackup.Preexisting.FAIL,
+                    false, "test-proxy", ""), new Cancellation(), (d, x) -> {});
+            assertFalse(manual.snapshotRemoved());
+            assertEquals(1, vm.snapshots().size());
+            // ... deleteonly reads it and removes it.
+            VsphereBackup.Result deleted = backup(control, repo).run(new VsphereBackup.Request(VmSelector.parse("name:vm02"),
+                    BackupJob.Mode.AUTO, SnapshotPolicy.DELETEONLY, Optional.of(created.snapshot()), VsphereBackup.Preexisting.FAIL,
+                    false, "test-proxy", ""), new Cancellation(), (d, x) -> {});
+            assertTrue(deleted.snapshotRemoved());
+            assertTrue(vm.snapshots().isEmpty());
+            // A leftover with --preexisting delete is removed before the new snapshot.
+            vm.createSnapshot("blockmover-leftover", VsphereControl.description("test-proxy", "old"), false, false);
+            VsphereBackup.Result after = backup(control, repo).run(new VsphereBackup.Request(VmSelector.parse("name:vm02"),
+                    BackupJob.Mode.AUTO, SnapshotPolicy.AUTOMATIC, Optional.empty(), VsphereBackup.Preexisting.DELETE, false,
+                    "test-proxy", ""), new Cancellation(), (d, x) -> {});
+            assertTrue(after.snapshotRemoved());
+            assertTrue(vm.snapshots().isEmpty());
+        }
+    }
+
+    @Test
+    void aFailedSnapshotTaskOrReadLeavesNoSnapshotAndNoBackup() throws Exception {
+        VirtualMachine vm = sim.host().requireVm("vm03");
+        EsxFaults faults = sim.faults();
+        try (Repository repo = Repository.init(dir.resolve("repo-fail"), InitOptions.defaults());
+             VcenterConnection c = connect()) {
+            VsphereControl control = new VsphereControl(c, QUICK);
+            faults.failNextTask("CreateSnapshot_Task");
+            VsphereException task = assertThrows(VsphereException.class, () -> backup(control, repo).run(
+                    automatic("vm03", BackupJob.Mode.AUTO), new Cancellation(), (d, x) -> {}));
+            assertTrue(task.getMessage().contains("injected failure of CreateSnapshot_Task"), task.getMessage());
+            assertTrue(vm.snapshots().isEmpty());
+            assertTrue(repo.latest("vm03").isEmpty());
+
+            faults.addReadError(new EsxFaults.ReadError(Optional.empty(), 4L << 20, 1 << 20));
+            try {
+                Exception read = assertThrows(Exception.class, () -> backup(control, repo).run(
+                        automatic("vm03", BackupJob.Mode.AUTO), new Cancellation(), (d, x) -> {}));
+                assertFalse(read.getMessage().isEmpty());
+            } finally {
+                faults.clear();
+            }
+            assertTrue(vm.snapshots().isEmpty(), "the snapshot of the failed job is removed");
+            assertTrue(repo.latest("vm03").isEmpty(), "no backup is visible");
+
+            // A busy VM is retried (TaskInProgress twice, then the snapshot goes through).
+            faults.busyTasks(2);
+            assertTrue(backup(control, repo).run(automatic("vm03", BackupJob.Mode.AUTO), new Cancellation(), (d, x) -> {})
+                    .snapshotRemoved());
+        }
+    }
+
+    @Test
+    void changedAreasArePagedAndACbtResetForcesAFull() throws Exception {
+        VirtualMachine vm = sim.host().requireVm("vm03");
+        try (Repository repo = Repository.init(dir.resolve("repo-reset"), InitOptions.defaults());
+             VcenterConnection c = connect()) {
+            VsphereControl control = new VsphereControl(c, QUICK);
+            backup(control, repo).run(automatic("vm03", BackupJob.Mode.FULL), new Cancellation(), (d, x) -> {});
+            // Changes in the first and the last page: the loop must reach the end of the disk.
+            var disk = vm.disk(2000).orElseThrow();
+            var buf = io.netty.buffer.Unpooled.wrappedBuffer(new byte[65536]);
+            buf.setByte(0, 1);
+            disk.write(0, buf);
+            disk.write(DISK - 65536, buf);
+            var snap = vm.createSnapshot("paging");
+            String snapMoref = snap.moref();
+            String prior = repo.latest("vm03").orElseThrow().disk("disk-2000").orElseThrow().changeId();
+            var areas = control.changedAreas(vm.identity().moref(), snapMoref, 2000, DISK, prior);
+            vm.removeSnapshot("paging");
+            assertTrue(DISK / PAGE > 1, "the disk spans several pages");
+            assertEquals(List.of(0L, DISK - 65536), areas.stream().map(io.blockmover.mover.transport.ByteRange::offset).toList());
+
+            control.resetChangeTracking(vm.identity().moref(), "test-proxy");
+            VsphereBackup.Result r = backup(control, repo).run(automatic("vm03", BackupJob.Mode.AUTO), new Cancellation(),
+                    (d, x) -> {});
+            BackupJob.DiskOutcome d = r.backup().disks().getFirst();
+            assertFalse(d.incremental());
+            assertTrue(d.why().contains("FileFault") || d.why().contains("refused"), d.why());
+        }
+    }
+
+    @Test
+    void anExpiredSessionIsReestablished() throws Exception {
+        try (SdkServer shortLived = SdkServer.start(SdkOptions.defaults(new InetSocketAddress("127.0.0.1", 0))
+                .withIdleTimeout(Duration.ofMillis(300)), sim.host(), sim.faults());
+             VcenterConnection c = VcenterConnection.open(new VcenterEndpoint(URI.create(shortLived.url()),
+                     SdkOptions.DEFAULT_USER, SdkOptions.DEFAULT_PASSWORD, new TrustPolicy.Insecure()))) {
+            VmInventory inv = new VmInventory(c);
+            assertEquals(3, inv.list().size());
+            Thread.sleep(600);
+            assertEquals(3, inv.list().size(), "the call after expiry logs in again");
+        }
+    }
 }

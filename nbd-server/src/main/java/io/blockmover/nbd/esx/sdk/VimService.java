@@ -196,11 +196,16 @@ final class VimService implements AutoCloseable {
                 });
     }
 
-    /** Only {@code changeTrackingEnabled} is emulated; any other change is refused rather than ignored. */
+    /**
+     * Only {@code changeTrackingEnabled} is emulated; any other change is refused rather than
+     * ignored. A field at 0 or false changes nothing: clients such as yavijava send every
+     * primitive field of the spec (e.g. {@code npivDesiredNodeWwns=0}) whether set or not.
+     */
     private Tasks.Task reconfigure(XmlNode call, VirtualMachine vm) throws SdkFault {
         XmlNode spec = call.require("spec");
         for (XmlNode field : spec.children()) {
-            if (!field.name().equals("changeTrackingEnabled")) {
+            boolean unset = field.children().isEmpty() && (field.text().equals("0") || field.text().equals("false"));
+            if (!field.name().equals("changeTrackingEnabled") && !unset) {
                 throw SdkFault.notSupported("changing " + field.name());
             }
         }
