@@ -81,7 +81,7 @@ final class CbtDiskSource implements DiskSource {
         } catch (FileFault e) {
             throw e;
         } catch (RemoteException e) {
-            throw new VsphereException("QueryChangedDiskAreas of disk " + deviceKey + ": " + VcenterConnection.rootMessage(e), e);
+            throw new VsphereException("QueryChangedDiskAreas of disk " + deviceKey + ": " + VcenterConnection.rootMessage(e));
         }
     }
 

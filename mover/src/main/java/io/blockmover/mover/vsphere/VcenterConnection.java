@@ -58,7 +58,9 @@ public final class VcenterConnection implements AutoCloseable {
             throw new VsphereException("vCenter " + endpoint.url() + " refused the login of " + endpoint.user()
                     + ": incorrect user name or password");
         } catch (RemoteException | MalformedURLException e) {
-            throw new VsphereException("cannot connect to vCenter " + endpoint.url() + ": " + rootMessage(e), e);
+            // The root cause's text is the message; yavijava's wrappers would repeat it in every line.
+            log.debug("connecting to {} failed", endpoint.url(), e);
+            throw new VsphereException("cannot connect to vCenter " + endpoint.url() + ": " + rootMessage(e));
         }
     }
 

@@ -65,7 +65,8 @@ public final class VsphereBackup {
         try {
             return runChecked(request, cancellation, onDisk);
         } catch (RemoteException e) {
-            throw new VsphereException("backup of " + request.vm() + " failed: " + VcenterConnection.rootMessage(e), e);
+            log.debug("backup of {} failed", request.vm(), e);
+            throw new VsphereException("backup of " + request.vm() + " failed: " + VcenterConnection.rootMessage(e));
         }
     }
 
@@ -89,20 +90,23 @@ public final class VsphereBackup {
         }
         transport.prepare(vm);
         VmInfo.SnapshotInfo snapshot = null;
-        boolean created = false;
-        Throwable failure = null;
         try {
             if (request.policy().creates()) {
                 String name = "blockmover-" + STAMP.format(Instant.now());
                 String snapMoref = control.createSnapshot(moref, name, VsphereControl.description(request.proxyId(), name),
                         request.quiesce());
-                created = true;
                 snapshot = new VmInfo.SnapshotInfo(snapMoref, name, "", Instant.now(), request.quiesce());
             } else {
                 String wanted = request.snapshotName().orElseThrow();
                 snapshot = vm.snapshot(wanted).orElseThrow(() -> new VsphereException(vm.name() + " has no snapshot named '"
                         + wanted + "' (have " + vm.snapshots().stream().map(VmInfo.SnapshotInfo::name).toList() + ")"));
             }
+        } finally {
+            if (snapshot == null) {
+                transport.end(vm);
+            }
+        }
+        try {
             BackupOutcome outcome = backup(request, vm, snapshot, cancellation, onDisk);
             boolean removed = false;
             if (request.policy().removes()) {
@@ -111,12 +115,14 @@ public final class VsphereBackup {
             }
             return new Result(vm, snapshot.name(), outcome.result(), outcome.warnings(), removed);
         } catch (IOException | InterruptedException | RuntimeException e) {
-            failure = e;
+            if (request.policy().creates()) {
+                Optional<String> problem = removeAfterFailure(snapshot);
+                if (problem.isPresent()) {
+                    throw new VsphereException(e.getMessage() + "; and " + problem.get(), e);
+                }
+            }
             throw e;
         } finally {
-            if (failure != null && created) {
-                removeAfterFailure(snapshot, failure);
-            }
             transport.end(vm);
         }
     }
@@ -138,7 +144,7 @@ public final class VsphereBackup {
                 Optional<String> skip = d.skipReason();
                 if (skip.isPresent()) {
                     String w = "skipped " + d.label() + " (" + d.fileName() + "): " + skip.get();
-                    log.warn("{}: {}", vm.name(), w);
+                    log.info("{}: {}", vm.name(), w);
                     warnings.add(w);
                     continue;
                 }
@@ -159,18 +165,19 @@ public final class VsphereBackup {
         }
     }
 
-    /** The job failed: remove the snapshot it created; if that fails too, say so in the failure. */
-    private void removeAfterFailure(VmInfo.SnapshotInfo snapshot, Throwable failure) {
+    /** The job failed: remove the snapshot it created; what could not be removed, if anything. */
+    private Optional<String> removeAfterFailure(VmInfo.SnapshotInfo snapshot) {
         try {
             control.removeSnapshot(snapshot.moref());
             log.info("removed snapshot {} ({}) after the failed backup", snapshot.name(), snapshot.moref());
+            return Optional.empty();
         } catch (IOException | RuntimeException e) {
-            failure.addSuppressed(new VsphereException("could not remove snapshot " + snapshot.name() + " ("
-                    + snapshot.moref() + "): " + e.getMessage() + "; remove it by hand", e));
+            return Optional.of("could not remove snapshot " + snapshot.name() + " (" + snapshot.moref() + "): "
+                    + e.getMessage() + "; remove it by hand");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            failure.addSuppressed(new VsphereException("interrupted before removing snapshot " + snapshot.name() + " ("
-                    + snapshot.moref() + "); remove it by hand"));
+            return Optional.of("interrupted before removing snapshot " + snapshot.name() + " (" + snapshot.moref()
+                    + "); remove it by hand");
         }
     }
 }
