@@ -104,6 +104,10 @@ public final class Bench implements Callable<Integer> {
                 byKey.put(m.tool() + "|" + m.step(), m);
             }
         }
+        for (Measurement m : new VcenterSteps(bm, work).measure(Math.max(n, 3))) {
+            measured.add(m);
+            byKey.put(m.tool() + "|" + m.step(), m);
+        }
         for (Measurement m : emulatedHostSteps(processes, n)) {
             measured.add(m);
             byKey.put(m.tool() + "|" + m.step(), m);
@@ -158,6 +162,10 @@ public final class Bench implements Callable<Integer> {
                 m.get(ProxySteps.TOOL + "|" + RESTORE), m.get("nbdcopy|" + TO_FILE)));
         out.add(new Report.Ratio("incremental vs full, both through the warm proxy: times faster (target >= 20)",
                 m.get(ProxySteps.TOOL + "|" + INCREMENTAL), proxyFull));
+        // speedup = peer / ours = control plane / whole job: the control plane's share of the job.
+        out.add(new Report.Ratio("control-plane share of a VM job through vCenter (control plane / whole job; "
+                + "goal: control plane under 0.2 s, see its own row)", m.get(VcenterSteps.TOOL + "|" + VcenterSteps.JOB),
+                m.get(VcenterSteps.TOOL + "|" + VcenterSteps.CONTROL)));
         out.add(new Report.Ratio("esxsim serving random data vs nbdkit pattern (target >= 0.8)",
                 m.get("nbdcopy <- esxsim (random)|" + TO_NULL), m.get("nbdcopy <- nbdkit pattern|" + TO_NULL)));
         return out;

@@ -71,11 +71,11 @@ public final class VmInventory {
             ObjectSpec os = new ObjectSpec();
             os.setObj(mor("VirtualMachine", moref));
             os.setSkip(Boolean.FALSE);
-            ObjectContent[] ocs = si.getPropertyCollector().retrieveProperties(new PropertyFilterSpec[] {filter(os)});
-            if (ocs == null || ocs.length == 0) {
+            List<ObjectContent> ocs = retrieve(si, filter(os));
+            if (ocs.isEmpty()) {
                 throw new VsphereRemote("VM " + moref + " answered no properties");
             }
-            return toVm(ocs[0]);
+            return toVm(ocs.getFirst());
         });
     }
 
@@ -91,15 +91,28 @@ public final class VmInventory {
             PropertyFilterSpec f = new PropertyFilterSpec();
             f.setObjectSet(new ObjectSpec[] {os});
             f.setPropSet(new PropertySpec[] {ps});
-            ObjectContent[] ocs = si.getPropertyCollector().retrieveProperties(new PropertyFilterSpec[] {f});
+            List<ObjectContent> ocs = retrieve(si, f);
             List<VmInfo.Disk> disks = new ArrayList<>();
-            if (ocs != null && ocs.length > 0 && ocs[0].getPropSet() != null) {
-                for (DynamicProperty p : ocs[0].getPropSet()) {
+            if (!ocs.isEmpty() && ocs.getFirst().getPropSet() != null) {
+                for (DynamicProperty p : ocs.getFirst().getPropSet()) {
                     disks.addAll(disks(p.getVal()));
                 }
             }
             return disks;
         });
+    }
+
+    /** RetrievePropertiesEx, following its tokens to the end (RetrieveProperties is deprecated since 4.1). */
+    static List<ObjectContent> retrieve(ServiceInstance si, PropertyFilterSpec filter) throws RemoteException {
+        List<ObjectContent> out = new ArrayList<>();
+        RetrieveResult r = si.getPropertyCollector().retrievePropertiesEx(new PropertyFilterSpec[] {filter}, new RetrieveOptions());
+        while (r != null) {
+            if (r.getObjects() != null) {
+                out.addAll(List.of(r.getObjects()));
+            }
+            r = r.getToken() == null ? null : si.getPropertyCollector().continueRetrievePropertiesEx(r.getToken());
+        }
+        return out;
     }
 
     static ManagedObjectReference mor(String type, String value) {

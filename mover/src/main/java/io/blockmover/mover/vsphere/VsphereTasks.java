@@ -96,9 +96,9 @@ final class VsphereTasks {
             PropertyFilterSpec f = new PropertyFilterSpec();
             f.setObjectSet(new ObjectSpec[] {os});
             f.setPropSet(new PropertySpec[] {ps});
-            ObjectContent[] ocs = si.getPropertyCollector().retrieveProperties(new PropertyFilterSpec[] {f});
-            if (ocs != null && ocs.length > 0 && ocs[0].getPropSet() != null) {
-                for (DynamicProperty p : ocs[0].getPropSet()) {
+            java.util.List<ObjectContent> ocs = VmInventory.retrieve(si, f);
+            if (!ocs.isEmpty() && ocs.getFirst().getPropSet() != null) {
+                for (DynamicProperty p : ocs.getFirst().getPropSet()) {
                     if (p.getVal() instanceof TaskInfo info) {
                         return info;
                     }
