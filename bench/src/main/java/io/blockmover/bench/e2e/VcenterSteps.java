@@ -79,7 +79,11 @@ final class VcenterSteps {
                 if (i >= WARMUPS) {
                     jobs.add(new Sample(seconds, 0, 0));
                     controls.add(new Sample(Math.max(0, seconds - pipeline), 0, 0));
-                    System.err.printf("%s: %.3f s, control plane %.3f s%n", JOB, seconds, seconds - pipeline);
+                    var ph = r.phases();
+                    System.err.printf("%s: %.3f s, control plane %.3f s (lookup %.3f, snapshot %.3f, open disks %.3f, "
+                                    + "pipeline %.3f of which disks %.3f, removal %.3f)%n", JOB, seconds, seconds - pipeline,
+                            ph.lookup().toNanos() / 1e9, ph.snapshot().toNanos() / 1e9, ph.openDisks().toNanos() / 1e9,
+                            ph.pipeline().toNanos() / 1e9, pipeline, ph.removal().toNanos() / 1e9);
                 }
             }
         }

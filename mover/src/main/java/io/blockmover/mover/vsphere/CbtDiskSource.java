@@ -15,9 +15,11 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * A snapshot disk whose data comes from a transport and whose change information comes from
- * vCenter: changed areas by QueryChangedDiskAreas since a changeId, and for a full backup the
- * allocated areas by QueryChangedDiskAreas("*"), falling back to the transport's own allocation
- * when vCenter refuses "*" (it does when CBT was enabled while snapshots existed).
+ * vCenter: changed areas by QueryChangedDiskAreas since a changeId, and, when a full backup is
+ * expected, the allocated areas by QueryChangedDiskAreas("*"), falling back to the transport's own
+ * allocation when vCenter refuses "*" (it does when CBT was enabled while snapshots existed).
+ * When an incremental is expected the allocation comes from the transport: a "*" query walks
+ * the whole disk on the host, the most expensive call of an incremental job.
  */
 final class CbtDiskSource implements DiskSource {
     private final DiskSource data;
@@ -25,8 +27,11 @@ final class CbtDiskSource implements DiskSource {
     private final String vmMoref;
     private final String snapshotMoref;
     private final int deviceKey;
+    private final boolean allocationFromVcenter;
 
-    CbtDiskSource(DiskSource data, VsphereControl control, String vmMoref, String snapshotMoref, int deviceKey) {
+    CbtDiskSource(DiskSource data, VsphereControl control, String vmMoref, String snapshotMoref, int deviceKey,
+                  boolean allocationFromVcenter) {
+        this.allocationFromVcenter = allocationFromVcenter;
         this.data = data;
         this.control = control;
         this.vmMoref = vmMoref;
@@ -46,7 +51,7 @@ final class CbtDiskSource implements DiskSource {
 
     @Override
     public CompletableFuture<List<DiskExtent>> extents(long offset, long length) {
-        if (offset != 0 || length != capacity()) {
+        if (!allocationFromVcenter || offset != 0 || length != capacity()) {
             return data.extents(offset, length);
         }
         try {

@@ -44,6 +44,15 @@ public final class VmInventory {
 
     /** Every VM under the root folder, walked with yavijava's full traversal specs. */
     public List<VmInfo> list() throws RemoteException, VsphereException {
+        return walk(VM_PATHS);
+    }
+
+    /** The moref and name of every VM (a name lookup needs no more; a VM's devices are kilobytes). */
+    public List<VmInfo> names() throws RemoteException, VsphereException {
+        return walk(new String[] {"name"});
+    }
+
+    private List<VmInfo> walk(String[] paths) throws RemoteException, VsphereException {
         return connection.call(si -> {
             ObjectSpec os = new ObjectSpec();
             os.setObj(si.getRootFolder().getMOR());
@@ -52,7 +61,7 @@ public final class VmInventory {
             RetrieveOptions options = new RetrieveOptions();
             options.setMaxObjects(PAGE);
             List<VmInfo> out = new ArrayList<>();
-            RetrieveResult r = si.getPropertyCollector().retrievePropertiesEx(new PropertyFilterSpec[] {filter(os)}, options);
+            RetrieveResult r = si.getPropertyCollector().retrievePropertiesEx(new PropertyFilterSpec[] {filter(os, paths)}, options);
             while (r != null) {
                 if (r.getObjects() != null) {
                     for (ObjectContent oc : r.getObjects()) {
@@ -71,7 +80,7 @@ public final class VmInventory {
             ObjectSpec os = new ObjectSpec();
             os.setObj(mor("VirtualMachine", moref));
             os.setSkip(Boolean.FALSE);
-            List<ObjectContent> ocs = retrieve(si, filter(os));
+            List<ObjectContent> ocs = retrieve(si, filter(os, VM_PATHS));
             if (ocs.isEmpty()) {
                 throw new VsphereRemote("VM " + moref + " answered no properties");
             }
@@ -122,11 +131,11 @@ public final class VmInventory {
         return m;
     }
 
-    private static PropertyFilterSpec filter(ObjectSpec os) {
+    private static PropertyFilterSpec filter(ObjectSpec os, String[] paths) {
         PropertySpec ps = new PropertySpec();
         ps.setType("VirtualMachine");
         ps.setAll(Boolean.FALSE);
-        ps.setPathSet(VM_PATHS);
+        ps.setPathSet(paths);
         PropertyFilterSpec f = new PropertyFilterSpec();
         f.setObjectSet(new ObjectSpec[] {os});
         f.setPropSet(new PropertySpec[] {ps});

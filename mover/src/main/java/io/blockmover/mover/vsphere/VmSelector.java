@@ -53,7 +53,7 @@ public record VmSelector(Kind kind, String value) {
     /** The moref of the one VM this selects; a one-line error for none or several. */
     public String resolve(VcenterConnection connection, VmInventory inventory) throws RemoteException, VsphereException {
         List<String> morefs = switch (kind) {
-            case NAME -> inventory.list().stream().filter(v -> v.name().equals(value)).map(VmInfo::moref).toList();
+            case NAME -> inventory.names().stream().filter(v -> v.name().equals(value)).map(VmInfo::moref).toList();
             case MOREF -> {
                 try {
                     inventory.get(value);

@@ -11,6 +11,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.rmi.RemoteException;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -45,8 +46,16 @@ public final class VsphereBackup {
         }
     }
 
-    /** How it went: the backup, the disks skipped (with why), and the snapshot's fate. */
-    public record Result(VmInfo vm, String snapshot, BackupJob.Result backup, List<String> warnings, boolean snapshotRemoved) {}
+    /** How it went: the backup, the disks skipped (with why), the snapshot's fate and where the time went. */
+    public record Result(VmInfo vm, String snapshot, BackupJob.Result backup, List<String> warnings, boolean snapshotRemoved,
+                         Phases phases) {}
+
+    /**
+     * Where a job's time went: finding the VM (and its leftovers), taking the snapshot, reading
+     * the snapshot's disks and opening them, the disk pipeline (changed areas, reads, storing,
+     * commit) and removing the snapshot. All but the reads and storing is the control plane.
+     */
+    public record Phases(Duration lookup, Duration snapshot, Duration openDisks, Duration pipeline, Duration removal) {}
 
     private final VsphereControl control;
     private final SnapshotTransport transport;
@@ -72,10 +81,11 @@ public final class VsphereBackup {
 
     private Result runChecked(Request request, Cancellation cancellation, BiConsumer<String, TransferCounters> onDisk)
             throws IOException, InterruptedException {
+        long t0 = System.nanoTime();
         VmInventory inventory = control.inventory();
         String moref = request.vm().resolve(controlConnection(), inventory);
         VmInfo vm = inventory.get(moref);
-        List<VmInfo.SnapshotInfo> leftovers = control.leftovers(moref, request.proxyId()).stream()
+        List<VmInfo.SnapshotInfo> leftovers = VsphereControl.leftovers(vm, request.proxyId()).stream()
                 .filter(s -> request.snapshotName().map(n -> !n.equals(s.name())).orElse(true)).toList();
         if (!leftovers.isEmpty() && request.policy().creates()) {
             if (request.preexisting() == Preexisting.FAIL) {
@@ -89,6 +99,7 @@ public final class VsphereBackup {
             }
         }
         transport.prepare(vm);
+        long t1 = System.nanoTime();
         VmInfo.SnapshotInfo snapshot = null;
         try {
             if (request.policy().creates()) {
@@ -106,14 +117,19 @@ public final class VsphereBackup {
                 transport.end(vm);
             }
         }
+        long t2 = System.nanoTime();
         try {
             BackupOutcome outcome = backup(request, vm, snapshot, cancellation, onDisk);
+            long t4 = System.nanoTime();
             boolean removed = false;
             if (request.policy().removes()) {
                 control.removeSnapshot(snapshot.moref());
                 removed = true;
             }
-            return new Result(vm, snapshot.name(), outcome.result(), outcome.warnings(), removed);
+            long t5 = System.nanoTime();
+            return new Result(vm, snapshot.name(), outcome.result(), outcome.warnings(), removed, new Phases(
+                    Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1), Duration.ofNanos(outcome.pipelineStart() - t2),
+                    Duration.ofNanos(t4 - outcome.pipelineStart()), Duration.ofNanos(t5 - t4)));
         } catch (IOException | InterruptedException | RuntimeException e) {
             if (request.policy().creates()) {
                 Optional<String> problem = removeAfterFailure(snapshot);
@@ -131,11 +147,13 @@ public final class VsphereBackup {
         return control.connection();
     }
 
-    private record BackupOutcome(BackupJob.Result result, List<String> warnings) {}
+    private record BackupOutcome(BackupJob.Result result, List<String> warnings, long pipelineStart) {}
 
     private BackupOutcome backup(Request request, VmInfo vm, VmInfo.SnapshotInfo snapshot, Cancellation cancellation,
                                  BiConsumer<String, TransferCounters> onDisk) throws IOException, InterruptedException {
         List<VmInfo.Disk> disks = control.inventory().snapshotDisks(snapshot.moref());
+        Optional<io.blockmover.index.manifest.BackupRecord> parent = request.mode() == BackupJob.Mode.FULL
+                ? Optional.empty() : repository.latest(vm.name());
         List<String> warnings = new ArrayList<>();
         List<DiskSource> opened = new ArrayList<>();
         try {
@@ -150,16 +168,19 @@ public final class VsphereBackup {
                 }
                 DiskSource data = transport.open(vm, snapshot, d);
                 opened.add(data);
-                inputs.add(new BackupJob.DiskInput("disk-" + d.deviceKey(),
-                        new CbtDiskSource(data, control, vm.moref(), snapshot.moref(), d.deviceKey()),
+                String diskId = "disk-" + d.deviceKey();
+                boolean fullExpected = parent.flatMap(p -> p.disk(diskId)).map(p -> p.changeId().isEmpty()).orElse(true);
+                inputs.add(new BackupJob.DiskInput(diskId,
+                        new CbtDiskSource(data, control, vm.moref(), snapshot.moref(), d.deviceKey(), fullExpected),
                         d.changeId().orElse(""), Optional.empty()));
             }
             if (inputs.isEmpty()) {
                 throw new VsphereException(vm.name() + " has no disk a snapshot can back up: " + String.join("; ", warnings));
             }
+            long pipelineStart = System.nanoTime();
             BackupJob.Result r = new BackupJob(repository, settings, cancellation)
                     .run(vm.name(), request.label().isEmpty() ? snapshot.name() : request.label(), request.mode(), inputs, onDisk);
-            return new BackupOutcome(r, warnings);
+            return new BackupOutcome(r, warnings, pipelineStart);
         } finally {
             opened.forEach(DiskSource::close);
         }

@@ -60,8 +60,12 @@ public final class VsphereControl {
 
     /** This proxy's snapshots on the VM, left by an earlier run (found by the description marker). */
     public List<VmInfo.SnapshotInfo> leftovers(String vmMoref, String proxyId) throws VsphereException, RemoteException {
-        return inventory.get(vmMoref).snapshots().stream()
-                .filter(s -> s.description().startsWith(MARKER + proxyId + " ")).toList();
+        return leftovers(inventory.get(vmMoref), proxyId);
+    }
+
+    /** This proxy's snapshots among those of a VM just read. */
+    public static List<VmInfo.SnapshotInfo> leftovers(VmInfo vm, String proxyId) {
+        return vm.snapshots().stream().filter(s -> s.description().startsWith(MARKER + proxyId + " ")).toList();
     }
 
     /** Removes this proxy's leftover snapshots; returns what it removed. */
