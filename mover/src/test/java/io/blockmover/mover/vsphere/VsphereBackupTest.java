@@ -148,40 +148,55 @@ class VsphereBackupTest {
         try (repo; VcenterConnection c = connect()) {
             VsphereControl control = new VsphereControl(c, QUICK);
             sim.workload().rate(8L << 20);
-            long previous = -1;
-            for (int i = 0; i < 3; i++) {
-                VsphereBackup.Result r = backup(control, repo).run(automatic("vm01", BackupJob.Mode.AUTO), new Cancellation(),
-                        (d, counters) -> {});
-                assertTrue(r.snapshotRemoved());
-                assertTrue(vm.snapshots().isEmpty(), "the snapshot is gone");
-                assertEquals(2, r.warnings().size(), r.warnings().toString());
-                assertTrue(r.warnings().stream().anyMatch(w -> w.contains("physical-mode RDM")));
-                assertTrue(r.warnings().stream().anyMatch(w -> w.contains("independent_persistent")));
-                assertEquals(1, r.backup().disks().size());
-                BackupJob.DiskOutcome d = r.backup().disks().getFirst();
-                assertEquals(i > 0, d.incremental(), d.why());
-                if (i == 0) {
-                    // full reads only what is allocated: holes of the mixed profile are skipped
-                    assertTrue(d.counters().skippedHoles() > 0);
-                } else {
-                    assertEquals(previous, r.backup().parentId());
-                    assertTrue(d.counters().read() < DISK / 2, "incremental reads the changes only");
-                }
-                previous = r.backup().backupId();
-            }
-            sim.workload().rate(0);
-            // Restore the last backup and compare with a snapshot taken at the same content.
-            var snap = vm.createSnapshot("check");
             try {
-                // the guest is idle now, so the check snapshot holds what the last incremental should
-                VsphereBackup.Result last = backup(control, repo).run(automatic("vm01", BackupJob.Mode.INCREMENTAL),
-                        new Cancellation(), (d, counters) -> {});
-                SnapshotDisk disk = snap.disk(2000).orElseThrow();
-                assertEquals(DiskContent.sha256Of(disk::read, disk.capacity()),
-                        restoredSha(repo, last.backup().backupId(), "disk-2000", dir.resolve("restore.raw")));
+                long previous = -1;
+                for (int i = 0; i < 3; i++) {
+                    // createonly keeps the snapshot, so the test can compare the restore with what it froze.
+                    VsphereBackup.Result r = backup(control, repo).run(new VsphereBackup.Request(VmSelector.parse("name:vm01"),
+                            BackupJob.Mode.AUTO, SnapshotPolicy.CREATEONLY, Optional.empty(), VsphereBackup.Preexisting.FAIL,
+                            false, "test-proxy", ""), new Cancellation(), (d, counters) -> {});
+                    assertEquals(2, r.warnings().size(), r.warnings().toString());
+                    assertTrue(r.warnings().stream().anyMatch(w -> w.contains("physical-mode RDM")));
+                    assertTrue(r.warnings().stream().anyMatch(w -> w.contains("independent_persistent")));
+                    assertEquals(1, r.backup().disks().size());
+                    BackupJob.DiskOutcome d = r.backup().disks().getFirst();
+                    assertEquals(i > 0, d.incremental(), d.why());
+                    if (i == 0) {
+                        // a full reads only what is allocated: the mixed profile's holes are skipped
+                        assertTrue(d.counters().skippedHoles() > 0);
+                    } else {
+                        assertEquals(previous, r.backup().parentId());
+                        assertTrue(d.counters().read() < DISK / 2, "an incremental reads the changes only");
+                    }
+                    var snap = vm.snapshot(r.snapshot()).orElseThrow();
+                    SnapshotDisk disk = snap.disk(2000).orElseThrow();
+                    assertEquals(DiskContent.sha256Of(disk::read, disk.capacity()),
+                            restoredSha(repo, r.backup().backupId(), "disk-2000", dir.resolve("restore.raw")),
+                            "backup " + i + " restores what its snapshot froze");
+                    control.removeSnapshot(snap.moref());
+                    assertTrue(vm.snapshots().isEmpty());
+                    previous = r.backup().backupId();
+                }
             } finally {
-                vm.removeSnapshot("check");
+                sim.workload().rate(0);
             }
+        }
+    }
+
+    @Test
+    void aCaFileVerifiesTheCertificateAndItsName() throws Exception {
+        var certs = io.blockmover.nbd.testing.TestCertificates.create(dir.resolve("ca"));
+        var other = io.blockmover.nbd.testing.TestCertificates.create(dir.resolve("other-ca"));
+        try (SdkServer signed = SdkServer.start(SdkOptions.defaults(new InetSocketAddress("127.0.0.1", 0))
+                .withCertificate(new SdkOptions.Certificate(certs.serverCert(), certs.serverKey())), sim.host(), sim.faults())) {
+            try (VcenterConnection c = VcenterConnection.open(new VcenterEndpoint(URI.create(signed.url()),
+                    SdkOptions.DEFAULT_USER, SdkOptions.DEFAULT_PASSWORD, new TrustPolicy.CaFile(certs.caCert())))) {
+                assertEquals(3, new VmInventory(c).names().size());
+            }
+            VsphereException refused = assertThrows(VsphereException.class, () -> VcenterConnection.open(new VcenterEndpoint(
+                    URI.create(signed.url()), SdkOptions.DEFAULT_USER, SdkOptions.DEFAULT_PASSWORD,
+                    new TrustPolicy.CaFile(other.caCert()))));
+            assertTrue(refused.getMessage().contains("certificate"), refused.getMessage());
         }
     }
 
