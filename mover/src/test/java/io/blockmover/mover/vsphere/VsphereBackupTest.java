@@ -43,8 +43,8 @@ import java.util.concurrent.Executors;
  * lookup, snapshot policies, changed areas, skipped disks, failures that leave nothing behind.
  */
 class VsphereBackupTest {
-    private static final long DISK = 256L << 20;
-    private static final long PAGE = 64L << 20;
+    private static final long DISK = 128L << 20;
+    private static final long PAGE = 32L << 20;
     private static final BusyRetry QUICK = new BusyRetry(3, Duration.ofMillis(20));
 
     @TempDir
