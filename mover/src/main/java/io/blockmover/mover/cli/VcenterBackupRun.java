@@ -44,12 +44,12 @@ final class VcenterBackupRun implements Callable<Integer> {
         try (Repository repo = options.repository.open();
              VcenterConnection c = VcenterConnection.open(endpoint);
              Interruption interruption = new Interruption();
-             ProgressDisplay display = options.progress.display(options.json)) {
+             ProgressDisplay display = options.progress.display(options.output.json)) {
             VsphereBackup.Result r = new VsphereBackup(new VsphereControl(c, options.vcenter.retry()),
                     new NbdSnapshotTransport(template, nbd), repo, options.pipeline.settings())
                     .run(request, interruption.cancellation(), (disk, counters) -> display.track(disk, counters));
             display.close();
-            if (options.json) {
+            if (options.output.json) {
                 Map<String, Object> m = new java.util.LinkedHashMap<>(BackupCommand.toJson(r.vm().name(), r.backup()));
                 m.put("moref", r.vm().moref());
                 m.put("snapshot", r.snapshot());

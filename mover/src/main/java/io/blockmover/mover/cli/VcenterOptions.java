@@ -48,7 +48,7 @@ final class VcenterOptions {
     }
 
     BusyRetry retry() {
-        return new BusyRetry(maxRetries, io.blockmover.nbd.esx.Sizes.parseDuration(retryWait));
+        return new BusyRetry(maxRetries, io.blockmover.nbd.units.Sizes.parseDuration(retryWait));
     }
 
     VcenterEndpoint endpoint() throws IOException {

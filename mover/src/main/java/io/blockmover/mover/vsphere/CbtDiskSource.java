@@ -2,7 +2,7 @@ package io.blockmover.mover.vsphere;
 
 import com.vmware.vim25.FileFault;
 import io.blockmover.mover.transport.BlockConstraints;
-import io.blockmover.mover.transport.ByteRange;
+import io.blockmover.nbd.units.ByteRange;
 import io.blockmover.mover.transport.DiskExtent;
 import io.blockmover.mover.transport.DiskSource;
 import io.netty.buffer.ByteBuf;

@@ -4,7 +4,7 @@ import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.pipeline.BackupJob;
 import io.blockmover.mover.pipeline.Cancellation;
 import io.blockmover.mover.pipeline.PipelineSettings;
-import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.mover.pipeline.ProgressListener;
 import io.blockmover.mover.transport.DiskSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,7 +18,6 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.function.BiConsumer;
 
 /**
  * One VM backup through vCenter: find the VM, take (or find) the snapshot per the policy, read
@@ -69,7 +68,7 @@ public final class VsphereBackup {
         this.settings = settings;
     }
 
-    public Result run(Request request, Cancellation cancellation, BiConsumer<String, TransferCounters> onDisk)
+    public Result run(Request request, Cancellation cancellation, ProgressListener onDisk)
             throws IOException, InterruptedException {
         try {
             return runChecked(request, cancellation, onDisk);
@@ -79,7 +78,7 @@ public final class VsphereBackup {
         }
     }
 
-    private Result runChecked(Request request, Cancellation cancellation, BiConsumer<String, TransferCounters> onDisk)
+    private Result runChecked(Request request, Cancellation cancellation, ProgressListener onDisk)
             throws IOException, InterruptedException {
         long t0 = System.nanoTime();
         VmInventory inventory = control.inventory();
@@ -150,7 +149,7 @@ public final class VsphereBackup {
     private record BackupOutcome(BackupJob.Result result, List<String> warnings, long pipelineStart) {}
 
     private BackupOutcome backup(Request request, VmInfo vm, VmInfo.SnapshotInfo snapshot, Cancellation cancellation,
-                                 BiConsumer<String, TransferCounters> onDisk) throws IOException, InterruptedException {
+                                 ProgressListener onDisk) throws IOException, InterruptedException {
         List<VmInfo.Disk> disks = control.inventory().snapshotDisks(snapshot.moref());
         Optional<io.blockmover.index.manifest.BackupRecord> parent = request.mode() == BackupJob.Mode.FULL
                 ? Optional.empty() : repository.latest(vm.name());

@@ -7,7 +7,7 @@ import com.vmware.vim25.ManagedObjectReference;
 import com.vmware.vim25.VirtualMachineConfigSpec;
 import com.vmware.vim25.mo.VirtualMachine;
 import com.vmware.vim25.mo.VirtualMachineSnapshot;
-import io.blockmover.mover.transport.ByteRange;
+import io.blockmover.nbd.units.ByteRange;
 
 import java.rmi.RemoteException;
 import java.util.ArrayList;

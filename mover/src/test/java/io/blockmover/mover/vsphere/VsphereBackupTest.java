@@ -293,7 +293,7 @@ class VsphereBackupTest {
             var areas = control.changedAreas(vm.identity().moref(), snapMoref, 2000, DISK, prior);
             vm.removeSnapshot("paging");
             assertTrue(DISK / PAGE > 1, "the disk spans several pages");
-            assertEquals(List.of(0L, DISK - 65536), areas.stream().map(io.blockmover.mover.transport.ByteRange::offset).toList());
+            assertEquals(List.of(0L, DISK - 65536), areas.stream().map(io.blockmover.nbd.units.ByteRange::offset).toList());
 
             control.resetChangeTracking(vm.identity().moref(), "test-proxy");
             VsphereBackup.Result r = backup(control, repo).run(automatic("vm03", BackupJob.Mode.AUTO), new Cancellation(),

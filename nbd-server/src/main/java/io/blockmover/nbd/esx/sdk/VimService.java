@@ -1,6 +1,6 @@
 package io.blockmover.nbd.esx.sdk;
 
-import io.blockmover.nbd.esx.ByteRange;
+import io.blockmover.nbd.units.ByteRange;
 import io.blockmover.nbd.esx.ChangeIdFault;
 import io.blockmover.nbd.esx.ChangedAreas;
 import io.blockmover.nbd.esx.EsxFaults;
