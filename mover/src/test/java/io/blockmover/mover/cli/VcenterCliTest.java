@@ -119,4 +119,19 @@ class VcenterCliTest {
         assertTrue(last.contains("does not match --thumbprint"), r.err());
         assertFalse(r.out().contains("vm01"));
     }
+
+    @Test
+    void theProxyRemovesACrashedJobsSnapshotThroughVcenter() throws Exception {
+        var vm = sim.host().requireVm("vm02");
+        vm.createSnapshot("left-by-crash");
+        try (var c = io.blockmover.mover.vsphere.VcenterConnection.open(new io.blockmover.mover.vsphere.VcenterEndpoint(
+                java.net.URI.create(sdk.url()), SdkOptions.DEFAULT_USER, SdkOptions.DEFAULT_PASSWORD,
+                io.blockmover.mover.vsphere.TrustPolicy.Thumbprint.parse(sdk.sha256Thumbprint())))) {
+            var remover = ServeCommand.snapshotRemover(new io.blockmover.mover.vsphere.VsphereControl(c,
+                    io.blockmover.mover.vsphere.BusyRetry.DEFAULT));
+            remover.remove("vm02", "left-by-crash");
+            assertTrue(vm.snapshots().isEmpty());
+            remover.remove("vm02", "left-by-crash"); // already gone: nothing to do, no error
+        }
+    }
 }
