@@ -46,6 +46,10 @@ public final class Bench implements Callable<Integer> {
             defaultValue = "${java.io.tmpdir}/blockmover-bench")
     Path work;
 
+    @Option(names = "--only", paramLabel = "GROUP",
+            description = "Run one group of steps alone: vsphere (the VM job through vCenter).")
+    String only;
+
     @Option(names = "--results", description = "Where the JSON result goes (default: <home>/bench/results).")
     Path results;
 
@@ -59,6 +63,12 @@ public final class Bench implements Callable<Integer> {
     public Integer call() throws Exception {
         int n = runs != null ? runs : ci ? 1 : 3;
         Files.createDirectories(work);
+        if (only != null) {
+            if (!only.equals("vsphere")) {
+                throw new IllegalArgumentException("--only knows vsphere, not " + only);
+            }
+            return vsphereOnly(Math.max(n, 3));
+        }
         Processes processes = new Processes(work);
         Path image = makeImage(processes);
         long logical = Files.size(image);
@@ -108,6 +118,10 @@ public final class Bench implements Callable<Integer> {
                 byKey.put(m.tool() + "|" + m.step(), m);
             }
         }
+        for (Measurement m : new VcenterSteps(bm, work).measure(Math.max(n, 3))) {
+            measured.add(m);
+            byKey.put(m.tool() + "|" + m.step(), m);
+        }
         for (Measurement m : emulatedHostSteps(processes, n)) {
             measured.add(m);
             byKey.put(m.tool() + "|" + m.step(), m);
@@ -121,6 +135,27 @@ public final class Bench implements Callable<Integer> {
         report.writeJson(out);
         System.out.println("\nresults: " + out);
         return 0;
+    }
+
+    private int vsphereOnly(int n) throws Exception {
+        List<Measurement> measured = new VcenterSteps(home.resolve("blockmover").toString(), work).measure(n);
+        Map<String, Measurement> byKey = new java.util.HashMap<>();
+        measured.forEach(m -> byKey.put(m.tool() + "|" + m.step(), m));
+        Report report = new Report("a 1 GiB VM disk of the emulated host, 1% changed per job", measured,
+                List.of(controlShare(byKey)));
+        report.printTable(System.out);
+        Path out = (results != null ? results : home.resolve("bench/results"))
+                .resolve("vsphere-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
+        report.writeJson(out);
+        System.out.println("\nresults: " + out);
+        return 0;
+    }
+
+    /** speedup = peer / ours = control plane / whole job: the control plane's share of the job. */
+    private static Report.Ratio controlShare(Map<String, Measurement> m) {
+        return new Report.Ratio("control-plane share of a VM job through vCenter (control plane / whole job; "
+                + "goal: control plane under 0.2 s, see its own row)", m.get(VcenterSteps.TOOL + "|" + VcenterSteps.JOB),
+                m.get(VcenterSteps.TOOL + "|" + VcenterSteps.CONTROL));
     }
 
     private static final String OURS = "blockmover";
@@ -207,6 +242,7 @@ public final class Bench implements Callable<Integer> {
                 m.get(VIA_VDDK + "|" + TRANSPORT_READ), m.get(VIA_NBD + "|" + TRANSPORT_READ)));
         out.add(new Report.Ratio("VDDK ReadAsync on 1 handle vs Read on 4 handles, same disk -> null",
                 m.get(VIA_VDDK_ONE + "|" + TRANSPORT_READ), m.get(VIA_VDDK_HANDLES + "|" + TRANSPORT_READ)));
+        out.add(controlShare(m));
         out.add(new Report.Ratio("esxsim serving random data vs nbdkit pattern (target >= 0.8)",
                 m.get("nbdcopy <- esxsim (random)|" + TO_NULL), m.get("nbdcopy <- nbdkit pattern|" + TO_NULL)));
         return out;

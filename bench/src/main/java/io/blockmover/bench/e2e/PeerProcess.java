@@ -20,8 +20,10 @@ final class PeerProcess implements AutoCloseable {
     private final Process process;
     private final int port;
     private final String controlUrl;
+    private final List<String> banner;
 
-    private PeerProcess(Process process, int port, String controlUrl) {
+    private PeerProcess(Process process, int port, String controlUrl, List<String> banner) {
+        this.banner = List.copyOf(banner);
         this.process = process;
         this.port = port;
         this.controlUrl = controlUrl;
@@ -32,6 +34,20 @@ final class PeerProcess implements AutoCloseable {
     }
 
     /** The emulated host's control API (when started with --control), else null. */
+    /**
+     * The word after {@code label} in what the process printed before "ready", e.g. the URL
+     * after "vSphere API" or the thumbprint after "SHA-256 thumbprint".
+     */
+    String banner(String label) {
+        for (String line : banner) {
+            int at = line.indexOf(label + " ");
+            if (at >= 0) {
+                return line.substring(at + label.length() + 1).split(" ")[0];
+            }
+        }
+        throw new IllegalStateException("the process printed no '" + label + "' before it was ready: " + banner);
+    }
+
     String controlUrl() {
         return controlUrl;
     }
@@ -59,7 +75,9 @@ final class PeerProcess implements AutoCloseable {
         try {
             int port = -1;
             String control = null;
+            List<String> banner = new java.util.ArrayList<>();
             for (String line; (line = out.readLine()) != null; ) {
+                banner.add(line);
                 Matcher m = address.matcher(line);
                 if (m.find()) {
                     port = Integer.parseInt(m.group(1));
@@ -67,7 +85,7 @@ final class PeerProcess implements AutoCloseable {
                 }
                 if (line.equals("ready") && port > 0) {
                     Thread.ofVirtual().start(() -> drain(out)); // so it never blocks on a full pipe
-                    return new PeerProcess(p, port, control);
+                    return new PeerProcess(p, port, control, banner);
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -101,7 +119,7 @@ final class PeerProcess implements AutoCloseable {
         while (System.nanoTime() < deadline && p.isAlive()) {
             try (Socket probe = new Socket()) {
                 probe.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return new PeerProcess(p, port, null);
+                return new PeerProcess(p, port, null, List.of());
             } catch (IOException notYet) {
                 Thread.sleep(50);
             }

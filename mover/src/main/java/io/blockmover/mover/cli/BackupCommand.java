@@ -30,16 +30,51 @@ import java.util.concurrent.Callable;
  * changed areas for, and full otherwise; either can be forced.
  */
 @Command(name = "backup", mixinStandardHelpOptions = true,
-        description = "Back up the disks of one VM from NBD exports or through VDDK into the repository.")
+        description = "Back up the disks of one VM into the repository: from NBD exports or through VDDK (--source), "
+                + "or through vCenter (--vcenter, --vm), which snapshots the VM and asks what changed.")
 final class BackupCommand implements Callable<Integer> {
 
     @Mixin
     RepositoryOptions repository;
 
-    @Option(names = "--source", paramLabel = "URI", required = true,
+    @Option(names = "--source", paramLabel = "URI",
             description = "A disk to back up: nbd://host:port/export, nbds://..., nbd+unix:///export?socket=PATH, or "
                     + "vddk://[user@]host[:port]/<vm moref>/<snapshot moref>/<disk path> (VDDK). Repeat for each disk.")
-    List<String> sources;
+    List<String> sources = new ArrayList<>();
+
+    @Mixin
+    VcenterOptions vcenter;
+
+    @Option(names = "--vm", paramLabel = "SELECTOR",
+            description = "With --vcenter: the VM, as name:, path:, ip:, dns:, uuid:, instance-uuid: or moref: and a value.")
+    String vmSelector;
+
+    @Option(names = "--mode", paramLabel = "MODE", description = "auto (default), full or incremental.")
+    String modeName;
+
+    @Option(names = "--snapshot-policy", paramLabel = "POLICY", defaultValue = "automatic",
+            description = "With --vcenter: automatic (create, remove after, even on failure), manual (use --snapshot-name), "
+                    + "createonly, deleteonly (default ${DEFAULT-VALUE}).")
+    String snapshotPolicy;
+
+    @Option(names = "--snapshot-name", paramLabel = "NAME", description = "The existing snapshot manual and deleteonly read.")
+    String snapshotName;
+
+    @Option(names = "--preexisting", paramLabel = "fail|delete", defaultValue = "fail",
+            description = "A snapshot of an earlier backup by this proxy: fail, or delete it first (default ${DEFAULT-VALUE}).")
+    String preexisting;
+
+    @Option(names = "--quiesce", description = "Ask VMware Tools to quiesce the guest for the snapshot.")
+    boolean quiesce;
+
+    @Option(names = "--nbd-template", paramLabel = "URI",
+            description = "Where the snapshot's disks are served over NBD; {vm} {moref} {key} {snapshot} {snapshot-moref} {file} "
+                    + "are filled in (default: the emulated host's exports, nbd://VCENTER-HOST:10809/{vm}/disk-{key}@{snapshot}).")
+    String nbdTemplate;
+
+    @Option(names = "--proxy-id", paramLabel = "ID", defaultValue = "default",
+            description = "Marks this proxy's snapshots, so leftovers of a failed run are recognized (default ${DEFAULT-VALUE}).")
+    String proxyId;
 
     @Option(names = "--name", paramLabel = "VM/DISK",
             description = "Identity of each --source, in the same order (default: from the export name, e.g. vm01/disk-2000@snap-1).")
@@ -99,6 +134,15 @@ final class BackupCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (vcenter.given()) {
+            return new VcenterBackupRun(this).call();
+        }
+        if (sources.isEmpty()) {
+            throw new IllegalArgumentException("say what to back up: --source URI (repeatable), or --vcenter URL --vm SELECTOR");
+        }
+        if (vmSelector != null) {
+            throw new IllegalArgumentException("--vm needs --vcenter");
+        }
         List<DiskName> diskNames = diskNames();
         String vm = diskNames.getFirst().vm();
         for (DiskName n : diskNames) {
@@ -111,8 +155,7 @@ final class BackupCommand implements Callable<Integer> {
         checkParallel(changes, "--changes");
         checkParallel(nbdFallbacks, "--nbd-fallback");
         checkParallel(changedAreas, "--changed-areas");
-        BackupJob.Mode jobMode = mode == null ? BackupJob.Mode.AUTO
-                : mode.full ? BackupJob.Mode.FULL : BackupJob.Mode.INCREMENTAL;
+        BackupJob.Mode jobMode = jobMode();
 
         List<BackupInputs.Source> wanted = new ArrayList<>();
         for (int i = 0; i < sources.size(); i++) {
@@ -143,6 +186,21 @@ final class BackupCommand implements Callable<Integer> {
         }
     }
 
+    BackupJob.Mode jobMode() {
+        if (modeName != null) {
+            if (mode != null) {
+                throw new IllegalArgumentException("give --mode or --full/--incremental, not both");
+            }
+            return switch (modeName.toLowerCase(Locale.ROOT)) {
+                case "auto" -> BackupJob.Mode.AUTO;
+                case "full" -> BackupJob.Mode.FULL;
+                case "incremental" -> BackupJob.Mode.INCREMENTAL;
+                default -> throw new IllegalArgumentException("--mode wants auto, full or incremental, not '" + modeName + "'");
+            };
+        }
+        return mode == null ? BackupJob.Mode.AUTO : mode.full ? BackupJob.Mode.FULL : BackupJob.Mode.INCREMENTAL;
+    }
+
     private List<DiskName> diskNames() {
         if (!names.isEmpty() && names.size() != sources.size()) {
             throw new IllegalArgumentException("give --name once per --source (" + sources.size() + "), or not at all");
@@ -162,7 +220,7 @@ final class BackupCommand implements Callable<Integer> {
         }
     }
 
-    private static void printSummary(String vm, BackupJob.Outcome outcome) {
+    static void printSummary(String vm, BackupJob.Outcome outcome) {
         BackupJob.Result r = outcome.backup();
         System.out.printf(Locale.ROOT, "backup %d of %s committed%s%n", r.backupId(), vm,
                 r.parentId() == BackupRecord.NO_PARENT ? "" : " (parent " + r.parentId() + ")");
@@ -198,7 +256,7 @@ final class BackupCommand implements Callable<Integer> {
                 st.storeNanos() / 1e9, st.fetchNanos() / 1e9, waited, limit);
     }
 
-    private static Map<String, Object> toJson(String vm, BackupJob.Outcome outcome) {
+    static Map<String, Object> toJson(String vm, BackupJob.Outcome outcome) {
         BackupJob.Result r = outcome.backup();
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("backupId", r.backupId());

@@ -14,6 +14,7 @@ import io.blockmover.nbd.units.Sizes;
 import java.util.List;
 import java.util.ArrayList;
 import java.io.IOException;
+import io.blockmover.nbd.esx.sdk.SdkOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -47,6 +48,36 @@ public final class EsxSimCommand implements Callable<Integer> {
     @Option(names = "--independent-disks", paramLabel = "N", defaultValue = "0",
             description = "Make the last N disks of each VM independent_persistent (no snapshots, no CBT).")
     int independentDisks;
+
+    @Option(names = "--rdm-disks", paramLabel = "N", defaultValue = "0",
+            description = "Make the N disks before the independent ones physical-mode RDMs (no snapshots, no CBT).")
+    int rdmDisks;
+
+    @Option(names = "--sdk", paramLabel = "HOST:PORT",
+            description = "Serve the vSphere API (SOAP over HTTPS at /sdk) on this address, e.g. 127.0.0.1:8443.")
+    String sdk;
+
+    @Option(names = "--sdk-user", paramLabel = "NAME",
+            description = "The one user of the vSphere API (default " + SdkOptions.DEFAULT_USER + ", password "
+                    + SdkOptions.DEFAULT_PASSWORD + ").")
+    String sdkUser;
+
+    @Option(names = "--sdk-password-file", paramLabel = "FILE", description = "The --sdk-user's password (first line).")
+    Path sdkPasswordFile;
+
+    @Option(names = "--sdk-cert", paramLabel = "PEM", description = "Certificate chain of the vSphere API (default: self-signed).")
+    Path sdkCert;
+
+    @Option(names = "--sdk-key", paramLabel = "PEM", description = "PKCS#8 private key of --sdk-cert.")
+    Path sdkKey;
+
+    @Option(names = "--sdk-session-timeout", paramLabel = "DURATION", defaultValue = "30m",
+            description = "Idle time after which a vSphere API session expires (default ${DEFAULT-VALUE}).")
+    String sdkSessionTimeout;
+
+    @Option(names = "--sdk-changed-areas-page", paramLabel = "SIZE", defaultValue = "4G",
+            description = "Disk bytes one QueryChangedDiskAreas answer covers at most (default ${DEFAULT-VALUE}).")
+    String sdkChangedAreasPage;
 
     @Option(names = "--disk-size", paramLabel = "SIZE", defaultValue = "64G", description = "Capacity of each thin disk (default ${DEFAULT-VALUE}).")
     String diskSize;
@@ -116,11 +147,11 @@ public final class EsxSimCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         HostSpec hostSpec = new HostSpec(seed, vms, disksPerVm, io.blockmover.nbd.units.Sizes.parseBytes(diskSize),
-                Profile.parse(profile), !noCbt, independentDisks);
+                Profile.parse(profile), !noCbt, independentDisks, rdmDisks);
         EsxSimulator.Options options = new EsxSimulator.Options(hostSpec, address(listen, "--listen"), tls(),
                 Optional.ofNullable(control).map(c -> address(c, "--control")),
                 io.blockmover.nbd.units.Sizes.parseRate(churn), GuestWorkload.Pattern.parse(churnPattern),
-                Optional.ofNullable(snapshot));
+                Optional.ofNullable(snapshot), sdkOptions());
         CountDownLatch stopped = new CountDownLatch(1);
         List<ImageContent> opened = new ArrayList<>();
         EsxSimulator sim = EsxSimulator.start(options);
@@ -148,6 +179,13 @@ public final class EsxSimCommand implements Callable<Integer> {
             InetSocketAddress nbd = sim.nbdAddress();
             err.println("esxsim: nbd " + nbd.getHostString() + ":" + nbd.getPort()
                     + sim.controlUrl().map(u -> " control " + u).orElse(""));
+            if (sim.sdk().isPresent()) {
+                var endpoint = sim.sdk().get();
+                err.println("esxsim: vSphere API " + endpoint.url() + " user " + options.sdk().orElseThrow().users().keySet()
+                        .iterator().next() + (sdkPasswordFile == null ? " password " + SdkOptions.DEFAULT_PASSWORD : ""));
+                err.println("esxsim: SHA-1 thumbprint " + endpoint.sha1Thumbprint());
+                err.println("esxsim: SHA-256 thumbprint " + endpoint.sha256Thumbprint());
+            }
             err.flush();
             for (ExportCatalog.Export e : sim.catalog().list()) {
                 out.println(e.name());
@@ -179,6 +217,32 @@ public final class EsxSimCommand implements Callable<Integer> {
                 // the process is ending; nothing was written to the image
             }
         }
+    }
+
+    private Optional<SdkOptions> sdkOptions() throws IOException {
+        if (sdk == null) {
+            if (sdkUser != null || sdkPasswordFile != null || sdkCert != null || sdkKey != null) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--sdk-* options need --sdk HOST:PORT");
+            }
+            return Optional.empty();
+        }
+        SdkOptions o = SdkOptions.defaults(address(sdk, "--sdk"))
+                .withIdleTimeout(io.blockmover.nbd.units.Sizes.parseDuration(sdkSessionTimeout))
+                .withChangedAreasPage(io.blockmover.nbd.units.Sizes.parseBytes(sdkChangedAreasPage));
+        if (sdkUser != null || sdkPasswordFile != null) {
+            if (sdkUser == null || sdkPasswordFile == null) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "--sdk-user and --sdk-password-file go together");
+            }
+            o = o.withUsers(java.util.Map.of(sdkUser, PasswordFiles.read(sdkPasswordFile)));
+        }
+        if (sdkCert != null || sdkKey != null) {
+            if (sdkCert == null || sdkKey == null) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--sdk-cert and --sdk-key go together");
+            }
+            o = o.withCertificate(new SdkOptions.Certificate(sdkCert, sdkKey));
+        }
+        return Optional.of(o);
     }
 
     private Optional<ServerTls> tls() {

@@ -34,6 +34,8 @@ public final class Main implements Runnable {
             NbdInfoCommand.class,
             NbdCopyCommand.class,
             EsxSimCommand.class,
+            VmCommand.class,
+            CbtCommand.class,
             ServeCommand.class);
 
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
@@ -58,6 +60,8 @@ public final class Main implements Runnable {
         System.exit(exit);
     }
 
+    private static final String YAVIJAVA_LOG = "org.slf4j.simpleLogger.log.com.vmware";
+
     /** Runs the command line and returns the exit code (used by tests as well as main). */
     public static int execute(String... args) {
         boolean debug = java.util.Arrays.asList(args).contains("--debug");
@@ -69,6 +73,11 @@ public final class Main implements Runnable {
             System.setProperty("org.slf4j.simpleLogger.log.io.grpc.netty.shaded.io.grpc.netty.NettyClientHandler", "info");
         } else if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        }
+        if (!debug && System.getProperty(YAVIJAVA_LOG) == null) {
+            // yavijava logs every vSphere fault at ERROR with a stack trace before throwing it; the
+            // command reports the fault in one line itself.
+            System.setProperty(YAVIJAVA_LOG, "off");
         }
         CommandLine cl = commandLine(args);
         try {

@@ -1,5 +1,10 @@
 package io.blockmover.mover.cli;
 
+import io.blockmover.mover.vsphere.VcenterConnection;
+import io.blockmover.mover.vsphere.VmInfo;
+import io.blockmover.mover.vsphere.VmSelector;
+import io.blockmover.mover.vsphere.VsphereControl;
+
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.api.Credentials;
 import io.blockmover.mover.api.JobLimits;
@@ -102,6 +107,10 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     VddkOptions vddk;
 
+    /** With --vcenter, snapshots that crashed jobs left are removed through vCenter at start. */
+    @Mixin
+    VcenterOptions vcenter;
+
     @Override
     public Integer call() throws Exception {
         // Bad flags fail before the repository is locked.
@@ -114,9 +123,11 @@ final class ServeCommand implements Callable<Integer> {
         CountDownLatch repositoryClosed = new CountDownLatch(1);
         HTTPServer scrape = null;
         try (Repository repo = repository.open();
+             VcenterConnection vc = vcenter.given() ? vcenter.connect() : null;
              ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), limits,
                      Optional.ofNullable(restoreDir), jobTable != null ? jobTable : ProxyService.defaultJobTable(repo),
-                     ProxyService.SnapshotRemover.NONE, vddk.settings())) {
+                     vc == null ? ProxyService.SnapshotRemover.NONE : snapshotRemover(new VsphereControl(vc, vcenter.retry())),
+                     vddk.settings())) {
             if (metricsAddress.isPresent()) {
                 scrape = service.metrics().serve(metricsAddress.get());
             }
@@ -180,6 +191,25 @@ final class ServeCommand implements Callable<Integer> {
     private static InetSocketAddress metricsAddress(String value) {
         return value.matches("\\d+") ? new InetSocketAddress("127.0.0.1", Integer.parseInt(value))
                 : EsxSimCommand.address(value, "--metrics");
+    }
+
+    /** Removes a VM's snapshot by name through vCenter; a snapshot already gone counts as removed. */
+    static ProxyService.SnapshotRemover snapshotRemover(VsphereControl control) {
+        return (vm, snapshot) -> {
+            try {
+                VmInfo info = control.inventory().get(VmSelector.parse("name:" + vm).resolve(control.connection(),
+                        control.inventory()));
+                Optional<VmInfo.SnapshotInfo> s = info.snapshot(snapshot);
+                if (s.isPresent()) {
+                    control.removeSnapshot(s.get().moref());
+                }
+            } catch (java.rmi.RemoteException e) {
+                throw new java.io.IOException("removing snapshot " + snapshot + " of " + vm + ": " + e.getMessage(), e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while removing snapshot " + snapshot + " of " + vm);
+            }
+        };
     }
 
     private Optional<ProxyServer.Tls> tls() {

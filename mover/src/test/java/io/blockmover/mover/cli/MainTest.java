@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Only the subcommand a run names is modelled; help and mistakes still see every command. */
 class MainTest {
     private static final Set<String> ALL = Set.of("help", "init", "backup", "restore", "verify", "list", "show",
-            "prune", "gc", "stats", "rebuild-index", "nbd-info", "nbd-copy", "esxsim", "serve");
+            "prune", "gc", "stats", "rebuild-index", "nbd-info", "nbd-copy", "esxsim", "vm", "cbt", "serve");
 
     private static Set<String> registered(String... args) {
         return Main.commandLine(args).getSubcommands().keySet();

@@ -40,6 +40,34 @@ public final class EsxFaults implements FaultInjector {
     private final List<ReadError> readErrors = new CopyOnWriteArrayList<>();
     private final AtomicLong requestsBeforeDrop = new AtomicLong(DISARMED);
     private final AtomicLong bytesBeforeDrop = new AtomicLong(DISARMED);
+    private final java.util.Queue<String> failingTasks = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final AtomicLong busyTasks = new AtomicLong();
+
+    /**
+     * The next vSphere task of this method ({@code CreateSnapshot_Task}, {@code RemoveSnapshot_Task},
+     * {@code ReconfigVM_Task}) runs, then ends in error instead of doing its work. Once per call.
+     */
+    public void failNextTask(String method) {
+        failingTasks.add(method);
+    }
+
+    /** Takes an armed task failure for this method, if any. */
+    public boolean takeTaskFailure(String method) {
+        return failingTasks.remove(method);
+    }
+
+    /** The next {@code n} task-starting calls on a VM answer TaskInProgress, as for a VM busy with another task. */
+    public void busyTasks(long n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("busy task count must not be negative");
+        }
+        busyTasks.set(n);
+    }
+
+    /** Takes one armed TaskInProgress, if any. */
+    public boolean takeBusy() {
+        return busyTasks.getAndUpdate(n -> n > 0 ? n - 1 : 0) > 0;
+    }
 
     public void latency(Duration perRequest) {
         if (perRequest.isNegative()) {
@@ -83,13 +111,15 @@ public final class EsxFaults implements FaultInjector {
         readErrors.clear();
         requestsBeforeDrop.set(DISARMED);
         bytesBeforeDrop.set(DISARMED);
+        failingTasks.clear();
+        busyTasks.set(0);
     }
 
     /** A one-line description of the armed faults, for logs and the control API. */
     public String describe() {
         return "latency=" + Duration.ofNanos(latencyNanos) + " rate=" + bytesPerSecond + "B/s readErrors="
                 + readErrors + " dropAfterRequests=" + armed(requestsBeforeDrop) + " dropAfterBytes="
-                + armed(bytesBeforeDrop);
+                + armed(bytesBeforeDrop) + " failingTasks=" + failingTasks + " busyTasks=" + busyTasks.get();
     }
 
     private static String armed(AtomicLong counter) {

@@ -30,9 +30,10 @@ public final class EsxHost {
         for (int i = 1; i <= spec.vms(); i++) {
             List<DiskConfig> disks = new ArrayList<>();
             for (int d = 0; d < spec.disksPerVm(); d++) {
-                DiskMode mode = d < spec.disksPerVm() - spec.independentDisksPerVm()
-                        ? DiskMode.PERSISTENT : DiskMode.INDEPENDENT_PERSISTENT;
-                disks.add(new DiskConfig(spec.diskSize(), spec.profile(), mode, true));
+                int firstIndependent = spec.disksPerVm() - spec.independentDisksPerVm();
+                DiskMode mode = d < firstIndependent ? DiskMode.PERSISTENT : DiskMode.INDEPENDENT_PERSISTENT;
+                boolean rdm = d < firstIndependent && d >= firstIndependent - spec.rdmDisksPerVm();
+                disks.add(new DiskConfig(spec.diskSize(), spec.profile(), mode, !rdm, rdm));
             }
             VirtualMachine vm = host.addVm(String.format("vm%02d", i), disks);
             if (spec.cbt()) {
@@ -80,7 +81,7 @@ public final class EsxHost {
             throw new IllegalArgumentException("a VM named " + name + " exists already");
         }
         int ordinal = vms.size() + 1;
-        VmIdentity id = new VmIdentity(name, uuid(ordinal, 0), "vm-" + (10 + ordinal),
+        VmIdentity id = new VmIdentity(name, uuid(ordinal, 0), uuid(ordinal, 1), "vm-" + (10 + ordinal),
                 "10.0." + (ordinal / 250) + "." + (ordinal % 250 + 2), PowerState.POWERED_ON, 19);
         List<VirtualDisk> disks = new ArrayList<>();
         ReentrantReadWriteLock vmLock = new ReentrantReadWriteLock();
@@ -88,7 +89,7 @@ public final class EsxHost {
             DiskConfig c = diskConfigs.get(d);
             int key = 2000 + d;
             String file = "[datastore1] " + name + "/" + name + (d == 0 ? "" : "_" + d) + ".vmdk";
-            DiskSpec spec = new DiskSpec(key, file, c.capacity(), c.thin(), c.mode(), uuid(ordinal, key));
+            DiskSpec spec = new DiskSpec(key, file, c.capacity(), c.thin(), c.mode(), uuid(ordinal, key), c.physicalRdm());
             disks.add(new VirtualDisk(spec, contents.contentOf(ordinal, key, c), vmLock));
         }
         VirtualMachine vm = new VirtualMachine(id, disks, vmLock, () -> "snapshot-" + snapshotNumbers.getAndIncrement());

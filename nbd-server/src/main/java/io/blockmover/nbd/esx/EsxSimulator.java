@@ -1,5 +1,7 @@
 package io.blockmover.nbd.esx;
 
+import io.blockmover.nbd.esx.sdk.SdkOptions;
+import io.blockmover.nbd.esx.sdk.SdkServer;
 import io.blockmover.nbd.server.NbdServer;
 import io.blockmover.nbd.server.NbdServerConfig;
 import io.blockmover.nbd.server.ServerTls;
@@ -22,10 +24,11 @@ public final class EsxSimulator implements AutoCloseable {
      * @param churn    guest workload rate in bytes per second (0 = idle)
      * @param pattern  where the guest workload writes
      * @param snapshot name of a snapshot to create on every VM at start, if any
+     * @param sdk      the vSphere API endpoint (SOAP at /sdk), if it should run
      */
     public record Options(HostSpec host, InetSocketAddress listen, Optional<ServerTls> tls,
                           Optional<InetSocketAddress> control, long churn, GuestWorkload.Pattern pattern,
-                          Optional<String> snapshot) {
+                          Optional<String> snapshot, Optional<SdkOptions> sdk) {
         public Options {
             if (churn < 0) {
                 throw new IllegalArgumentException("churn must not be negative");
@@ -34,15 +37,23 @@ public final class EsxSimulator implements AutoCloseable {
 
         public static Options plain(HostSpec host) {
             return new Options(host, new InetSocketAddress("127.0.0.1", 0), Optional.empty(), Optional.empty(), 0,
-                    GuestWorkload.Pattern.RANDOM, Optional.empty());
+                    GuestWorkload.Pattern.RANDOM, Optional.empty(), Optional.empty());
         }
 
         public Options withControl(InetSocketAddress address) {
-            return new Options(host, listen, tls, Optional.of(address), churn, pattern, snapshot);
+            return new Options(host, listen, tls, Optional.of(address), churn, pattern, snapshot, sdk);
         }
 
         public Options withTls(ServerTls serverTls) {
-            return new Options(host, listen, Optional.of(serverTls), control, churn, pattern, snapshot);
+            return new Options(host, listen, Optional.of(serverTls), control, churn, pattern, snapshot, sdk);
+        }
+
+        public Options withSdk(SdkOptions options) {
+            return new Options(host, listen, tls, control, churn, pattern, snapshot, Optional.of(options));
+        }
+
+        public Options withChurn(long bytesPerSecond) {
+            return new Options(host, listen, tls, control, bytesPerSecond, pattern, snapshot, sdk);
         }
     }
 
@@ -53,6 +64,7 @@ public final class EsxSimulator implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
     private NbdServer server;
     private EsxControlServer control;
+    private SdkServer sdk;
 
     private EsxSimulator(Options options) {
         this.host = EsxHost.generate(options.host());
@@ -71,6 +83,9 @@ public final class EsxSimulator implements AutoCloseable {
             sim.server = NbdServer.start(config, sim.catalog);
             if (options.control().isPresent()) {
                 sim.control = EsxControlServer.start(options.control().get(), sim.host, sim.faults, sim.workload);
+            }
+            if (options.sdk().isPresent()) {
+                sim.sdk = SdkServer.start(options.sdk().get(), sim.host, sim.faults);
             }
             if (options.churn() > 0) {
                 sim.workload.rate(options.churn());
@@ -113,6 +128,11 @@ public final class EsxSimulator implements AutoCloseable {
         return Optional.ofNullable(control).map(EsxControlServer::url);
     }
 
+    /** The vSphere API endpoint, when it runs. */
+    public Optional<SdkServer> sdk() {
+        return Optional.ofNullable(sdk);
+    }
+
     /** Stops everything; safe to call more than once (a shutdown hook and an error path may both). */
     @Override
     public void close() {
@@ -122,6 +142,9 @@ public final class EsxSimulator implements AutoCloseable {
         workload.close();
         if (control != null) {
             control.close();
+        }
+        if (sdk != null) {
+            sdk.close();
         }
         if (server != null) {
             server.close();

@@ -24,7 +24,6 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  */
 public final class VirtualDisk {
 
-    /** The state of Changed Block Tracking: changeIds below {@code since} are refused. */
     /** Change tracking: on since {@code since}, under {@code trackingId} (empty when off). */
     private record Cbt(boolean enabled, long since, String trackingId) {
         static final Cbt OFF = new Cbt(false, 0, "");
@@ -229,10 +228,22 @@ public final class VirtualDisk {
 
     // ---- change tracking ---------------------------------------------------------------------
 
+    /**
+     * The changeId a VM's configuration shows on this disk's backing: the point of the last
+     * freeze under the current tracking; empty when CBT is off or nothing was frozen since it
+     * was enabled.
+     */
+    public Optional<ChangeId> liveChangeId() {
+        Cbt state = cbt;
+        long last = sequence - 1;
+        return state.enabled() && last >= state.since() ? Optional.of(new ChangeId(state.trackingId(), last))
+                : Optional.empty();
+    }
+
     /** Turns CBT on; changeIds handed out before are not accepted (as after a CBT reset). */
     public void enableCbt() {
-        if (spec.mode().independent()) {
-            throw new IllegalStateException("changed block tracking is not supported on independent disk "
+        if (!spec.snapshotted()) {
+            throw new IllegalStateException("changed block tracking is not supported on independent disk or physical RDM "
                     + spec.fileName());
         }
         freezeLock.writeLock().lock();

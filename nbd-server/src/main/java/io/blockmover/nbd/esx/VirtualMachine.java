@@ -16,6 +16,7 @@ public final class VirtualMachine {
     private final Map<String, Snapshot> snapshots = new LinkedHashMap<>();
     private final ReentrantReadWriteLock freezeLock;
     private final Supplier<String> snapshotMorefs;
+    private volatile GuestInfo guest;
 
     /** @param freezeLock the lock every disk of this VM writes under (see {@link VirtualDisk}) */
     VirtualMachine(VmIdentity identity, List<VirtualDisk> disks, ReentrantReadWriteLock freezeLock,
@@ -24,6 +25,7 @@ public final class VirtualMachine {
         this.disks = List.copyOf(disks);
         this.freezeLock = freezeLock;
         this.snapshotMorefs = snapshotMorefs;
+        this.guest = new GuestInfo(identity.ip(), identity.name() + ".guest.lab");
     }
 
     public VmIdentity identity() {
@@ -42,13 +44,34 @@ public final class VirtualMachine {
         return disks.stream().filter(d -> d.spec().deviceKey() == deviceKey).findFirst();
     }
 
-    /** Enables CBT on every disk that supports it (independent disks do not). */
+    /** Enables CBT on every disk that supports it (independent disks and physical RDMs do not). */
     public void enableCbt() {
-        disks.stream().filter(d -> !d.spec().mode().independent()).forEach(VirtualDisk::enableCbt);
+        disks.stream().filter(d -> d.spec().snapshotted()).forEach(VirtualDisk::enableCbt);
     }
 
     public void disableCbt() {
         disks.forEach(VirtualDisk::disableCbt);
+    }
+
+    /** Disables and re-enables CBT on every disk that supports it: every changeId so far becomes invalid. */
+    public void resetCbt() {
+        disks.stream().filter(d -> d.spec().snapshotted()).forEach(VirtualDisk::resetCbt);
+    }
+
+    /** Whether CBT is on, as {@code config.changeTrackingEnabled} shows it (any trackable disk tracked). */
+    public boolean cbtEnabled() {
+        return disks.stream().anyMatch(VirtualDisk::cbtEnabled);
+    }
+
+    /** What guest tools report: the guest's IP and DNS name (tests change them to make lookups ambiguous). */
+    public record GuestInfo(String ipAddress, String hostName) {}
+
+    public GuestInfo guest() {
+        return guest;
+    }
+
+    public void guest(GuestInfo info) {
+        this.guest = info;
     }
 
     /**
@@ -56,7 +79,12 @@ public final class VirtualMachine {
      * instant (no write to any disk of the VM runs meanwhile), like a crash-consistent vSphere
      * snapshot.
      */
-    public synchronized Snapshot createSnapshot(String name) {
+    public Snapshot createSnapshot(String name) {
+        return createSnapshot(name, "", false, false);
+    }
+
+    /** Like vSphere's {@code CreateSnapshot_Task(name, description, memory, quiesce)}. */
+    public synchronized Snapshot createSnapshot(String name, String description, boolean memory, boolean quiesce) {
         if (!ExportNames.isValidComponent(name)) {
             throw new IllegalArgumentException("bad snapshot name '" + name + "' (letters, digits, '.', '_', '-')");
         }
@@ -67,14 +95,14 @@ public final class VirtualMachine {
         freezeLock.writeLock().lock();
         try {
             for (VirtualDisk d : disks) {
-                if (!d.spec().mode().independent()) {
+                if (d.spec().snapshotted()) {
                     frozen.add(new SnapshotDisk(d, d.freeze()));
                 }
             }
         } finally {
             freezeLock.writeLock().unlock();
         }
-        Snapshot s = new Snapshot(name, snapshotMorefs.get(), Instant.now(), frozen);
+        Snapshot s = new Snapshot(name, snapshotMorefs.get(), Instant.now(), frozen, description, memory, quiesce);
         snapshots.put(name, s);
         return s;
     }
