@@ -57,8 +57,6 @@ public final class CrashChild {
                     }
                 });
             }
-            System.out.println("READY");
-            System.out.flush();
             for (long n = 0; ; n++) {
                 long backupSeed = seed * 1000 + n;
                 int chunks = 20 + r.nextInt(100);
@@ -82,6 +80,12 @@ public final class CrashChild {
                         t.join();
                     }
                     w.commit();
+                }
+                if (n == 0) {
+                    // Ready once one backup is committed: the kills then land in later backups, and
+                    // a loaded machine cannot leave every run without a commit to check.
+                    System.out.println("READY");
+                    System.out.flush();
                 }
             }
         }
