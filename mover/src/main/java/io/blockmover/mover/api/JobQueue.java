@@ -215,7 +215,7 @@ final class JobQueue implements AutoCloseable {
                 .filter(j -> filter.getState() == JobState.JOB_STATE_UNSPECIFIED || j.getState() == filter.getState())
                 .filter(j -> filter.getKind() == JobKind.JOB_KIND_UNSPECIFIED || j.getKind() == filter.getKind())
                 .filter(j -> filter.getVm().isEmpty() || j.getVm().equals(filter.getVm()))
-                .sorted(Comparator.comparingLong(j -> j.getSubmittedMillis()))
+                .sorted(Comparator.comparingLong(j -> JobTable.sequence(j.getId())))
                 .toList();
     }
 

@@ -114,7 +114,7 @@ final class JobTable {
         return "job-" + sequence;
     }
 
-    private static long sequence(String id) {
+    static long sequence(String id) {
         try {
             return Long.parseLong(id.substring(id.lastIndexOf('-') + 1));
         } catch (RuntimeException e) {

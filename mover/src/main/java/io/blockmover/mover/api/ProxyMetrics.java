@@ -155,10 +155,6 @@ public final class ProxyMetrics {
         }
     }
 
-    PrometheusRegistry registry() {
-        return registry;
-    }
-
     static String label(JobKind kind) {
         return JobQueue.label(kind);
     }
