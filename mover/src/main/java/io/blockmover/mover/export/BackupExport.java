@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.UnaryOperator;
 
 /**
  * A restore point served as NBD exports, one per disk, named after the disk: instant restore.
@@ -56,6 +57,12 @@ public final class BackupExport implements AutoCloseable {
 
     /** Opens the backup, its overlays if writable, and starts serving; fails with nothing left open. */
     public static BackupExport start(Repository repo, ExportOptions options) throws IOException {
+        return start(repo, options, UnaryOperator.identity());
+    }
+
+    /** As {@link #start(Repository, ExportOptions)}, with the server's limits adjusted (tests shorten timeouts). */
+    public static BackupExport start(Repository repo, ExportOptions options, UnaryOperator<NbdServerConfig> serverConfig)
+            throws IOException {
         BackupHolds.Hold hold = repo.hold(options.backupId(), "exported");
         BackupReader reader = null;
         List<Overlay> overlays = new ArrayList<>();
@@ -96,7 +103,7 @@ public final class BackupExport implements AutoCloseable {
             if (options.listen() instanceof UnixDomainSocketAddress u && Files.exists(u.getPath())) {
                 throw new IOException("the socket " + u.getPath() + " exists; is another export serving it?");
             }
-            export.server = NbdServer.start(config, export.catalog());
+            export.server = NbdServer.start(serverConfig.apply(config), export.catalog());
             LOG.info("exporting backup {} of {} ({} disk(s)) on {}", options.backupId(), export.vmId, exports.size(),
                     export.server.endpoint());
             return export;
