@@ -40,6 +40,7 @@ public final class BackupExport implements AutoCloseable {
     private final BackupHolds.Hold hold;
     private final ChunkCache cache;
     private NbdServer server;
+    private String endpoint;
 
     private BackupExport(long backupId, String vmId, List<ExportCatalog.Export> exports, List<Overlay> overlays,
                          Optional<Path> overlayDir, boolean tls, boolean unix, BackupReader reader, BackupHolds.Hold hold, ChunkCache cache) {
@@ -104,6 +105,7 @@ public final class BackupExport implements AutoCloseable {
                 throw new IOException("the socket " + u.getPath() + " exists; is another export serving it?");
             }
             export.server = NbdServer.start(serverConfig.apply(config), export.catalog());
+            export.endpoint = export.server.endpoint();
             LOG.info("exporting backup {} of {} ({} disk(s)) on {}", options.backupId(), export.vmId, exports.size(),
                     export.server.endpoint());
             return export;
@@ -177,9 +179,9 @@ public final class BackupExport implements AutoCloseable {
         return overlayDir;
     }
 
-    /** {@code HOST:PORT} or the Unix socket's path. */
+    /** {@code HOST:PORT} or the Unix socket's path (where it was served, after close too). */
     public String endpoint() {
-        return server.endpoint();
+        return endpoint;
     }
 
     /** One NBD URI per disk, as qemu, nbdcopy and nbdinfo take them. */
