@@ -30,7 +30,15 @@ import java.util.stream.Stream;
 @Command(name = "files", mixinStandardHelpOptions = true,
         description = "List or copy files of a backup's guest file system (ext2/3/4, NTFS) without restoring the disk.",
         subcommands = {FilesCommand.Ls.class, FilesCommand.Get.class})
-final class FilesCommand {
+final class FilesCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    /** {@code files} alone: say which subcommands there are. */
+    @Override
+    public void run() {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "say what to do: files ls or files get (see files --help)");
+    }
 
     /** The options both subcommands share: which disk of which backup. */
     static final class Source {

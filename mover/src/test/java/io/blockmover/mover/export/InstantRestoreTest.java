@@ -15,7 +15,9 @@ import io.blockmover.mover.transport.DiskIoException;
 import io.blockmover.mover.transport.nbd.ConnectOptions;
 import io.blockmover.mover.transport.nbd.NbdClient;
 import io.blockmover.mover.transport.nbd.NbdUri;
+import io.blockmover.nbd.server.ServerTls;
 import io.blockmover.nbd.testing.Peers;
+import io.blockmover.nbd.testing.TestCertificates;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.BeforeAll;
@@ -153,6 +155,21 @@ class InstantRestoreTest {
             }
         }
         GuestImages.cli("verify", "--repo", repoDir.toString(), "--backup", "1");
+    }
+
+    @Test
+    void withTlsRequiredNbdcopyReadsOverTlsAndPlainClientsAreRefused() throws Exception {
+        TestCertificates certs = TestCertificates.create(dir.resolve("pki"));
+        ExportOptions tls = new ExportOptions(1, Optional.empty(), new InetSocketAddress("127.0.0.1", 0), false, Optional.empty(),
+                Optional.of(new ServerTls(certs.serverCert(), certs.serverKey(), Optional.empty(), true)), 8L << 20);
+        try (Repository repo = Repository.open(repoDir, null); BackupExport export = BackupExport.start(repo, tls)) {
+            String uri = export.uris().getFirst();
+            assertTrue(uri.startsWith("nbds://"), uri);
+            Path copied = dir.resolve("tls.raw");
+            Peers.run(TOOL, "nbdcopy", uri + "?tls-certificates=" + certs.dir(), copied.toString()).requireSuccess();
+            assertEquals(sha256(image), sha256(copied));
+            assertNotEquals(0, Peers.run(TOOL, "nbdinfo", uri.replace("nbds://", "nbd://")).exitCode());
+        }
     }
 
     @Test
