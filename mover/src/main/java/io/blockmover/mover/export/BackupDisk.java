@@ -1,8 +1,8 @@
 package io.blockmover.mover.export;
 
 import io.blockmover.index.backup.DiskReader;
-import io.blockmover.index.chunk.ChunkId;
-import io.blockmover.index.repo.RepositoryException;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.nbd.server.BlockDevice;
 import io.blockmover.nbd.server.Extent;
 import io.netty.buffer.ByteBuf;

@@ -2,7 +2,7 @@ package io.blockmover.mover.export;
 
 import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.manifest.DiskRecord;
-import io.blockmover.index.repo.BackupHolds;
+import io.blockmover.index.backup.BackupHolds;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.nbd.server.BlockDevice;
 import io.blockmover.nbd.server.ExportCatalog;

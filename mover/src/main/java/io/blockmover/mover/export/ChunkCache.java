@@ -1,6 +1,6 @@
 package io.blockmover.mover.export;
 
-import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.format.ChunkId;
 
 import java.util.LinkedHashMap;
 import java.util.Map;

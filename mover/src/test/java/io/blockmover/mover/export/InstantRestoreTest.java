@@ -2,14 +2,11 @@ package io.blockmover.mover.export;
 
 import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.backup.DiskReader;
-import io.blockmover.index.chunk.ChunkId;
+import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.maintenance.PruneReport;
 import io.blockmover.index.maintenance.Pruner;
 import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.manifest.DiskRecord;
-import io.blockmover.index.pack.ChunkLocation;
-import io.blockmover.index.pack.LocalPackStore;
-import io.blockmover.index.pack.PackFormat;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.transport.DiskIoException;
 import io.blockmover.mover.transport.nbd.ConnectOptions;
@@ -179,7 +176,7 @@ class InstantRestoreTest {
                     Optional.of(repoDir.resolve("overlays")), Optional.empty(), 0);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BackupExport.start(repo, inside));
             assertTrue(e.getMessage().contains("inside the repository"), e.getMessage());
-            assertTrue(repo.context().holds().heldFor(1).isEmpty(), "a failed start releases its hold");
+            assertTrue(repo.heldFor(1).isEmpty(), "a failed start releases its hold");
         }
     }
 
@@ -213,25 +210,31 @@ class InstantRestoreTest {
         GuestImages.backup(image, repoCopy, "ext4");
         byte[] source = Files.readAllBytes(image);
         long damaged;
+        int chunkSize;
         try (Repository repo = Repository.open(repoCopy, null)) {
-            damaged = uniqueDataChunk(repo, 1);
-            ChunkId id;
-            try (BackupReader reader = repo.openBackup(1)) {
-                id = reader.disk("disk-0").chunkAt(damaged);
-            }
-            ChunkLocation loc = repo.context().db().location(id);
-            Path pack = ((LocalPackStore) repo.context().packs()).pathOf(loc.packId());
-            try (RandomAccessFile f = new RandomAccessFile(pack.toFile(), "rw")) {
-                long at = loc.offset() + PackFormat.RECORD_HEADER + loc.payloadLength() / 2;
-                f.seek(at);
-                int b = f.read();
-                f.seek(at);
-                f.write(b ^ 0x40);
+            damaged = uniqueRandomChunk(repo, 1, source);
+            chunkSize = repo.config().chunkSize();
+        }
+        // Random data is stored as it is (zstd would not shrink it): find its bytes in a pack and flip one.
+        byte[] plain = java.util.Arrays.copyOfRange(source, (int) damaged, (int) damaged + chunkSize);
+        boolean flipped = false;
+        try (var packs = Files.walk(repoCopy.resolve("packs"))) {
+            for (Path pack : packs.filter(Files::isRegularFile).toList()) {
+                byte[] bytes = Files.readAllBytes(pack);
+                int at = indexOf(bytes, plain);
+                if (at >= 0) {
+                    try (RandomAccessFile f = new RandomAccessFile(pack.toFile(), "rw")) {
+                        f.seek(at + chunkSize / 2);
+                        f.write(bytes[at + chunkSize / 2] ^ 0x40);
+                    }
+                    flipped = true;
+                    break;
+                }
             }
         }
+        assertTrue(flipped, "the chunk's bytes are in a pack");
         try (Repository repo = Repository.open(repoCopy, null); BackupExport export = BackupExport.start(repo, options(false));
              NbdClient client = NbdClient.connect(NbdUri.parse(export.uris().getFirst()), ConnectOptions.DEFAULT)) {
-            int chunkSize = repo.config().chunkSize();
             ExecutionException e = assertThrows(ExecutionException.class,
                     () -> client.read(damaged + 4096, 4096).get(30, TimeUnit.SECONDS).release());
             DiskIoException io = (DiskIoException) e.getCause();
@@ -289,8 +292,11 @@ class InstantRestoreTest {
         throw new AssertionError("no data chunk");
     }
 
-    /** A data chunk no other offset shares, away from the disk's ends, so damage to it touches one range. */
-    private static long uniqueDataChunk(Repository repo, long backupId) {
+    /**
+     * A chunk of the image's random file (incompressible, so stored as it is), used at one offset
+     * only, away from the disk's ends: damage to it touches one range.
+     */
+    private static long uniqueRandomChunk(Repository repo, long backupId, byte[] source) {
         try (BackupReader reader = repo.openBackup(backupId)) {
             DiskReader d = reader.disk("disk-0");
             Map<ChunkId, List<Long>> uses = new HashMap<>();
@@ -300,8 +306,34 @@ class InstantRestoreTest {
                     uses.computeIfAbsent(id, k -> new ArrayList<>()).add(off);
                 }
             }
-            return uses.values().stream().filter(l -> l.size() == 1).map(List::getFirst).filter(off -> off > 0)
+            return uses.values().stream().filter(l -> l.size() == 1).map(List::getFirst)
+                    .filter(off -> off > 0 && looksRandom(source, off.intValue(), d.chunkSize()))
                     .sorted().skip(2).findFirst().orElseThrow();
         }
+    }
+
+    /** Every byte value occurs: text, metadata and zeros do not look like this. */
+    private static boolean looksRandom(byte[] b, int from, int length) {
+        java.util.BitSet seen = new java.util.BitSet(256);
+        for (int i = from; i < from + length; i++) {
+            seen.set(b[i] & 0xff);
+        }
+        return seen.cardinality() == 256;
+    }
+
+    private static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            if (haystack[i] != needle[0]) {
+                continue;
+            }
+            for (int j = 1; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
     }
 }
