@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.List;
+import java.util.OptionalInt;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 
@@ -48,6 +49,10 @@ final class FilesCommand implements Runnable {
         @Mixin
         BackupSelection selection;
 
+        @Option(names = "--partition", paramLabel = "N",
+                description = "On a partitioned disk, this partition (as partx numbers them); default: the only one holding ext2/3/4 or NTFS.")
+        Integer partition;
+
         @Option(names = "--cache-size", paramLabel = "SIZE", defaultValue = "64M",
                 description = "Decoded chunks kept while reading (default ${DEFAULT-VALUE}).")
         String cacheSize;
@@ -59,7 +64,8 @@ final class FilesCommand implements Runnable {
                 throw new IllegalArgumentException("backup " + backup.id() + " has " + disks.size() + " disks "
                         + disks.stream().map(DiskRecord::diskId).toList() + "; choose one with --disk");
             }
-            return GuestFileSystem.mount(repo, backup.id(), disks.getFirst().diskId(), Sizes.parse(cacheSize));
+            return GuestFileSystem.mount(repo, backup.id(), disks.getFirst().diskId(),
+                    partition == null ? OptionalInt.empty() : OptionalInt.of(partition), Sizes.parse(cacheSize));
         }
     }
 

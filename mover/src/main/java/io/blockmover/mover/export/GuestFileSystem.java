@@ -3,6 +3,7 @@ package io.blockmover.mover.export;
 import io.blockmover.index.repo.Repository;
 
 import java.io.IOException;
+import java.net.URI;
 import java.net.UnixDomainSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -11,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -18,8 +20,14 @@ import java.util.stream.Stream;
  * A guest file system of a backup, mounted read-only for file-level restore. Nothing here parses
  * a file system: the disk is exported on a private Unix socket, {@code nbdfuse} shows the export
  * as a file, {@code blkid} names the file system on it, and the kept readers mount it with FUSE
- * ({@code fuse2fs} for ext2/3/4, {@code ntfs-3g} for NTFS). Needs {@code /dev/fuse} and the right
- * to mount FUSE (root, or fusermount's setuid helper). Closing unmounts and stops everything.
+ * ({@code fuse2fs} for ext2/3/4, {@code ntfs-3g} for NTFS). On a partitioned disk (MBR or GPT)
+ * {@code partx} lists the partitions and nbdkit's partition filter serves the chosen one, which a
+ * second {@code nbdfuse} shows as a file. A backup of a running guest is crash
+ * consistent: its ext3/4 journal usually needs replaying, which fuse2fs refuses to skip on a
+ * read-only mount, so the private export is writable into a throw-away overlay in the work
+ * directory and {@code e2fsck -E journal_only} replays the journal there first (the backup never
+ * changes). Needs {@code /dev/fuse} and the right to mount FUSE (root, or fusermount's setuid
+ * helper). Closing unmounts, stops everything and deletes the overlay.
  */
 public final class GuestFileSystem implements AutoCloseable {
     private static final long MOUNT_WAIT_MILLIS = 20_000;
@@ -33,6 +41,8 @@ public final class GuestFileSystem implements AutoCloseable {
     private final List<Path> mounts = new ArrayList<>();
     private Path root;
     private String type;
+    /** nbdkit serving one partition, when the disk has a partition table; it runs until stopped. */
+    private Process partitionServer;
 
     private GuestFileSystem(Path work, BackupExport export) {
         this.work = work;
@@ -40,19 +50,21 @@ public final class GuestFileSystem implements AutoCloseable {
     }
 
     /** Exports {@code diskId} of the backup privately and mounts the file system on it. */
-    public static GuestFileSystem mount(Repository repo, long backupId, String diskId, long cacheBytes) throws IOException {
+    public static GuestFileSystem mount(Repository repo, long backupId, String diskId, OptionalInt partition, long cacheBytes)
+            throws IOException {
         Path work = Files.createTempDirectory("blockmover-files-");
         BackupExport export;
         try {
             export = BackupExport.start(repo, new ExportOptions(backupId, Optional.of(diskId),
-                    UnixDomainSocketAddress.of(work.resolve("nbd.sock")), false, Optional.empty(), Optional.empty(), cacheBytes));
+                    UnixDomainSocketAddress.of(work.resolve("nbd.sock")), true, Optional.of(work.resolve("overlay")),
+                    Optional.empty(), cacheBytes));
         } catch (IOException | RuntimeException e) {
             deleteTree(work);
             throw e;
         }
         GuestFileSystem fs = new GuestFileSystem(work, export);
         try {
-            fs.mountAll(diskId);
+            fs.mountAll(diskId, partition);
             return fs;
         } catch (IOException | RuntimeException e) {
             fs.close();
@@ -64,19 +76,34 @@ public final class GuestFileSystem implements AutoCloseable {
         }
     }
 
-    private void mountAll(String diskId) throws IOException, InterruptedException {
-        Path devDir = Files.createDirectories(work.resolve("dev"));
-        Path image = devDir.resolve("disk");
-        start("nbdfuse", List.of("nbdfuse", "-r", image.toString(), export.uris().getFirst()));
-        mounts.add(devDir);
-        awaitMounted(devDir, image);
-        type = probe(image);
+    private void mountAll(String diskId, OptionalInt partition) throws IOException, InterruptedException {
+        Path image = showAsFile("dev", export.uris().getFirst());
+        Probe disk = probe(image);
+        if (!disk.partitionTable().isEmpty() && disk.fileSystem().isEmpty()) {
+            Partition p = choose(image, disk.partitionTable(), partition, diskId);
+            Path socket = work.resolve("partition.sock");
+            Path pidFile = work.resolve("nbdkit.pid");
+            URI uri = URI.create(export.uris().getFirst());
+            partitionServer = start("nbdkit", List.of("nbdkit", "-f", "-U", socket.toString(), "-P", pidFile.toString(), "--filter=partition",
+                    "nbd", "socket=" + uri.getQuery().substring("socket=".length()), "export=" + uri.getPath().substring(1),
+                    "partition=" + p.number()));
+            awaitFile(pidFile);
+            image = showAsFile("part", "nbd+unix:///?socket=" + socket);
+            disk = probe(image);
+        } else if (partition.isPresent()) {
+            throw new IllegalArgumentException("disk " + diskId + " has no partition table; leave out --partition");
+        }
+        type = disk.fileSystem();
         Driver driver = switch (type) {
             case "ext2", "ext3", "ext4" -> new Driver(type, List.of("fuse2fs", "-f", "-o", "ro,fakeroot"));
             case "ntfs" -> new Driver(type, List.of("ntfs-3g", "-o", "ro,no_detach"));
-            default -> throw new IOException("disk " + diskId + " holds " + (type.isEmpty() ? "no file system blkid knows"
-                    : "a " + type + " file system") + "; file-level restore reads ext2/3/4 and NTFS file systems on whole disks");
+            default -> throw new IOException("disk " + diskId + (partition.isPresent() ? " partition " + partition.getAsInt() : "")
+                    + " holds " + (type.isEmpty() ? "no file system blkid knows" : "a " + type + " file system")
+                    + "; file-level restore reads ext2/3/4 and NTFS");
         };
+        if (type.startsWith("ext")) {
+            replayJournal(image);
+        }
         Path fsDir = Files.createDirectories(work.resolve("fs"));
         List<String> cmd = new ArrayList<>(driver.command());
         cmd.add(image.toString());
@@ -87,11 +114,35 @@ public final class GuestFileSystem implements AutoCloseable {
         root = fsDir;
     }
 
-    /** The file system type {@code blkid} finds on the image, or "" (a partition table alone says so). */
-    private String probe(Path image) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("blkid", "-p", "-o", "export", image.toString()).redirectErrorStream(true).start();
+    /** Replays an ext3/4 journal into the overlay; does nothing (and writes nothing) when none needs replaying. */
+    private void replayJournal(Path image) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("e2fsck", "-E", "journal_only", "-y", image.toString()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        p.waitFor();
+        // 0: nothing to do, 1: the journal was replayed; anything else is a file system e2fsck could not recover.
+        if (p.waitFor() > 1) {
+            throw new IOException("the guest's ext journal cannot be replayed (e2fsck exit " + p.exitValue() + "): " + out.strip());
+        }
+    }
+
+    /** Shows an NBD export as the file {@code <name>/disk} through nbdfuse, once mounted. */
+    private Path showAsFile(String name, String uri) throws IOException, InterruptedException {
+        Path dir = Files.createDirectories(work.resolve(name));
+        Path image = dir.resolve("disk");
+        start("nbdfuse-" + name, List.of("nbdfuse", image.toString(), uri));
+        mounts.addFirst(dir);
+        awaitMounted(dir, image);
+        return image;
+    }
+
+    /** What blkid finds at the start of an image (or at {@code offset}): a file system type, a partition table type. */
+    private record Probe(String fileSystem, String partitionTable) {}
+
+    private static Probe probe(Path image) throws IOException, InterruptedException {
+        return probe(image, 0);
+    }
+
+    private static Probe probe(Path image, long offset) throws IOException, InterruptedException {
+        String out = run(List.of("blkid", "-p", "-o", "export", "-O", Long.toString(offset), image.toString()), true);
         String fsType = "";
         String ptType = "";
         for (String line : out.split("\n")) {
@@ -101,17 +152,73 @@ public final class GuestFileSystem implements AutoCloseable {
                 ptType = line.substring(7).trim();
             }
         }
-        if (fsType.isEmpty() && !ptType.isEmpty()) {
-            throw new IOException("the disk has a " + ptType + " partition table; file-level restore reads a file system "
-                    + "on the whole disk (partitions are not supported yet)");
-        }
-        return fsType;
+        return new Probe(fsType, ptType);
     }
 
-    private void start(String name, List<String> cmd) throws IOException {
+    /** One partition as partx lists it, with what blkid finds in it. */
+    private record Partition(int number, long startBytes, long sizeBytes, String fileSystem) {
+        @Override
+        public String toString() {
+            return number + " (" + (fileSystem.isEmpty() ? "unknown" : fileSystem) + ", " + (sizeBytes >> 20) + " MiB)";
+        }
+    }
+
+    /** The partition asked for, else the only one holding a file system we read; refuses to guess between several. */
+    private static Partition choose(Path image, String table, OptionalInt wanted, String diskId) throws IOException, InterruptedException {
+        List<Partition> all = new ArrayList<>();
+        String out = run(List.of("partx", "-s", "-g", "-b", "-o", "NR,START,SIZE", image.toString()), false);
+        for (String line : out.strip().split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length == 3) {
+                long start = Long.parseLong(f[1]) * 512; // partx counts 512-byte sectors on an image file
+                all.add(new Partition(Integer.parseInt(f[0]), start, Long.parseLong(f[2]), probe(image, start).fileSystem()));
+            }
+        }
+        if (wanted.isPresent()) {
+            return all.stream().filter(p -> p.number() == wanted.getAsInt()).findFirst().orElseThrow(() ->
+                    new IllegalArgumentException("disk " + diskId + " has no partition " + wanted.getAsInt() + "; its " + table
+                            + " partitions are " + all));
+        }
+        List<Partition> readable = all.stream().filter(p -> SUPPORTED.contains(p.fileSystem())).toList();
+        if (readable.size() != 1) {
+            throw new IllegalArgumentException("disk " + diskId + " has " + table + " partitions " + all
+                    + "; choose one with --partition N");
+        }
+        return readable.getFirst();
+    }
+
+    private static final List<String> SUPPORTED = List.of("ext2", "ext3", "ext4", "ntfs");
+
+    /** Runs a tool to its end and returns its output; fails on a non-zero exit unless {@code anyExit}. */
+    private static String run(List<String> cmd, boolean anyExit) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0 && !anyExit) {
+            throw new IOException(String.join(" ", cmd) + " failed: " + out.strip());
+        }
+        return out;
+    }
+
+    private void awaitFile(Path file) throws IOException, InterruptedException {
+        Process p = processes.getLast();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(MOUNT_WAIT_MILLIS);
+        while (!Files.exists(file) || Files.size(file) == 0) {
+            if (!p.isAlive()) {
+                throw new IOException(p.info().command().orElse("nbdkit") + " failed: " + lastLines(p));
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IOException(file + " did not appear within " + MOUNT_WAIT_MILLIS + " ms");
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private Process start(String name, List<String> cmd) throws IOException {
         Path log = work.resolve(name + ".log");
         try {
-            processes.add(new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start());
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            processes.add(p);
+            return p;
         } catch (IOException e) {
             throw new IOException("cannot run " + name + " (" + e.getMessage() + "); file-level restore needs it installed", e);
         }
@@ -175,6 +282,9 @@ public final class GuestFileSystem implements AutoCloseable {
     public void close() throws IOException {
         for (Path m : mounts) {
             unmount(m);
+        }
+        if (partitionServer != null) {
+            partitionServer.destroy();
         }
         for (Process p : processes.reversed()) {
             try {

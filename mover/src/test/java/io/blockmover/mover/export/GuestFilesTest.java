@@ -92,6 +92,56 @@ class GuestFilesTest {
         assertNoMountsLeft();
     }
 
+    /**
+     * A crash-consistent backup of a running guest: the journal needs replaying, which fuse2fs
+     * refuses to skip read-only. files replays it into a throw-away overlay; the backup stays as it was.
+     */
+    @Test
+    void anExt4WhoseJournalNeedsRecoveryIsReadAfterReplayingItOutsideTheBackup() throws Exception {
+        Path image = GuestImages.ext4(dir);
+        Peers.run(TOOL, "debugfs", "-w", "-R", "feature needs_recovery", image.toString()).requireSuccess();
+        assertTrue(Peers.run(TOOL, "dumpe2fs", "-h", image.toString()).stdout().contains("needs_recovery"));
+        Path repo = dir.resolve("repo");
+        GuestImages.backup(image, repo, "crashed");
+        Path reference = Files.createDirectories(dir.resolve("rdump"));
+        Peers.run(TOOL, "debugfs", "-R", "rdump / " + reference, image.toString()).requireSuccess();
+
+        Path out = dir.resolve("got");
+        Run get = cli("files", "get", "--repo", repo.toString(), "--to", out.toString(), "/");
+        assertEquals(0, get.exit(), get.err());
+        assertEquals(GuestImages.describe(reference), GuestImages.describe(out));
+        Run verify = cli("verify", "--repo", repo.toString(), "--backup", "1");
+        assertEquals(0, verify.exit(), verify.out() + verify.err());
+        assertNoMountsLeft();
+    }
+
+    @Test
+    void aPartitionedDiskIsReadPartitionByPartition() throws Exception {
+        Path first = GuestImages.tree(Files.createDirectories(dir.resolve("a")));
+        Path second = Files.createDirectories(dir.resolve("b/tree"));
+        Files.writeString(second.resolve("only-in-two.txt"), "partition two\n");
+        Path image = GuestImages.partitioned(dir, first, second);
+        Path repo = dir.resolve("repo");
+        GuestImages.backup(image, repo, "parted");
+
+        Run which = cli("files", "ls", "--repo", repo.toString(), "/");
+        assertEquals(1, which.exit());
+        assertTrue(which.err().contains("dos partitions [1 (ext4, 32 MiB), 2 (ext4, 32 MiB)]") && which.err().contains("--partition"),
+                which.err());
+
+        Path one = dir.resolve("got1");
+        Run get = cli("files", "get", "--repo", repo.toString(), "--partition", "1", "--to", one.toString(), "/var");
+        assertEquals(0, get.exit(), get.err());
+        assertEquals(GuestImages.describe(first.resolve("var")), GuestImages.describe(one.resolve("var")));
+        Run ls = cli("files", "ls", "--repo", repo.toString(), "--partition", "2", "/");
+        assertEquals(0, ls.exit(), ls.err());
+        assertTrue(ls.out().contains("- 14 /only-in-two.txt"), ls.out());
+        Run none = cli("files", "ls", "--repo", repo.toString(), "--partition", "3", "/");
+        assertEquals(1, none.exit());
+        assertTrue(none.err().contains("no partition 3"), none.err());
+        assertNoMountsLeft();
+    }
+
     @Test
     void getOfAnNtfsBackupGivesTheFilesWrittenIntoTheImage() throws Exception {
         Path tree = GuestImages.tree(dir);

@@ -47,6 +47,33 @@ final class GuestImages {
         return image;
     }
 
+    /**
+     * A disk with an MBR partition table (made here: the table is 64 bytes) and two ext4 file
+     * systems, partition 1 from {@code first}, partition 2 from {@code second}, at 1 MiB and 33 MiB.
+     */
+    static Path partitioned(Path dir, Path first, Path second) throws IOException {
+        long mib = 1 << 20;
+        Path disk = dir.resolve("partitioned.img");
+        try (java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(disk, java.nio.file.StandardOpenOption.CREATE_NEW,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer mbr = java.nio.ByteBuffer.allocate(512).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            Path[] trees = {first, second};
+            for (int i = 0; i < 2; i++) {
+                Path part = dir.resolve("part" + (i + 1) + ".img");
+                Peers.run(TOOL, "truncate", "-s", "32M", part.toString()).requireSuccess();
+                Peers.run(TOOL, "mkfs.ext4", "-q", "-F", "-d", trees[i].toString(), part.toString()).requireSuccess();
+                long start = mib + i * 32 * mib;
+                mbr.put(446 + 16 * i + 4, (byte) 0x83).putInt(446 + 16 * i + 8, (int) (start / 512)).putInt(446 + 16 * i + 12, (int) (32 * mib / 512));
+                try (java.nio.channels.FileChannel in = java.nio.channels.FileChannel.open(part)) {
+                    in.transferTo(0, in.size(), out.position(start));
+                }
+            }
+            mbr.put(510, (byte) 0x55).put(511, (byte) 0xaa);
+            out.write(mbr, 0);
+        }
+        return disk;
+    }
+
     /** Backs {@code image} up (full) as VM {@code vm}, disk {@code disk-0}, creating the repository if needed. */
     static void backup(Path image, Path repo, String vm) {
         if (!Files.exists(repo)) {
