@@ -417,7 +417,10 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
             if (e.getCause() instanceof IOException io) {
                 throw io;
             }
-            throw e.getCause() instanceof RuntimeException r ? r : new IOException(e.getCause());
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IOException(e.getCause());
         } catch (TimeoutException e) {
             queue.cancel(job.id, "did not start within " + EXPORT_START_SECONDS + " s");
             throw new IOException("the export of backup " + backup.id() + " did not start within " + EXPORT_START_SECONDS + " s");

@@ -6,6 +6,7 @@ import io.blockmover.mover.export.BackupExport;
 import io.blockmover.mover.export.ExportOptions;
 import io.blockmover.nbd.server.ServerTls;
 import picocli.CommandLine.ArgGroup;
+import io.blockmover.nbd.units.Sizes;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -80,7 +81,7 @@ final class ExportCommand implements Callable<Integer> {
         Optional<ServerTls> tls = tls(tlsCert, tlsKey, tlsCa, tlsRequired); // bad flags fail before the repository is locked
         SocketAddress listen = endpoint != null && endpoint.socket != null ? UnixDomainSocketAddress.of(endpoint.socket)
                 : EsxSimCommand.address(endpoint != null && endpoint.listen != null ? endpoint.listen : "127.0.0.1:10809", "--listen");
-        long cache = Sizes.parse(cacheSize);
+        long cache = Sizes.parseBytes(cacheSize);
         CountDownLatch stop = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
         Thread hook = new Thread(() -> {

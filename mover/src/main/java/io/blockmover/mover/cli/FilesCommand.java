@@ -4,6 +4,7 @@ import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.export.GuestFileSystem;
+import io.blockmover.nbd.units.Sizes;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -65,7 +66,7 @@ final class FilesCommand implements Runnable {
                         + disks.stream().map(DiskRecord::diskId).toList() + "; choose one with --disk");
             }
             return GuestFileSystem.mount(repo, backup.id(), disks.getFirst().diskId(),
-                    partition == null ? OptionalInt.empty() : OptionalInt.of(partition), Sizes.parse(cacheSize));
+                    partition == null ? OptionalInt.empty() : OptionalInt.of(partition), Sizes.parseBytes(cacheSize));
         }
     }
 

@@ -4,6 +4,11 @@ import io.blockmover.mover.api.v1.BackupMode;
 import io.blockmover.mover.api.v1.BackupProxyGrpc;
 import io.blockmover.mover.api.v1.ExportStatus;
 import io.blockmover.mover.api.v1.InUseBackup;
+import io.blockmover.mover.api.v1.Job;
+import io.blockmover.mover.api.v1.JobKind;
+import io.blockmover.mover.api.v1.JobPhase;
+import io.blockmover.mover.api.v1.JobRef;
+import io.blockmover.mover.api.v1.JobState;
 import io.blockmover.mover.api.v1.ListExportsRequest;
 import io.blockmover.mover.api.v1.PruneRequest;
 import io.blockmover.mover.api.v1.PruneResult;
@@ -65,6 +70,11 @@ class ProxyExportTest {
         SnapshotDisk d = s1.disks().getFirst();
         assertEquals(DiskContent.sha256Of(d::read, d.capacity()), sha256(copied));
         assertEquals(List.of(started), proxy.listExports(ListExportsRequest.getDefaultInstance()).getExportsList());
+        Job job = proxy.getJob(JobRef.newBuilder().setId(started.getExportId()).build());
+        assertEquals(JobKind.JOB_KIND_EXPORT, job.getKind());
+        assertEquals(JobState.JOB_STATE_RUNNING, job.getState());
+        assertEquals(JobPhase.JOB_PHASE_SERVE, job.getPhase());
+        assertEquals("vm01", job.getVm());
 
         PruneResult held = proxy.prune(PruneRequest.newBuilder().setKeepLast(1).build());
         assertEquals(List.of(), held.getRemovedList());
@@ -72,6 +82,9 @@ class ProxyExportTest {
 
         assertEquals(started, proxy.stopExport(StopExportRequest.newBuilder().setExportId(started.getExportId()).build()));
         assertEquals(0, proxy.listExports(ListExportsRequest.getDefaultInstance()).getExportsCount());
+        Job stopped = proxy.getJob(JobRef.newBuilder().setId(started.getExportId()).build());
+        assertEquals(JobState.JOB_STATE_CANCELLED, stopped.getState());
+        assertEquals("stopped by a StopExport call", stopped.getErrorMessage());
         assertNotEquals(0, Peers.run(Duration.ofSeconds(30), "nbdinfo", started.getUris(0)).exitCode(), "no longer served");
         assertEquals(List.of(1L), proxy.prune(PruneRequest.newBuilder().setKeepLast(1).build()).getRemovedList());
 
@@ -80,7 +93,7 @@ class ProxyExportTest {
         assertEquals(Status.Code.NOT_FOUND, unknown.getStatus().getCode());
         StatusRuntimeException gone = assertThrows(StatusRuntimeException.class,
                 () -> proxy.startExport(StartExportRequest.newBuilder().setBackupId(1).build()));
-        assertEquals(Status.Code.FAILED_PRECONDITION, gone.getStatus().getCode(), gone.getMessage());
+        assertEquals(Status.Code.NOT_FOUND, gone.getStatus().getCode(), gone.getMessage());
     }
 
     @Test
@@ -99,5 +112,13 @@ class ProxyExportTest {
         Peers.Result r = Peers.run(Duration.ofSeconds(60), "qemu-io", "-r", "-f", "raw", "-c", "read -P 7 1M 64k", again.getUris(0))
                 .requireSuccess();
         assertFalse(r.stdout().contains("failed"), r.stdout());
+        // An export is a job: CancelJob stops it like StopExport.
+        proxy.cancelJob(JobRef.newBuilder().setId(again.getExportId()).build());
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (proxy.listExports(ListExportsRequest.getDefaultInstance()).getExportsCount() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertEquals(0, proxy.listExports(ListExportsRequest.getDefaultInstance()).getExportsCount());
+        assertFalse(java.nio.file.Files.exists(socket), "the socket is gone with the export");
     }
 }
