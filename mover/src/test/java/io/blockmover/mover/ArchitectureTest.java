@@ -74,7 +74,8 @@ class ArchitectureTest {
 
     @Test
     void useCasesKnowNoFrontEnd() {
-        noClasses().that().resideInAnyPackage("io.blockmover.mover.pipeline..", "io.blockmover.mover.transport..")
+        noClasses().that().resideInAnyPackage("io.blockmover.mover.pipeline..", "io.blockmover.mover.transport..",
+                        "io.blockmover.mover.export..")
                 .should().dependOnClassesThat().resideInAnyPackage("io.blockmover.mover.cli..", "io.blockmover.mover.api..")
                 .check(main);
     }

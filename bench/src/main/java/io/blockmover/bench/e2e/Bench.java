@@ -78,6 +78,7 @@ public final class Bench implements Callable<Integer> {
         String vm = image.getFileName().toString().replaceFirst("\\.raw$", "");
 
         List<Measurement> measured = new ArrayList<>();
+        List<Report.Rate> rates = new ArrayList<>();
         Map<String, Measurement> byKey = new java.util.HashMap<>();
         // The reference image as a VM disk of the emulated host: snapshots and changed block
         // tracking as vSphere gives them; every tool reads the same snapshot export.
@@ -104,6 +105,14 @@ public final class Bench implements Callable<Integer> {
                 byKey.put(step.tool() + "|" + step.step(), m);
             }
             checkRestore(processes, nbd + s2.export(), restored);
+            // Instant restore of the latest backup (s2's): its export against s2's snapshot and qemu-nbd on the restored file.
+            ExportSteps.Results instant = new ExportSteps(bm, processes).measure(repo, nbd + s2.export(), restored, logical, n,
+                    ci ? 3 : 10);
+            for (Measurement m : instant.copies()) {
+                measured.add(m);
+                byKey.put(m.tool() + "|" + m.step(), m);
+            }
+            rates.addAll(instant.rates());
             // The proxy's untimed warm-up: a full and an incremental of vm01, which shares nothing
             // with the image, so that its code paths are as warm as a proxy's that has run for a while.
             EsxControl.SnapshotDisk w1 = control.snapshot("vm01", "w1").getFirst();
@@ -128,7 +137,9 @@ public final class Bench implements Callable<Integer> {
         }
 
         Report report = new Report(image.getFileName() + " (" + logical / 1048576 + " MiB), a VM disk of the emulated host",
-                measured, ratios(byKey));
+                measured, ratios(byKey), rates, rates.isEmpty() ? List.of()
+                : List.of(new Report.RateRatio("instant restore: random 4 KiB read IOPS, export vs qemu-nbd on the restored file",
+                        rates.get(0), rates.get(1))));
         report.printTable(System.out);
         Path out = (results != null ? results : home.resolve("bench/results"))
                 .resolve((ci ? "ci-" : "") + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
@@ -243,6 +254,8 @@ public final class Bench implements Callable<Integer> {
         out.add(new Report.Ratio("VDDK ReadAsync on 1 handle vs Read on 4 handles, same disk -> null",
                 m.get(VIA_VDDK_ONE + "|" + TRANSPORT_READ), m.get(VIA_VDDK_HANDLES + "|" + TRANSPORT_READ)));
         out.add(controlShare(m));
+        out.add(new Report.Ratio("instant restore: nbdcopy from the export vs from the snapshot it was taken of (target >= 0.8)",
+                m.get(ExportSteps.TOOL + "|" + ExportSteps.STEP), m.get(ExportSteps.SNAPSHOT + "|" + ExportSteps.STEP)));
         out.add(new Report.Ratio("esxsim serving random data vs nbdkit pattern (target >= 0.8)",
                 m.get("nbdcopy <- esxsim (random)|" + TO_NULL), m.get("nbdcopy <- nbdkit pattern|" + TO_NULL)));
         return out;
@@ -408,7 +421,7 @@ public final class Bench implements Callable<Integer> {
     }
 
     /** Two steps timed in turn, run by run. */
-    private static List<Measurement> measureAlternating(Processes processes, Step a, Step b, int runs, long logical) throws Exception {
+    static List<Measurement> measureAlternating(Processes processes, Step a, Step b, int runs, long logical) throws Exception {
         System.err.printf("measuring %s with %s and %s in turn (%d runs each)%n", a.step(), a.tool(), b.tool(), runs);
         List<Sample> as = new ArrayList<>();
         List<Sample> bs = new ArrayList<>();

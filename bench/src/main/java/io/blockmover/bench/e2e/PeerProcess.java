@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
 /** A server the bench talks to (the emulated host, nbdkit, the backup proxy), stopped on close. */
 final class PeerProcess implements AutoCloseable {
     private static final Pattern PROXY_ADDRESS = Pattern.compile("blockmover proxy: grpc 127\\.0\\.0\\.1:(\\d+)");
+    private static final Pattern EXPORT_URI = Pattern.compile("^(nbd://127\\.0\\.0\\.1:(\\d+)/\\S+)$");
     private static final Pattern ESX_ADDRESS = Pattern.compile("esxsim: nbd 127\\.0\\.0\\.1:(\\d+)(?: control (\\S+))?");
 
     private final Process process;
@@ -59,6 +60,28 @@ final class PeerProcess implements AutoCloseable {
         return startUntilReady(cmd, ESX_ADDRESS);
     }
 
+    /** {@code blockmover export} of the repository's latest backup on a free port, once ready; {@link #uri()} names its first disk. */
+    static PeerProcess export(String launcher, java.nio.file.Path repo, List<String> args) throws IOException {
+        List<String> cmd = new java.util.ArrayList<>(List.of(launcher, "export", "--repo", repo.toString(), "--listen", "127.0.0.1:0"));
+        cmd.addAll(args);
+        return startUntilReady(cmd, EXPORT_URI);
+    }
+
+    /** qemu-nbd serving a raw file read-only on a free port, once it accepts connections. */
+    static PeerProcess qemuNbd(java.nio.file.Path file) throws IOException, InterruptedException {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        return awaitPort(List.of("qemu-nbd", "-r", "-f", "raw", "-b", "127.0.0.1", "-p", Integer.toString(port), "--persistent",
+                "--shared=8", file.toString()), port);
+    }
+
+    /** The NBD URI the process printed (exports), or the control URL (the emulated host). */
+    String uri() {
+        return controlUrl;
+    }
+
     /** {@code blockmover serve}: the backup proxy over {@code repo}, restoring files into {@code restoreDir}, once ready. */
     static PeerProcess proxy(String launcher, java.nio.file.Path repo, java.nio.file.Path restoreDir) throws IOException {
         return startUntilReady(List.of(launcher, "serve", "--no-auth", "--repo", repo.toString(), "--listen", "127.0.0.1:0",
@@ -79,9 +102,14 @@ final class PeerProcess implements AutoCloseable {
             for (String line; (line = out.readLine()) != null; ) {
                 banner.add(line);
                 Matcher m = address.matcher(line);
-                if (m.find()) {
-                    port = Integer.parseInt(m.group(1));
-                    control = m.groupCount() > 1 ? m.group(2) : null;
+                if (m.find() && port < 0) {
+                    if (address == EXPORT_URI) {
+                        port = Integer.parseInt(m.group(2));
+                        control = m.group(1);
+                    } else {
+                        port = Integer.parseInt(m.group(1));
+                        control = m.groupCount() > 1 ? m.group(2) : null;
+                    }
                 }
                 if (line.equals("ready") && port > 0) {
                     Thread.ofVirtual().start(() -> drain(out)); // so it never blocks on a full pipe
@@ -114,6 +142,11 @@ final class PeerProcess implements AutoCloseable {
         }
         List<String> cmd = new java.util.ArrayList<>(List.of("nbdkit", "-f", "-i", "127.0.0.1", "-p", Integer.toString(port)));
         cmd.addAll(List.of(pluginAndArgs));
+        return awaitPort(cmd, port);
+    }
+
+    /** Starts {@code cmd} and waits until it accepts connections on {@code port}. */
+    private static PeerProcess awaitPort(List<String> cmd, int port) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() < deadline && p.isAlive()) {
@@ -125,7 +158,7 @@ final class PeerProcess implements AutoCloseable {
             }
         }
         p.destroyForcibly();
-        throw new IOException("nbdkit did not start: " + cmd);
+        throw new IOException("did not start: " + cmd);
     }
 
     @Override

@@ -25,14 +25,38 @@ final class Report {
         }
     }
 
+    /** A rate measured by the tool itself (fio's IOPS), one value per run; the median is reported. */
+    record Rate(String step, String tool, String unit, List<Double> values) {
+        double median() {
+            double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            int n = v.length;
+            return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        }
+    }
+
+    /** "ours reaches N× the peer's rate" for two rates of the same step. */
+    record RateRatio(String label, Rate ours, Rate peer) {
+        double ratio() {
+            return ours.median() / peer.median();
+        }
+    }
+
     private final String image;
     private final List<Measurement> measurements;
     private final List<Ratio> ratios;
+    private final List<Rate> rates;
+    private final List<RateRatio> rateRatios;
 
     Report(String image, List<Measurement> measurements, List<Ratio> ratios) {
+        this(image, measurements, ratios, List.of(), List.of());
+    }
+
+    Report(String image, List<Measurement> measurements, List<Ratio> ratios, List<Rate> rates, List<RateRatio> rateRatios) {
         this.image = image;
         this.measurements = measurements;
         this.ratios = ratios;
+        this.rates = rates;
+        this.rateRatios = rateRatios;
     }
 
     void printTable(PrintStream out) {
@@ -45,10 +69,16 @@ final class Report {
                     m.peakRssKiB() / 1024,
                     m.repositoryBytes().isPresent() ? String.format(Locale.ROOT, "%.0f", m.repositoryBytes().getAsLong() / 1048576.0) : "-");
         }
-        if (!ratios.isEmpty()) {
+        for (Rate r : rates) {
+            out.printf(Locale.ROOT, "%-70s %-32s %10.0f %s%n", r.step(), r.tool(), r.median(), r.unit());
+        }
+        if (!ratios.isEmpty() || !rateRatios.isEmpty()) {
             out.println();
             for (Ratio r : ratios) {
                 out.printf(Locale.ROOT, "%-60s %6.2fx%n", r.label(), r.speedup());
+            }
+            for (RateRatio r : rateRatios) {
+                out.printf(Locale.ROOT, "%-60s %6.2fx%n", r.label(), r.ratio());
             }
         }
     }
@@ -72,6 +102,17 @@ final class Report {
         ArrayNode ratioRows = root.putArray("ratios");
         for (Ratio r : ratios) {
             ratioRows.addObject().put("label", r.label()).put("speedup", rounded(r.speedup(), 3));
+        }
+        ArrayNode rateRows = root.putArray("rates");
+        for (Rate r : rates) {
+            ObjectNode row = rateRows.addObject().put("step", r.step()).put("tool", r.tool()).put("unit", r.unit())
+                    .put("median", rounded(r.median(), 1));
+            ArrayNode values = row.putArray("values");
+            r.values().forEach(v -> values.add(rounded(v, 1)));
+        }
+        ArrayNode rateRatioRows = root.putArray("rateRatios");
+        for (RateRatio r : rateRatios) {
+            rateRatioRows.addObject().put("label", r.label()).put("ratio", rounded(r.ratio(), 3));
         }
         Files.createDirectories(file.getParent());
         Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n");

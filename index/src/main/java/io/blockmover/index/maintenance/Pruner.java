@@ -10,6 +10,7 @@ import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import org.rocksdb.WriteBatch;
@@ -21,6 +22,7 @@ import org.slf4j.LoggerFactory;
  * manifests in one synced batch. Manifests are full, so deleting any backup never breaks another.
  * Waits for nothing: a restore of a backup being pruned reads from its own snapshot of the index
  * and finishes; a backup whose parent is pruned reuses the parent's entries from its snapshot.
+ * A held backup (an export serves it) is kept and reported as in use.
  */
 public final class Pruner {
     private static final Logger log = LoggerFactory.getLogger(Pruner.class);
@@ -43,11 +45,16 @@ public final class Pruner {
             List<Long> kept = new ArrayList<>();
             List<Long> removed = new ArrayList<>();
             List<Long> removedPacks = new ArrayList<>();
+            List<PruneReport.InUse> inUse = new ArrayList<>();
             for (List<BackupRecord> backups : byVm.values()) {
                 Set<Long> keep = retention.keep(backups, zone);
                 for (BackupRecord b : backups) {
+                    Optional<String> held = ctx.holds().heldFor(b.id());
                     if (keep.contains(b.id())) {
                         kept.add(b.id());
+                    } else if (held.isPresent()) {
+                        kept.add(b.id());
+                        inUse.add(new PruneReport.InUse(b.id(), held.get()));
                     } else {
                         removed.add(b.id());
                         removedPacks.add(b.manifestPack());
@@ -70,7 +77,7 @@ public final class Pruner {
                     }
                 }
             }
-            return new PruneReport(kept, removed, dryRun);
+            return new PruneReport(kept, removed, inUse, dryRun);
         } finally {
             ctx.gate().exitShared(stamp);
         }

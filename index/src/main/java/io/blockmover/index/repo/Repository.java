@@ -2,6 +2,7 @@ package io.blockmover.index.repo;
 
 import io.blockmover.index.backup.BackupReader;
 import io.blockmover.index.backup.BackupSpec;
+import io.blockmover.index.backup.BackupHolds;
 import io.blockmover.index.backup.BackupWriter;
 import io.blockmover.index.backup.GcFence;
 import io.blockmover.index.backup.MaintenanceGate;
@@ -118,7 +119,8 @@ public final class Repository implements AutoCloseable {
             ChunkKeys k = keys;
             CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression().level(), k));
             RepoContext ctx = new RepoContext(root, config.chunkSize(), config.packTargetSize(), db, new ManifestStore(db), new LocalPackStore(root.resolve("packs")),
-                    codecs, new MaintenanceGate(), new GcFence(), new ReaderEpochs(), new PacksInProgress(), new AtomicLong(nextBackupId(db)), tmp, new SecureRandom(), readOnly);
+                    codecs, new MaintenanceGate(), new GcFence(), new ReaderEpochs(), new PacksInProgress(), new AtomicLong(nextBackupId(db)), tmp, new SecureRandom(), readOnly,
+                    new BackupHolds());
             return new Repository(ctx, config, lock, keys);
         } catch (IOException | RuntimeException e) {
             if (db != null) {
@@ -211,6 +213,23 @@ public final class Repository implements AutoCloseable {
             ctx.gate().exitShared(stamp);
             throw e;
         }
+    }
+
+    /**
+     * Keeps a committed backup from being pruned until the hold is closed; prune reports it as
+     * kept because it is held for {@code why}.
+     */
+    public BackupHolds.Hold hold(long backupId, String why) {
+        checkOpen();
+        if (backup(backupId).isEmpty()) {
+            throw new RepositoryException("backup " + backupId + " does not exist");
+        }
+        return ctx.holds().hold(backupId, why);
+    }
+
+    /** Why the backup is held against prune (e.g. "exported"), or empty when nothing holds it. */
+    public Optional<String> heldFor(long backupId) {
+        return ctx.holds().heldFor(backupId);
     }
 
     public List<BackupRecord> backups() {

@@ -30,7 +30,7 @@ final class AuthInterceptor implements ServerInterceptor {
     private static final String BEARER = "bearer ";
     /** Calls of the proxy's own service that only read. */
     private static final Set<String> READER_METHODS = Set.of("ListBackups", "Stats", "Verify", "SubmitVerify", "WatchJob",
-            "GetJob", "ListJobs");
+            "GetJob", "ListJobs", "ListExports");
 
     private final Credentials credentials;
 

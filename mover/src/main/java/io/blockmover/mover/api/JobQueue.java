@@ -73,6 +73,9 @@ final class JobQueue implements AutoCloseable {
             }
         }
         checkFits(kind, vm, demand);
+        if (kind == JobKind.JOB_KIND_EXPORT) {
+            return serveAtOnce(kind, vm, work);
+        }
         if (queued.size() >= limits.queue()) {
             throw Status.RESOURCE_EXHAUSTED.withDescription("the proxy's queue is full (" + limits.queue()
                     + " jobs waiting); retry later").asRuntimeException();
@@ -83,6 +86,22 @@ final class JobQueue implements AutoCloseable {
         metrics.jobSubmitted(kind);
         log.info("{}: {}{} queued", job.id, label(kind), vm.isEmpty() ? "" : " of " + vm);
         dispatch();
+        return job;
+    }
+
+    /**
+     * An export serves until it is stopped, for hours while a VM runs from it: it takes no job
+     * slot, holds no disk or connection of the limits (clients connect to it), and never waits
+     * behind queued jobs.
+     */
+    private ProxyJob serveAtOnce(JobKind kind, String vm, ProxyJob.Work work) throws IOException {
+        ProxyJob job = new ProxyJob(JobTable.idOf(++sequence), kind, vm, JobDemand.NONE, work, metrics::phaseEnded);
+        metrics.jobSubmitted(kind);
+        running.put(job.id, job);
+        job.started();
+        persist(job);
+        log.info("{}: {} of {} started", job.id, label(kind), vm);
+        runner.execute(() -> run(job));
         return job;
     }
 
@@ -116,7 +135,8 @@ final class JobQueue implements AutoCloseable {
     }
 
     private boolean fits(JobDemand demand) {
-        if (running.size() >= limits.jobs() || disksInUse + demand.disks() > limits.disks()) {
+        long slots = running.values().stream().filter(j -> j.kind != JobKind.JOB_KIND_EXPORT).count();
+        if (slots >= limits.jobs() || disksInUse + demand.disks() > limits.disks()) {
             return false;
         }
         return demand.connectionsByHost().entrySet().stream()

@@ -13,6 +13,23 @@ import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.api.store.StoredJob;
 import io.blockmover.mover.api.store.TakenSnapshot;
+import io.blockmover.mover.api.v1.ExportStatus;
+import io.blockmover.mover.api.v1.InUseBackup;
+import io.blockmover.mover.api.v1.ListExportsRequest;
+import io.blockmover.mover.api.v1.ListExportsResponse;
+import io.blockmover.mover.api.v1.StartExportRequest;
+import io.blockmover.mover.api.v1.StopExportRequest;
+import io.blockmover.mover.export.BackupExport;
+import io.blockmover.mover.export.ExportOptions;
+import io.blockmover.nbd.server.ServerTls;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import io.blockmover.mover.api.v1.BackupEvent;
 import io.blockmover.mover.api.v1.BackupProxyGrpc;
 import io.blockmover.mover.api.v1.BackupRequest;
@@ -113,6 +130,9 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     private final RestoreDir restoreDir;
     private final ProxyMetrics metrics = new ProxyMetrics();
     private final JobQueue queue;
+    private final Optional<ServerTls> exportTls;
+    /** The exports being served, by the id of the export job serving each. */
+    private final Map<String, BackupExport> exports = new ConcurrentHashMap<>();
     private final ScheduledExecutorService probe = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("job-phases").daemon().factory());
 
@@ -131,7 +151,14 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
      */
     public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, JobLimits limits, Optional<Path> restoreDir,
                         Path jobTable, SnapshotRemover snapshots, VddkSettings vddk) throws IOException {
+        this(repo, settings, nbd, limits, restoreDir, jobTable, snapshots, vddk, Optional.empty());
+    }
+
+    /** @param exportTls STARTTLS for the NBD exports StartExport serves */
+    public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, JobLimits limits, Optional<Path> restoreDir,
+                        Path jobTable, SnapshotRemover snapshots, VddkSettings vddk, Optional<ServerTls> exportTls) throws IOException {
         this.vddk = vddk;
+        this.exportTls = exportTls;
         this.restoreDir = RestoreDir.of(restoreDir);
         this.repo = repo;
         this.settings = settings;
@@ -334,13 +361,130 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         });
     }
 
+    // ---- Instant restore: exports are jobs that serve until stopped ----
+
+    /** How long StartExport waits for the export to accept connections (opening a backup is quick). */
+    private static final long EXPORT_START_SECONDS = 60;
+    /** How often a serving export job looks whether it was stopped. */
+    private static final long EXPORT_POLL_MILLIS = 100;
+
+    @Override
+    public void startExport(StartExportRequest request, StreamObserver<ExportStatus> observer) {
+        answer(observer, () -> startExportJob(request));
+    }
+
+    @Override
+    public void stopExport(StopExportRequest request, StreamObserver<ExportStatus> observer) {
+        answer(observer, () -> {
+            String id = request.getExportId();
+            BackupExport export = exports.get(id);
+            if (export == null) {
+                throw Status.NOT_FOUND.withDescription("no export " + id + " is being served").asRuntimeException();
+            }
+            ExportStatus status = exportStatus(id, export);
+            queue.cancel(id, "stopped by a StopExport call");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(EXPORT_START_SECONDS);
+            while (exports.containsKey(id) && System.nanoTime() < deadline) {
+                sleep(EXPORT_POLL_MILLIS);
+            }
+            return status;
+        });
+    }
+
+    @Override
+    public void listExports(ListExportsRequest request, StreamObserver<ListExportsResponse> observer) {
+        answer(observer, () -> {
+            ListExportsResponse.Builder out = ListExportsResponse.newBuilder();
+            new TreeMap<>(exports).forEach((id, e) -> out.addExports(exportStatus(id, e)));
+            return out.build();
+        });
+    }
+
+    private ExportStatus startExportJob(StartExportRequest request) throws IOException {
+        if (!request.getListen().isEmpty() && !request.getSocket().isEmpty()) {
+            throw new IllegalArgumentException("listen and socket exclude each other");
+        }
+        BackupRecord backup = chosen(request.getBackupId(), "");
+        SocketAddress listen = !request.getSocket().isEmpty() ? UnixDomainSocketAddress.of(request.getSocket())
+                : request.getListen().isEmpty() ? new InetSocketAddress("127.0.0.1", 0) : hostPort(request.getListen());
+        ExportOptions options = new ExportOptions(backup.id(), optional(request.getDisk()), listen, request.getWritable(),
+                Optional.empty(), exportTls, request.getCacheBytes() == 0 ? ExportOptions.DEFAULT_CACHE_BYTES : request.getCacheBytes());
+        CompletableFuture<BackupExport> serving = new CompletableFuture<>();
+        ProxyJob job = queue.submit(JobKind.JOB_KIND_EXPORT, backup.vmId(), JobDemand.NONE, j -> serve(j, options, serving));
+        try {
+            return exportStatus(job.id, serving.get(EXPORT_START_SECONDS, TimeUnit.SECONDS));
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IOException(e.getCause());
+        } catch (TimeoutException e) {
+            queue.cancel(job.id, "did not start within " + EXPORT_START_SECONDS + " s");
+            throw new IOException("the export of backup " + backup.id() + " did not start within " + EXPORT_START_SECONDS + " s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while starting the export", e);
+        }
+    }
+
+    /** The export job's body: serves until cancelled, then closes the export (overlays made durable). */
+    private ExportStatus serve(ProxyJob job, ExportOptions options, CompletableFuture<BackupExport> serving) throws Exception {
+        job.phase(JobPhase.JOB_PHASE_SERVE);
+        BackupExport export;
+        try {
+            export = BackupExport.start(repo, options);
+        } catch (IOException | RuntimeException e) {
+            serving.completeExceptionally(e);
+            throw e;
+        }
+        try (export) {
+            exports.put(job.id, export);
+            serving.complete(export);
+            while (!job.cancellation.isCancelled()) {
+                Thread.sleep(EXPORT_POLL_MILLIS);
+            }
+        } finally {
+            exports.remove(job.id);
+        }
+        job.cancellation.check(); // ends the job CANCELLED, saying who stopped it
+        throw new IllegalStateException("unreachable");
+    }
+
+    private static ExportStatus exportStatus(String id, BackupExport e) {
+        return ExportStatus.newBuilder().setExportId(id).setBackupId(e.backupId()).setVm(e.vmId()).addAllUris(e.uris())
+                .setWritable(e.writable()).setOverlayDir(e.overlayDir().map(Path::toString).orElse("")).build();
+    }
+
+    private static InetSocketAddress hostPort(String text) {
+        int colon = text.lastIndexOf(':');
+        try {
+            return new InetSocketAddress(text.substring(0, colon), Integer.parseInt(text.substring(colon + 1)));
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("listen wants HOST:PORT, got '" + text + "'");
+        }
+    }
+
+    private static void sleep(long millis) throws IOException {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
     private ProxyJob pruneJob(PruneRequest request) throws IOException {
         Retention retention = new Retention(request.getKeepLast(), request.getKeepDaily(), request.getKeepWeekly(),
                 request.getKeepMonthly(), request.getKeepYearly());
         return queue.submit(JobKind.JOB_KIND_PRUNE, "", JobDemand.NONE, job -> {
             job.phase(JobPhase.JOB_PHASE_MAINTENANCE);
             PruneReport r = new Pruner(repo).run(retention, ZoneId.systemDefault(), request.getDryRun());
-            return PruneResult.newBuilder().addAllRemoved(r.removed()).addAllKept(r.kept()).setDryRun(r.dryRun()).build();
+            PruneResult.Builder out = PruneResult.newBuilder().addAllRemoved(r.removed()).addAllKept(r.kept()).setDryRun(r.dryRun());
+            r.inUse().forEach(u -> out.addInUse(InUseBackup.newBuilder().setBackupId(u.backupId()).setWhy(u.why())));
+            return out.build();
         });
     }
 

@@ -24,6 +24,8 @@ public final class Main implements Runnable {
             InitCommand.class,
             BackupCommand.class,
             RestoreCommand.class,
+            ExportCommand.class,
+            FilesCommand.class,
             VerifyCommand.class,
             ListCommand.class,
             ShowCommand.class,

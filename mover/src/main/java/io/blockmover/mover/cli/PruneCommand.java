@@ -52,6 +52,9 @@ final class PruneCommand implements Callable<Integer> {
             }
             System.out.printf("%s %d backups %s, kept %d %s%n", dryRun ? "would remove" : "removed", r.removed().size(),
                     r.removed(), r.kept().size(), r.kept());
+            for (PruneReport.InUse u : r.inUse()) {
+                System.out.println(u + ": kept; a later prune removes it once released");
+            }
             return 0;
         }
     }

@@ -98,6 +98,18 @@ final class ServeCommand implements Callable<Integer> {
             description = "Where the job table is kept (default: proxy-jobs inside the repository).")
     Path jobTable;
 
+    @Option(names = "--nbd-tls-cert", paramLabel = "PEM", description = "Serve StartExport's NBD exports with STARTTLS, this certificate chain.")
+    Path nbdTlsCert;
+
+    @Option(names = "--nbd-tls-key", paramLabel = "PEM", description = "The private key (PKCS#8) of --nbd-tls-cert.")
+    Path nbdTlsKey;
+
+    @Option(names = "--nbd-tls-ca", paramLabel = "PEM", description = "Exports require client certificates signed by this CA.")
+    Path nbdTlsCa;
+
+    @Option(names = "--nbd-tls-required", description = "Exports refuse clients that do not start TLS.")
+    boolean nbdTlsRequired;
+
     @Mixin
     PipelineOptions pipeline;
 
@@ -119,6 +131,7 @@ final class ServeCommand implements Callable<Integer> {
         Credentials credentials = credentials(grpcAddress);
         JobLimits limits = new JobLimits(maxJobs, maxDisks, maxConnectionsPerHost, maxQueue);
         Optional<InetSocketAddress> metricsAddress = Optional.ofNullable(metrics).map(ServeCommand::metricsAddress);
+        var exportTls = ExportCommand.tls(nbdTlsCert, nbdTlsKey, nbdTlsCa, nbdTlsRequired);
         CountDownLatch serverStopped = new CountDownLatch(1);
         CountDownLatch repositoryClosed = new CountDownLatch(1);
         HTTPServer scrape = null;
@@ -127,7 +140,7 @@ final class ServeCommand implements Callable<Integer> {
              ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), limits,
                      Optional.ofNullable(restoreDir), jobTable != null ? jobTable : ProxyService.defaultJobTable(repo),
                      vc == null ? ProxyService.SnapshotRemover.NONE : snapshotRemover(new VsphereControl(vc, vcenter.retry())),
-                     vddk.settings())) {
+                     vddk.settings(), exportTls)) {
             if (metricsAddress.isPresent()) {
                 scrape = service.metrics().serve(metricsAddress.get());
             }

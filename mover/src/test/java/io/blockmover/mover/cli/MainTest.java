@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Only the subcommand a run names is modelled; help and mistakes still see every command. */
 class MainTest {
-    private static final Set<String> ALL = Set.of("help", "init", "backup", "restore", "verify", "list", "show",
+    private static final Set<String> ALL = Set.of("help", "init", "backup", "restore", "export", "files", "verify", "list", "show",
             "prune", "gc", "stats", "rebuild-index", "nbd-info", "nbd-copy", "esxsim", "vm", "cbt", "serve");
 
     private static Set<String> registered(String... args) {

@@ -6,18 +6,37 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
 
-/** The fastest socket transport this machine offers: epoll on Linux, NIO elsewhere. */
-record IoTransport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends ServerChannel> serverChannel) {
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 
-    static IoTransport best() {
+/**
+ * The fastest socket transport this machine offers: epoll on Linux, NIO elsewhere; TCP or a Unix
+ * socket, as the bind address says.
+ */
+record IoTransport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends ServerChannel> serverChannel,
+                   SocketAddress bind) {
+
+    static IoTransport best(SocketAddress bind) {
+        boolean unix = bind instanceof UnixDomainSocketAddress;
         if (Epoll.isAvailable()) {
-            return new IoTransport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class);
+            return unix
+                    ? new IoTransport("epoll", EpollIoHandler.newFactory(), EpollServerDomainSocketChannel.class,
+                            new DomainSocketAddress(((UnixDomainSocketAddress) bind).getPath().toString()))
+                    : new IoTransport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class, bind);
         }
-        return new IoTransport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class);
+        return new IoTransport("nio", NioIoHandler.newFactory(),
+                unix ? NioServerDomainSocketChannel.class : NioServerSocketChannel.class, bind);
+    }
+
+    boolean isUnix() {
+        return !(bind instanceof java.net.InetSocketAddress);
     }
 
     EventLoopGroup newGroup(int threads) {

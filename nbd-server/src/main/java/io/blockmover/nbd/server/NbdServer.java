@@ -17,6 +17,9 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Files;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -47,10 +50,12 @@ public final class NbdServer implements AutoCloseable {
     private final ChannelGroup connections;
     private final RequestDispatcher dispatcher;
     private final ConnectionCount count;
+    private final SocketAddress bind;
 
     private NbdServer(EventLoopGroup group, Channel serverChannel, ChannelGroup connections, RequestDispatcher dispatcher,
-                      ConnectionCount count) {
+                      ConnectionCount count, SocketAddress bind) {
         this.count = count;
+        this.bind = bind;
         this.group = group;
         this.serverChannel = serverChannel;
         this.connections = connections;
@@ -66,7 +71,7 @@ public final class NbdServer implements AutoCloseable {
         Optional<SslContext> ssl = config.tls().isPresent()
                 ? Optional.of(ServerTlsContexts.build(config.tls().get()))
                 : Optional.empty();
-        IoTransport transport = IoTransport.best();
+        IoTransport transport = IoTransport.best(config.bind());
         EventLoopGroup group = transport.newGroup(0);
         ChannelGroup connections = new DefaultChannelGroup("nbd-connections", GlobalEventExecutor.INSTANCE);
         RequestDispatcher dispatcher = new RequestDispatcher();
@@ -75,8 +80,6 @@ public final class NbdServer implements AutoCloseable {
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
                 .channel(transport.serverChannel())
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.ALLOCATOR, ALLOCATOR)
                 .childHandler(new ChannelInitializer<>() {
                     @Override
@@ -84,16 +87,22 @@ public final class NbdServer implements AutoCloseable {
                         connections.add(ch);
                         count.opened();
                         ch.closeFuture().addListener(f -> count.closed());
+                        if (!transport.isUnix()) {
+                            ch.config().setOption(ChannelOption.TCP_NODELAY, true);
+                        }
                         long id = connectionIds.incrementAndGet();
                         ch.pipeline()
                                 .addLast(HandshakeHandler.CODEC, new ServerHandshakeCodec())
                                 .addLast(HandshakeHandler.HANDLER, new HandshakeHandler(config, catalog, ssl, id, dispatcher));
                     }
                 });
+        if (!transport.isUnix()) {
+            bootstrap.option(ChannelOption.SO_REUSEADDR, true);
+        }
         try {
-            Channel channel = bootstrap.bind(config.bind()).sync().channel();
-            NbdServer server = new NbdServer(group, channel, connections, dispatcher, count);
-            LOG.info("NBD server listening on {} ({}{})", server.localAddress(), transport.name(),
+            Channel channel = bootstrap.bind(transport.bind()).sync().channel();
+            NbdServer server = new NbdServer(group, channel, connections, dispatcher, count, config.bind());
+            LOG.info("NBD server listening on {} ({}{})", server.endpoint(), transport.name(),
                     config.tls().map(t -> t.required() ? ", TLS required" : ", TLS optional").orElse(""));
             return server;
         } catch (Exception e) {
@@ -107,9 +116,18 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    /** The bound address, with the real port when the config asked for port 0. */
+    /** The bound TCP address, with the real port when the config asked for port 0. */
     public InetSocketAddress localAddress() {
-        return (InetSocketAddress) serverChannel.localAddress();
+        if (!(serverChannel.localAddress() instanceof InetSocketAddress a)) {
+            throw new IllegalStateException("this server listens on a Unix socket: " + serverChannel.localAddress());
+        }
+        return a;
+    }
+
+    /** Where clients connect, as nbd URIs write it: {@code HOST:PORT} or the Unix socket's path. */
+    public String endpoint() {
+        return bind instanceof UnixDomainSocketAddress u ? u.getPath().toString()
+                : localAddress().getHostString() + ":" + localAddress().getPort();
     }
 
     /** Client connections open now and at most at once. */
@@ -124,5 +142,12 @@ public final class NbdServer implements AutoCloseable {
         connections.close().awaitUninterruptibly();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
         dispatcher.close();
+        if (bind instanceof UnixDomainSocketAddress u) {
+            try {
+                Files.deleteIfExists(u.getPath());
+            } catch (IOException e) {
+                LOG.warn("cannot remove the socket {}: {}", u.getPath(), e.toString());
+            }
+        }
     }
 }

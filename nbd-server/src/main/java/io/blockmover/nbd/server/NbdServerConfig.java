@@ -1,6 +1,6 @@
 package io.blockmover.nbd.server;
 
-import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
@@ -8,14 +8,14 @@ import java.util.Optional;
 /**
  * How an {@link NbdServer} runs.
  *
- * @param bind                 address to listen on (port 0 picks a free port)
+ * @param bind                 address to listen on: TCP (port 0 picks a free port) or a Unix socket's path
  * @param tls                  STARTTLS support, optionally mandatory
  * @param faults               consulted for every transmission request
  * @param maxRequestsInFlight  per connection; beyond it the server stops reading the socket
  * @param maxBytesInFlight     per connection, READ and WRITE lengths summed; same effect
  * @param handshakeTimeout     a client still negotiating after this long is disconnected
  */
-public record NbdServerConfig(InetSocketAddress bind, Optional<ServerTls> tls, FaultInjector faults,
+public record NbdServerConfig(SocketAddress bind, Optional<ServerTls> tls, FaultInjector faults,
                               int maxRequestsInFlight, long maxBytesInFlight, Duration handshakeTimeout) {
 
     public NbdServerConfig {
@@ -29,7 +29,7 @@ public record NbdServerConfig(InetSocketAddress bind, Optional<ServerTls> tls, F
     }
 
     /** Plain TCP, no faults, 64 requests or 128 MiB in flight per connection, 30 s to negotiate. */
-    public static NbdServerConfig plain(InetSocketAddress bind) {
+    public static NbdServerConfig plain(SocketAddress bind) {
         return new NbdServerConfig(bind, Optional.empty(), FaultInjector.NONE, 64, 128L << 20, Duration.ofSeconds(30));
     }
 

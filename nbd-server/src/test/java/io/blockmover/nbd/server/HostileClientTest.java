@@ -1,136 +1,29 @@
 package io.blockmover.nbd.server;
 
-import io.blockmover.nbd.protocol.NbdReply;
-import io.blockmover.nbd.protocol.NbdRequest;
-import io.blockmover.nbd.protocol.OptionReply;
-import io.blockmover.nbd.protocol.OptionRequest;
 import io.blockmover.nbd.testing.MemoryBlockDevice;
-import io.blockmover.nbd.testing.Peers;
 import io.blockmover.nbd.testing.StaticCatalog;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.List;
 
-import static io.blockmover.nbd.protocol.NbdConstants.*;
-import static org.junit.jupiter.api.Assertions.*;
+/** The hostile cases against a memory device, the emulated host's simplest export. */
+class HostileClientTest extends HostileClientCases {
+    private NbdServer server;
 
-/**
- * Garbage and hostile lengths over a real socket: the server hangs up cleanly (or answers with
- * the protocol's error), never buffers without bound, and keeps serving everyone else, including
- * a connection that was open all along.
- */
-class HostileClientTest {
-    private static NbdServer server;
-    private static InetSocketAddress address;
-    private static WireClient bystander;
-
-    @BeforeAll
-    static void start() throws IOException {
-        server = NbdServer.start(NbdServerConfig.plain(new InetSocketAddress("127.0.0.1", 0))
-                        .withHandshakeTimeout(Duration.ofSeconds(2)),
+    @Override
+    protected InetSocketAddress serve() throws IOException {
+        server = NbdServer.start(NbdServerConfig.plain(new InetSocketAddress("127.0.0.1", 0)).withHandshakeTimeout(HANDSHAKE_TIMEOUT),
                 StaticCatalog.of(new ExportCatalog.Export("disk", "", new MemoryBlockDevice(1 << 20))));
-        address = server.localAddress();
-        bystander = WireClient.negotiate(address);
-        bystander.option(new OptionRequest.Info(true, "disk", List.of()));
-        bystander.startTransmission();
+        return server.localAddress();
     }
 
-    @AfterAll
-    static void stop() throws IOException {
-        bystander.close();
+    @Override
+    protected String exportName() {
+        return "disk";
+    }
+
+    @Override
+    protected void stopServing() {
         server.close();
-    }
-
-    private static void assertStillServing() throws IOException {
-        bystander.send(NbdRequest.command(CMD_FLUSH, 77, 0, 0, 0));
-        assertEquals(NbdReply.Simple.ok(77), bystander.receive());
-        Peers.run(Duration.ofSeconds(30), "nbdinfo", "nbd://127.0.0.1:" + address.getPort() + "/disk").requireSuccess();
-    }
-
-    @Test
-    void httpRequestInsteadOfNbd() throws IOException {
-        try (WireClient c = WireClient.connect(address)) {
-            c.receive(); // greeting
-            c.sendRaw("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            assertTrue(c.closedByServer());
-        }
-        assertStillServing();
-    }
-
-    @Test
-    void badOptionMagic() throws IOException {
-        try (WireClient c = WireClient.negotiate(address)) {
-            c.sendRaw(ByteBuffer.allocate(16).putLong(0x1122334455667788L).putInt(OPT_GO).putInt(0).array());
-            assertTrue(c.closedByServer());
-        }
-        assertStillServing();
-    }
-
-    @Test
-    void hugeOptionLengthIsSkippedAndAnsweredTooBig() throws IOException {
-        try (WireClient c = WireClient.negotiate(address)) {
-            c.sendRaw(ByteBuffer.allocate(16).putLong(IHAVEOPT).putInt(OPT_INFO).putInt(4 << 20).array());
-            byte[] junk = new byte[64 * 1024];
-            for (int i = 0; i < 64; i++) {
-                c.sendRaw(junk);
-            }
-            OptionReply.Error e = c.receive();
-            assertEquals(REP_ERR_TOO_BIG, e.type());
-            assertInstanceOf(OptionReply.Ack.class, c.option(new OptionRequest.Info(true, "disk", List.of())).getLast());
-        }
-        assertStillServing();
-    }
-
-    @Test
-    void exportNameOfUnknownExportHangsUp() throws IOException {
-        try (WireClient c = WireClient.negotiate(address)) {
-            c.send(new OptionRequest.ExportName("no-such-disk"));
-            assertTrue(c.closedByServer());
-        }
-    }
-
-    @Test
-    void unknownClientFlags() throws IOException {
-        try (WireClient c = WireClient.connect(address)) {
-            c.receive();
-            c.sendRaw(new byte[] {0, 0, 1, 3});
-            assertTrue(c.closedByServer());
-        }
-    }
-
-    @Test
-    void badRequestMagicInTransmission() throws IOException {
-        try (WireClient c = WireClient.negotiate(address)) {
-            c.option(new OptionRequest.Info(true, "disk", List.of()));
-            c.sendRaw(ByteBuffer.allocate(28).putInt(0xdeadbeef).array());
-            assertTrue(c.closedByServer());
-        }
-        assertStillServing();
-    }
-
-    @Test
-    void writeLongerThanTheMaximumPayloadHangsUpWithoutBuffering() throws IOException {
-        try (WireClient c = WireClient.negotiate(address)) {
-            c.option(new OptionRequest.Info(true, "disk", List.of()));
-            c.sendRaw(ByteBuffer.allocate(28).putInt(REQUEST_MAGIC).putShort((short) 0).putShort((short) CMD_WRITE)
-                    .putLong(1).putLong(0).putInt(-1).array());
-            assertTrue(c.closedByServer());
-        }
-        assertStillServing();
-    }
-
-    @Test
-    void silentClientIsDisconnectedAfterTheHandshakeTimeout() throws IOException {
-        try (WireClient c = WireClient.connect(address)) {
-            c.receive();
-            assertTrue(c.closedByServer(), "the handshake timeout closes an idle negotiation");
-        }
     }
 }
