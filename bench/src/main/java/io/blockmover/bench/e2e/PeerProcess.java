@@ -85,7 +85,7 @@ final class PeerProcess implements AutoCloseable {
     /** {@code blockmover serve}: the backup proxy over {@code repo}, restoring files into {@code restoreDir}, once ready. */
     static PeerProcess proxy(String launcher, java.nio.file.Path repo, java.nio.file.Path restoreDir) throws IOException {
         return startUntilReady(List.of(launcher, "serve", "--no-auth", "--repo", repo.toString(), "--listen", "127.0.0.1:0",
-                "--restore-dir", restoreDir.toString()), PROXY_ADDRESS);
+                "--restore-dir", restoreDir.toString(), "--allow-source", "127.0.0.1:*"), PROXY_ADDRESS);
     }
 
     long pid() {

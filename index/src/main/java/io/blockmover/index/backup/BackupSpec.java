@@ -1,6 +1,7 @@
 package io.blockmover.index.backup;
 
 import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.manifest.Names;
 
 /**
  * What a backup is of: the VM's stable identity (e.g. its instance UUID), a free label, and the
@@ -11,7 +12,8 @@ public record BackupSpec(String vmId, String label, long parentId) {
         if (vmId == null || vmId.isBlank()) {
             throw new IllegalArgumentException("a backup needs a VM id");
         }
-        label = label == null ? "" : label;
+        Names.check("VM name", vmId);
+        label = Names.checkLabel(label);
     }
 
     public static BackupSpec full(String vmId, String label) {

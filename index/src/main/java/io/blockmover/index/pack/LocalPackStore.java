@@ -307,8 +307,12 @@ public final class LocalPackStore implements PackStore {
                 want += b.remaining();
             }
             long done = 0;
-            while (done < want) {
-                done += ch.write(parts);
+            try {
+                while (done < want) {
+                    done += ch.write(parts);
+                }
+            } catch (IOException e) {
+                throw failed("writing", path, e);
             }
             size += want;
             startWriteback();
@@ -388,8 +392,12 @@ public final class LocalPackStore implements PackStore {
         private void writeStage(int length) throws IOException {
             ByteBuffer out = stage.duplicate().limit(length).position(0);
             long pos = stageAt;
-            while (out.hasRemaining()) {
-                pos += ch.write(out, pos);
+            try {
+                while (out.hasRemaining()) {
+                    pos += ch.write(out, pos);
+                }
+            } catch (IOException e) {
+                throw failed("writing", path, e);
             }
         }
 
@@ -430,8 +438,18 @@ public final class LocalPackStore implements PackStore {
     /**
      * A pack's sync: its bytes, then (once) its name. Returns true: the name is durable from then on.
      */
+    /** An I/O error of a pack that says which pack and what was being done ("No space left on device" alone does not). */
+    static IOException failed(String operation, Path pack, IOException e) {
+        return e.getMessage() != null && e.getMessage().contains(pack.toString()) ? e
+                : new IOException(operation + " " + pack + ": " + e.getMessage(), e);
+    }
+
     private static boolean force(FileChannel ch, Path pack, boolean nameDurable) throws IOException {
-        ch.force(true);
+        try {
+            ch.force(true);
+        } catch (IOException e) {
+            throw failed("syncing", pack, e);
+        }
         if (!nameDurable) {
             fsyncParents(pack);
         }

@@ -59,7 +59,8 @@ public final class Repository implements AutoCloseable {
 
     /** Creates a repository in {@code root} (which must be empty or absent) and opens it. */
     public static Repository init(Path root, InitOptions options) throws IOException {
-        Files.createDirectories(root);
+        FileModes.narrowUmask();
+        FileModes.privateDirectory(root);
         try (DirectoryStream<Path> d = Files.newDirectoryStream(root)) {
             if (d.iterator().hasNext()) {
                 throw new RepositoryException("cannot init a repository in " + root + ": the directory is not empty");
@@ -95,6 +96,7 @@ public final class Repository implements AutoCloseable {
     }
 
     private static Repository open(Path root, char[] passphrase, boolean readOnly, boolean create) throws IOException {
+        FileModes.narrowUmask();
         RepositoryConfig config = RepositoryConfig.read(root);
         if (!create && !Files.exists(root.resolve("index").resolve("CURRENT"))) {
             // An empty new index would silently show an empty repository.

@@ -67,6 +67,7 @@ public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, 
         kv.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
         Path tmp = root.resolve(FILE + ".tmp");
         Files.writeString(tmp, sb, StandardCharsets.UTF_8);
+        FileModes.privateFile(tmp); // it holds the wrapped key
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
             ch.force(true);
         }

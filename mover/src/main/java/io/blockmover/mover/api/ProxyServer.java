@@ -45,7 +45,8 @@ public final class ProxyServer implements AutoCloseable {
                 .addService(service)
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
-                .intercept(new AuthInterceptor(credentials));
+                .intercept(new AuthInterceptor(credentials))
+                .maxInboundMessageSize(RequestLimits.MAX_MESSAGE_BYTES);
         if (tls.isPresent()) {
             // With tokens too, a client certificate is one way in, not the only one.
             builder.sslContext(sslContext(tls.get(), credentials.hasTokens() ? ClientAuth.OPTIONAL : ClientAuth.REQUIRE));

@@ -74,6 +74,7 @@ import io.blockmover.mover.transport.TransportSelection;
 import io.blockmover.mover.transport.vddk.TransportChoice;
 import io.blockmover.mover.transport.vddk.VddkSettings;
 import io.blockmover.mover.transport.vddk.VddkUri;
+import io.blockmover.mover.transport.file.FileTargetOptions;
 import io.blockmover.mover.transport.nbd.NbdAccess;
 import io.blockmover.mover.transport.nbd.NbdUri;
 import io.grpc.Status;
@@ -128,6 +129,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     private final NbdAccess nbd;
     private final VddkSettings vddk;
     private final RestoreDir restoreDir;
+    private final SourcePolicy policy;
     private final ProxyMetrics metrics = new ProxyMetrics();
     private final JobQueue queue;
     private final Optional<ServerTls> exportTls;
@@ -139,10 +141,11 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     /**
      * @param restoreDir the only directory restores may write files into; none: NBD targets only
      * @param jobTable   where the job table lives (created if missing)
+     * @param policy     the NBD servers backups may read from and restores may write to
      */
     public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, JobLimits limits, Optional<Path> restoreDir,
-                        Path jobTable, SnapshotRemover snapshots) throws IOException {
-        this(repo, settings, nbd, limits, restoreDir, jobTable, snapshots, VddkSettings.defaults());
+                        Path jobTable, SnapshotRemover snapshots, SourcePolicy policy) throws IOException {
+        this(repo, settings, nbd, limits, restoreDir, jobTable, snapshots, VddkSettings.defaults(), policy);
     }
 
     /**
@@ -150,16 +153,18 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
      *             transport and the modes, never the library
      */
     public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, JobLimits limits, Optional<Path> restoreDir,
-                        Path jobTable, SnapshotRemover snapshots, VddkSettings vddk) throws IOException {
-        this(repo, settings, nbd, limits, restoreDir, jobTable, snapshots, vddk, Optional.empty());
+                        Path jobTable, SnapshotRemover snapshots, VddkSettings vddk, SourcePolicy policy) throws IOException {
+        this(repo, settings, nbd, limits, restoreDir, jobTable, snapshots, vddk, Optional.empty(), policy);
     }
 
     /** @param exportTls STARTTLS for the NBD exports StartExport serves */
     public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, JobLimits limits, Optional<Path> restoreDir,
-                        Path jobTable, SnapshotRemover snapshots, VddkSettings vddk, Optional<ServerTls> exportTls) throws IOException {
+                        Path jobTable, SnapshotRemover snapshots, VddkSettings vddk, Optional<ServerTls> exportTls,
+                        SourcePolicy policy) throws IOException {
         this.vddk = vddk;
         this.exportTls = exportTls;
         this.restoreDir = RestoreDir.of(restoreDir);
+        this.policy = policy;
         this.repo = repo;
         this.settings = settings;
         this.nbd = new NbdAccess(nbd.resolve(), nbd.options().withRetry(nbd.options().retry().observed(metrics::nbdRetry)));
@@ -236,6 +241,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         if (request.getDisksCount() == 0) {
             throw new IllegalArgumentException("a backup of " + vm + " needs at least one disk");
         }
+        RequestLimits.check(request);
         BackupJob.Mode mode = switch (request.getMode()) {
             case BACKUP_MODE_FULL -> BackupJob.Mode.FULL;
             case BACKUP_MODE_INCREMENTAL -> BackupJob.Mode.INCREMENTAL;
@@ -246,6 +252,10 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         for (DiskSource d : request.getDisksList()) {
             if (d.getDisk().isBlank() || d.getUri().isBlank()) {
                 throw new IllegalArgumentException("every disk needs a name and a source URI");
+            }
+            policy.checkSource(d.getUri());
+            if (!d.getNbdFallback().isEmpty()) {
+                policy.checkSource(d.getNbdFallback());
             }
             // A vddk:// disk holds NBD connections only if it falls back to its NBD export.
             Optional<String> nbdSide = VddkUri.isVddk(d.getUri()) ? optional(d.getNbdFallback()) : Optional.of(d.getUri());
@@ -306,6 +316,10 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         if (request.getTarget().isBlank()) {
             throw new IllegalArgumentException("a restore needs a target: a file, a directory, an NBD URI or a vddk:// URI");
         }
+        RequestLimits.check(request);
+        if (RestoreTargets.isRemote(request.getTarget())) {
+            policy.checkRestoreTarget(request.getTarget());
+        }
         BackupRecord backup = chosen(request.getBackupId(), request.getVm());
         List<DiskRecord> disks = BackupChoice.disks(backup, optional(request.getDisk()));
         boolean toNbd = RestoreTargets.isRemote(request.getTarget());
@@ -317,9 +331,11 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         List<RestoreJob.Target> targets = new ArrayList<>();
         for (DiskRecord d : disks) {
             targets.add(new RestoreJob.Target(d, toNbd ? request.getTarget() : restoreDir.file(toDirectory
-                    ? Path.of(request.getTarget()).resolve(RestoreJob.fileName(backup, d)).toString() : request.getTarget()).toString()));
+                    ? RestoreTargets.fileIn(restoreDir.directory(request.getTarget()), backup.vmId(), d.diskId()).toString()
+                    : request.getTarget()).toString()));
         }
-        RestoreJob.Request restore = new RestoreJob.Request(backup, targets, request.getOverwrite());
+        RestoreJob.Request restore = new RestoreJob.Request(backup, targets,
+                FileTargetOptions.DEFAULT.withOverwrite(request.getOverwrite()));
         // Disks are restored one after the other: one disk, and one target's connections, at a time.
         List<NbdUri> nbdTargets = RestoreTargets.isNbdUri(request.getTarget()) ? List.of(nbd.uri(request.getTarget())) : List.of();
         return queue.submit(JobKind.JOB_KIND_RESTORE, backup.vmId(), demand(1, nbdTargets), job -> {
@@ -339,6 +355,10 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     }
 
     private ProxyJob verifyJob(VerifyRequest request) throws IOException {
+        RequestLimits.check(request);
+        if (!request.getAgainstUri().isEmpty()) {
+            policy.checkSource(request.getAgainstUri());
+        }
         BackupRecord backup = chosen(request.getBackupId(), "");
         List<DiskRecord> disks = BackupChoice.disks(backup, optional(request.getDisk()));
         VerifyJob.Request verify = new VerifyJob.Request(backup, disks, optional(request.getAgainstUri()), 1.0);

@@ -32,6 +32,11 @@ final class RestoreDir {
         return root.isPresent() && Files.isDirectory(inside(target));
     }
 
+    /** The directory {@code target} names, inside the restore directory. */
+    Path directory(String target) {
+        return inside(target);
+    }
+
     /** The file {@code target} names, its parent directories created, checked to lie inside. */
     Path file(String target) throws IOException {
         Path p = inside(target);

@@ -1,6 +1,7 @@
 package io.blockmover.mover.cli;
 
 import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.manifest.Names;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.pipeline.BackupInputs;
 import io.blockmover.mover.pipeline.BackupJob;
@@ -144,6 +145,7 @@ final class BackupCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--vm needs --vcenter");
         }
         List<DiskName> diskNames = diskNames();
+        Names.checkLabel(label);
         String vm = diskNames.getFirst().vm();
         for (DiskName n : diskNames) {
             if (!n.vm().equals(vm)) {

@@ -1,5 +1,7 @@
 package io.blockmover.mover.cli;
 
+import io.blockmover.index.manifest.Names;
+
 /**
  * The identity a backup records for a disk: the VM it belongs to and the disk within it. Taken
  * from {@code --name VM/DISK}, or from the export name: {@code vm01/disk-2000@snap-1} (the
@@ -12,6 +14,8 @@ record DiskName(String vm, String disk) {
         if (vm.isBlank() || disk.isBlank()) {
             throw new IllegalArgumentException("a disk name needs a VM and a disk: '" + vm + "/" + disk + "'");
         }
+        Names.check("VM name", vm);
+        Names.check("disk name", disk);
     }
 
     static DiskName parse(String text) {

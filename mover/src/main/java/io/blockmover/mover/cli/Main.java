@@ -88,6 +88,15 @@ public final class Main implements Runnable {
             System.err.println("blockmover: " + e.getMessage());
             return 1;
         }
+        cl.setParameterExceptionHandler((ex, ignored) -> {
+            CommandLine cmd = ex.getCommandLine();
+            java.util.List<String> secrets = SecretArguments.secrets(cmd.getCommandSpec(), args);
+            cmd.getErr().println("blockmover: " + SecretArguments.mask(ex.getMessage(), secrets));
+            if (!CommandLine.UnmatchedArgumentException.printSuggestions(ex, cmd.getErr())) {
+                cmd.getErr().println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for the options.");
+            }
+            return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (debug) {
                 ex.printStackTrace(cmd.getErr());

@@ -1,5 +1,7 @@
 package io.blockmover.mover.cli;
 
+import io.blockmover.mover.pipeline.UserMessages;
+
 import io.blockmover.index.repo.Repository;
 import picocli.CommandLine.Option;
 
@@ -27,8 +29,11 @@ final class RepositoryOptions {
     /** The passphrase if one was given, else null (an unencrypted repository needs none). */
     char[] passphrase() throws IOException {
         if (passphraseFile != null) {
-            String text = Files.readString(passphraseFile, StandardCharsets.UTF_8);
-            return text.strip().toCharArray();
+            try {
+                return Files.readString(passphraseFile, StandardCharsets.UTF_8).strip().toCharArray();
+            } catch (IOException e) {
+                throw new IOException("reading the passphrase file " + passphraseFile + ": " + UserMessages.describe(e), e);
+            }
         }
         String env = System.getenv(PASSPHRASE_ENV);
         return env == null || env.isEmpty() ? null : env.toCharArray();

@@ -6,6 +6,8 @@ import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.pipeline.RestoreJob;
 import io.blockmover.mover.transport.TransportSelection;
 import io.blockmover.mover.pipeline.TransferCounters;
+import io.blockmover.mover.transport.RestoreTargets;
+import io.blockmover.mover.transport.file.FileTargetOptions;
 import io.blockmover.nbd.units.Sizes;
 
 import picocli.CommandLine.ArgGroup;
@@ -13,6 +15,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,6 +51,14 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Overwrite existing files.")
     boolean force;
 
+    @Option(names = "--keep-partial",
+            description = "When a restore to a file fails, keep its incomplete NAME.partial instead of removing it.")
+    boolean keepPartial;
+
+    @Option(names = "--mode", paramLabel = "OCTAL",
+            description = "Permissions of restored files, whatever the umask (default 0600: a disk image is the VM's data).")
+    String mode;
+
     @Mixin
     JsonOption output;
 
@@ -74,13 +85,15 @@ final class RestoreCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("backup " + backup.id() + " has " + disks.size()
                         + " disks; choose one with --disk, or restore all with --to-dir DIR");
             }
+            FileTargetOptions fileOptions = new FileTargetOptions(force, keepPartial,
+                    mode == null ? FileTargetOptions.OWNER_ONLY : FileTargetOptions.parseMode(mode));
             List<RestoreJob.Target> targets = new ArrayList<>();
             for (DiskRecord d : disks) {
                 targets.add(new RestoreJob.Target(d, destination.to != null ? destination.to
-                        : destination.toDir.resolve(RestoreJob.fileName(backup, d)).toString()));
+                        : RestoreTargets.fileIn(destination.toDir, backup.vmId(), d.diskId()).toString()));
             }
             RestoreJob.Result result = new RestoreJob(repo, pipeline.settings(),
-                    new TransportSelection(connection.access(pipeline.connections), vddk.settings()), interruption.cancellation()).run(new RestoreJob.Request(backup, targets, force),
+                    new TransportSelection(connection.access(pipeline.connections), vddk.settings()), interruption.cancellation()).run(new RestoreJob.Request(backup, targets, fileOptions),
                     (disk, counters) -> display.track(backup.vmId() + "/" + disk, counters));
             display.close();
             List<Object> results = new ArrayList<>();

@@ -10,7 +10,9 @@ import io.blockmover.mover.api.Credentials;
 import io.blockmover.mover.api.JobLimits;
 import io.blockmover.mover.api.ProxyServer;
 import io.blockmover.mover.api.ProxyService;
+import io.blockmover.mover.api.ListenCheck;
 import io.blockmover.mover.api.Role;
+import io.blockmover.mover.api.SourcePolicy;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -19,6 +21,7 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -72,6 +75,19 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--restore-dir", paramLabel = "DIR",
             description = "Restores may write files only inside DIR (created if missing); without it, only to NBD exports.")
     Path restoreDir;
+
+    @Option(names = "--allow-source", paramLabel = "HOST:PORT|DIR",
+            description = "NBD servers backups and verifies may read from: HOST:PORT (* allowed in HOST, or as the port), "
+                    + "or a directory whose Unix sockets are allowed. Repeat for each; none are allowed without it.")
+    List<String> allowSources = new ArrayList<>();
+
+    @Option(names = "--allow-restore-to", paramLabel = "HOST:PORT|DIR",
+            description = "NBD servers restores may write to, in --allow-source's form; without it, restores go to files only.")
+    List<String> allowRestoreTargets = new ArrayList<>();
+
+    @Option(names = "--insecure-listen",
+            description = "Allow plaintext gRPC on an address other than loopback (anyone who reaches it may call).")
+    boolean insecureListen;
 
     @Option(names = "--metrics", paramLabel = "[HOST:]PORT",
             description = "Serve Prometheus metrics at http://HOST:PORT/metrics; a bare port listens on 127.0.0.1 (default: none).")
@@ -128,6 +144,8 @@ final class ServeCommand implements Callable<Integer> {
         // Bad flags fail before the repository is locked.
         Optional<ProxyServer.Tls> tls = tls();
         InetSocketAddress grpcAddress = EsxSimCommand.address(listen, "--listen");
+        ListenCheck.check(grpcAddress, tls.isPresent(), insecureListen);
+        SourcePolicy policy = SourcePolicy.of(allowSources, allowRestoreTargets);
         Credentials credentials = credentials(grpcAddress);
         JobLimits limits = new JobLimits(maxJobs, maxDisks, maxConnectionsPerHost, maxQueue);
         Optional<InetSocketAddress> metricsAddress = Optional.ofNullable(metrics).map(ServeCommand::metricsAddress);
@@ -140,7 +158,7 @@ final class ServeCommand implements Callable<Integer> {
              ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), limits,
                      Optional.ofNullable(restoreDir), jobTable != null ? jobTable : ProxyService.defaultJobTable(repo),
                      vc == null ? ProxyService.SnapshotRemover.NONE : snapshotRemover(new VsphereControl(vc, vcenter.retry())),
-                     vddk.settings(), exportTls)) {
+                     vddk.settings(), exportTls, policy)) {
             if (metricsAddress.isPresent()) {
                 scrape = service.metrics().serve(metricsAddress.get());
             }

@@ -2,6 +2,7 @@ package io.blockmover.mover.pipeline;
 
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
+import io.blockmover.index.manifest.Names;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.transport.DiskSource;
 import io.blockmover.mover.transport.TransportSelection;
@@ -47,6 +48,8 @@ public final class BackupInputs implements AutoCloseable {
 
     public static BackupInputs open(Repository repo, String vm, BackupJob.Mode mode, List<Source> sources,
                                     TransportSelection transports) throws IOException {
+        Names.check("VM name", vm);
+        sources.forEach(s -> Names.check("disk name", s.diskId()));
         BackupInputs in = new BackupInputs();
         try {
             Optional<BackupRecord> parent = mode == BackupJob.Mode.FULL ? Optional.empty() : repo.latest(vm);

@@ -7,7 +7,9 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 
 import java.io.IOException;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
@@ -16,7 +18,10 @@ import java.util.concurrent.Semaphore;
  * Writes one disk of a backup to a target. Chunks are read from the repository (decompressed,
  * decrypted and digest-checked by the reader) on the worker threads, up to {@code chunksInFlight}
  * at once, and written as they come; runs of zero chunks become one write-zeroes request (which
- * a fresh file target skips, leaving holes). The target is flushed at the end.
+ * a fresh file target skips, leaving holes). The target is flushed and committed at the end.
+ * <p>On failure the target is abandoned (a file target removes its partial file) and the error
+ * says where the first failing chunk was and what the target was left holding: the ranges not
+ * written are everything from the lowest chunk that was not acknowledged to the end.
  */
 public final class DiskRestore {
     private final DiskReader reader;
@@ -27,6 +32,9 @@ public final class DiskRestore {
     private final Cancellation cancellation;
     private final Semaphore permits;
     private final FirstFailure failure = new FirstFailure();
+    /** Offsets of chunks and zero runs sent to the target and not yet acknowledged. */
+    private final ConcurrentSkipListSet<Long> unacknowledged = new ConcurrentSkipListSet<>();
+    private volatile long failedAt = -1;
 
     public DiskRestore(DiskReader reader, DiskTarget target, Executor workers, int chunksInFlight,
                        TransferCounters counters, Cancellation cancellation) {
@@ -44,6 +52,30 @@ public final class DiskRestore {
         if (target.capacity() < capacity) {
             throw new IOException("the target holds " + target.capacity() + " bytes, the disk needs " + capacity);
         }
+        long[] next = {0};
+        try {
+            copy(capacity, next);
+            target.flush().get();
+            target.commit();
+        } catch (IOException | RuntimeException | ExecutionException | InterruptedException e) {
+            Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+            long unwritten = unacknowledged.isEmpty() ? next[0] : Math.min(next[0], unacknowledged.first());
+            String left = target.abandon(Math.min(unwritten, capacity), capacity);
+            String where = failedAt >= 0 ? "the chunk at offset " + failedAt + ": " : "";
+            if (cause instanceof InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted; " + left, ie);
+            }
+            if (cause instanceof CancellationException c) {
+                c.addSuppressed(new IOException(left));
+                throw c;
+            }
+            throw new IOException(where + cause.getMessage() + "; " + left, cause);
+        }
+    }
+
+    /** Sends every chunk to the target; {@code next[0]} is where the loop stopped. */
+    private void copy(long capacity, long[] next) throws IOException, InterruptedException {
         int chunkSize = reader.chunkSize();
         long zeroStart = -1;
         try {
@@ -60,23 +92,24 @@ public final class DiskRestore {
                     zeroStart = -1;
                 }
                 permits.acquire();
+                next[0] = offset + chunkSize;
+                unacknowledged.add(offset);
                 long at = offset;
                 int length = (int) Math.min(chunkSize, capacity - offset);
                 workers.execute(() -> copyChunk(at, length));
             }
-            if (zeroStart >= 0 && !failure.happened()) {
-                zero(zeroStart, capacity - zeroStart);
+            if (!failure.happened()) {
+                if (zeroStart >= 0) {
+                    zero(zeroStart, capacity - zeroStart);
+                }
+                next[0] = capacity;
             }
         } finally {
             permits.acquireUninterruptibly(chunksInFlight);
             permits.release(chunksInFlight);
+            next[0] = Math.min(next[0], capacity);
         }
         failure.rethrow();
-        try {
-            target.flush().get();
-        } catch (ExecutionException e) {
-            throw new IOException("flushing the restore target: " + e.getCause().getMessage(), e.getCause());
-        }
     }
 
     private void copyChunk(long offset, int length) {
@@ -86,28 +119,38 @@ public final class DiskRestore {
             buf.writerIndex(length);
         } catch (Throwable t) {
             buf.release();
-            failure.record(t);
+            fail(offset, t);
             permits.release();
             return;
         }
         // The target owns and releases the buffer from here on.
         target.write(offset, buf, false).whenComplete((v, err) -> {
             if (err != null) {
-                failure.record(err);
+                fail(offset, err);
             } else {
+                unacknowledged.remove(offset);
                 counters.completed(length);
             }
             permits.release();
         });
     }
 
+    private void fail(long offset, Throwable t) {
+        if (!failure.happened()) {
+            failedAt = offset;
+        }
+        failure.record(t);
+    }
+
     private void zero(long offset, long length) throws InterruptedException {
         permits.acquire();
+        unacknowledged.add(offset);
         CompletableFuture<Void> f = target.writeZeroes(offset, length, ZeroOptions.DEFAULT);
         f.whenComplete((v, err) -> {
             if (err != null) {
-                failure.record(err);
+                fail(offset, err);
             } else {
+                unacknowledged.remove(offset);
                 counters.skippedZeros(length);
             }
             permits.release();

@@ -7,6 +7,7 @@ import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.transport.DiskTarget;
 import io.blockmover.mover.transport.RestoreTargets;
 import io.blockmover.mover.transport.TransportSelection;
+import io.blockmover.mover.transport.file.FileTargetOptions;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -15,16 +16,18 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
- * Restores disks of one backup, each to a raw file (created sparse), an NBD export or a VM's disk
- * through VDDK (a vddk:// URI), every chunk digest-checked as it is read. The CLI and the API decide where each disk goes; this
+ * Restores disks of one backup, each to a raw file (created sparse, under a partial name until
+ * complete), an NBD export or a VM's disk through VDDK (a vddk:// URI), every chunk digest-checked
+ * as it is read. A failure names the backup, the disk, the chunk's offset and what the target was
+ * left holding. The CLI and the API decide where each disk goes; this
  * does the rest the same way for both.
  */
 public final class RestoreJob {
     /** One disk and where it goes: a file path, an NBD URI or a vddk:// URI. */
     public record Target(DiskRecord disk, String where) {}
 
-    /** @param overwrite replace an existing file (an NBD export is always written) */
-    public record Request(BackupRecord backup, List<Target> targets, boolean overwrite) {}
+    /** @param files how files are written: overwrite, keep a failed restore's partial file, mode (an NBD export is always written) */
+    public record Request(BackupRecord backup, List<Target> targets, FileTargetOptions files) {}
 
     public record DiskOutcome(String diskId, String where, TransferCounters.Snapshot counters) {}
 
@@ -43,11 +46,6 @@ public final class RestoreJob {
         this.cancellation = cancellation;
     }
 
-    /** The file name a disk gets when it is restored into a directory. */
-    public static String fileName(BackupRecord backup, DiskRecord disk) {
-        return backup.vmId().replace('/', '_') + "-" + disk.diskId() + ".raw";
-    }
-
     public Result run(Request request, ProgressListener progress) throws IOException, InterruptedException {
         ExecutorService workers = Executors.newFixedThreadPool(settings.workers(),
                 Thread.ofPlatform().name("restore-", 0).daemon().factory());
@@ -57,8 +55,11 @@ public final class RestoreJob {
                 DiskRecord d = t.disk();
                 TransferCounters counters = new TransferCounters(d.capacity());
                 progress.track(d.diskId(), counters);
-                try (DiskTarget target = RestoreTargets.open(t.where(), d.capacity(), request.overwrite(), transports)) {
+                try (DiskTarget target = RestoreTargets.open(t.where(), d.capacity(), request.files(), transports)) {
                     new DiskRestore(reader.disk(d.diskId()), target, workers, settings.chunksInFlight(), counters, cancellation).run();
+                } catch (IOException e) {
+                    throw new IOException("restoring backup " + request.backup().id() + " disk " + d.diskId() + " to " + t.where()
+                            + " failed: " + e.getMessage(), e);
                 }
                 out.add(new DiskOutcome(d.diskId(), t.where(), counters.snapshot()));
             }

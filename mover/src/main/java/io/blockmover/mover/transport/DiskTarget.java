@@ -1,5 +1,7 @@
 package io.blockmover.mover.transport;
 
+import java.io.IOException;
+
 import io.netty.buffer.ByteBuf;
 import java.util.concurrent.CompletableFuture;
 
@@ -36,6 +38,21 @@ public interface DiskTarget extends AutoCloseable {
 
     /** Makes every acknowledged write durable. */
     CompletableFuture<Void> flush();
+
+    /**
+     * The restore wrote, checked and flushed everything: make it visible (a file target renames
+     * its partial file to the final name). Nothing to do for a target written in place.
+     */
+    default void commit() throws IOException {}
+
+    /**
+     * The restore failed with {@code [unwrittenFrom, capacity)} not (all) written: undo what can
+     * be undone and say, for the error line, what is left. A target written in place can only
+     * name the range.
+     */
+    default String abandon(long unwrittenFrom, long capacity) {
+        return "bytes " + unwrittenFrom + " to " + capacity + " of the target were left unwritten: it holds old and restored data";
+    }
 
     @Override
     void close();

@@ -29,7 +29,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * What the proxy tests share: an emulated host with one VM of one disk, a repository, and the
- * proxy serving it over loopback gRPC, restores allowed to write files inside the test's directory.
+ * proxy serving it over loopback gRPC, restores allowed to write files inside the test's directory,
+ * backups to read from loopback NBD servers and no restore to write to an NBD export.
  */
 final class ProxyFixture implements AutoCloseable {
     static final long DISK = 32L << 20;
@@ -55,7 +56,7 @@ final class ProxyFixture implements AutoCloseable {
             vm = sim.host().requireVm("vm01");
             r = Repository.init(dir.resolve("repo"), InitOptions.defaults().withChunkSize(CHUNK));
             service = new ProxyService(r, new PipelineSettings(16, 2, 2), nbd, limits, Optional.of(dir),
-                    dir.resolve("jobs"), ProxyService.SnapshotRemover.NONE);
+                    dir.resolve("jobs"), ProxyService.SnapshotRemover.NONE, SourcePolicy.of(List.of("127.0.0.1:*"), List.of()));
             s = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0), service, Optional.empty(), Credentials.none());
         } catch (Exception | Error e) {
             if (r != null) {

@@ -55,10 +55,10 @@ class ProxyRecoveryTest {
             };
             // A start that cannot reach the host keeps the snapshot on record for the next one.
             new ProxyService(repo, PipelineSettings.DEFAULT, NbdAccess.DEFAULT, JobLimits.DEFAULT, Optional.empty(), table,
-                    unreachable).close();
+                    unreachable, SourcePolicy.NOTHING).close();
             assertEquals(1, vm.snapshots().size());
             try (ProxyService service = new ProxyService(repo, PipelineSettings.DEFAULT, NbdAccess.DEFAULT, JobLimits.DEFAULT,
-                    Optional.empty(), table, host)) {
+                    Optional.empty(), table, host, SourcePolicy.NOTHING)) {
                 assertTrue(vm.snapshots().isEmpty(), "the snapshot the crashed job took is gone");
                 List<Job> jobs = list(service);
                 assertEquals(List.of("job-7", "job-8"), jobs.stream().map(Job::getId).toList());
@@ -71,7 +71,7 @@ class ProxyRecoveryTest {
             // Recorded as failed, with no snapshot left to remove: a second restart finds nothing to do.
             vm.createSnapshot("blockmover-job-7");
             try (ProxyService again = new ProxyService(repo, PipelineSettings.DEFAULT, NbdAccess.DEFAULT, JobLimits.DEFAULT,
-                    Optional.empty(), table, host)) {
+                    Optional.empty(), table, host, SourcePolicy.NOTHING)) {
                 assertEquals(1, vm.snapshots().size(), "a snapshot not recorded as left behind is not touched");
                 assertEquals(2, list(again).size());
             }

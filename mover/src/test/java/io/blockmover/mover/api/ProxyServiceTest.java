@@ -262,7 +262,7 @@ class ProxyServiceTest {
         TestCertificates pki = TestCertificates.create(dir.resolve("pki"));
         try (ProxyServer tls = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0),
                 new ProxyService(repo, PipelineSettings.DEFAULT, NbdAccess.DEFAULT, new JobLimits(1, 4, 8, 10), Optional.empty(),
-                        dir.resolve("tls-jobs"), ProxyService.SnapshotRemover.NONE),
+                        dir.resolve("tls-jobs"), ProxyService.SnapshotRemover.NONE, SourcePolicy.NOTHING),
                 Optional.of(new ProxyServer.Tls(pki.serverCert(), pki.serverKey(), Optional.of(pki.caCert()))),
                 Credentials.of(Optional.empty(), java.util.Map.of()))) {
             SslContextBuilder trusting = GrpcSslContexts.forClient().trustManager(pki.caCert().toFile());

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -45,7 +46,8 @@ class VddkProxyTest {
             VddkSettings settings = new VddkSettings(TransportChoice.VDDK, Optional.of(VddkFixture.libDir()), Optional.of(vddk.config()),
                     VddkSettings.DEFAULT_MODES, Optional.empty(), 2, true);
             try (ProxyService service = new ProxyService(repo, new PipelineSettings(16, 2, 2), NbdAccess.DEFAULT,
-                         new JobLimits(1, 4, 8, 10), Optional.empty(), dir.resolve("jobs"), ProxyService.SnapshotRemover.NONE, settings);
+                         new JobLimits(1, 4, 8, 10), Optional.empty(), dir.resolve("jobs"), ProxyService.SnapshotRemover.NONE, settings,
+                         SourcePolicy.of(List.of("127.0.0.1:*"), List.of()));
                  ProxyServer server = ProxyServer.start(new InetSocketAddress("127.0.0.1", 0), service, Optional.empty(),
                          Credentials.none())) {
                 ManagedChannel channel = NettyChannelBuilder.forAddress(server.address()).usePlaintext().build();

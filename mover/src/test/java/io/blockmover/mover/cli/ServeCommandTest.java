@@ -51,7 +51,8 @@ class ServeCommandTest {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             Process proxy = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
                     "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve", "--no-auth",
-                    "--repo", repo.toString(), "--listen", "127.0.0.1:0").redirectErrorStream(true).start();
+                    "--repo", repo.toString(), "--listen", "127.0.0.1:0", "--allow-source", "127.0.0.1:*")
+                    .redirectErrorStream(true).start();
             ManagedChannel channel = null;
             try {
                 int port = awaitReady(proxy);

@@ -6,6 +6,7 @@ import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.transport.DiskSource;
 import io.blockmover.mover.transport.file.FileDiskTarget;
+import io.blockmover.mover.transport.file.FileTargetOptions;
 import io.blockmover.mover.transport.nbd.ConnectOptions;
 import io.blockmover.mover.transport.nbd.NbdDiskSource;
 import io.blockmover.mover.transport.nbd.NbdUri;
@@ -91,7 +92,7 @@ final class EmulatedVm {
         Path file = dir.resolve("restore-" + backupId + "-" + diskId + ".raw");
         ExecutorService workers = Executors.newFixedThreadPool(2);
         try (var reader = repo.openBackup(backupId);
-             FileDiskTarget target = FileDiskTarget.create(file, reader.disk(diskId).capacity(), true)) {
+             FileDiskTarget target = FileDiskTarget.create(file, reader.disk(diskId).capacity(), FileTargetOptions.DEFAULT.withOverwrite(true))) {
             new DiskRestore(reader.disk(diskId), target, workers, 8, new TransferCounters(target.capacity()),
                     new Cancellation()).run();
         } finally {

@@ -81,7 +81,7 @@ class QemuDirtyBitmapBackupTest {
         Path out = dir.resolve("restored-" + backupId + ".raw");
         var workers = java.util.concurrent.Executors.newFixedThreadPool(2);
         try (var reader = repo.openBackup(backupId);
-             var target = io.blockmover.mover.transport.file.FileDiskTarget.create(out, reader.disk("disk").capacity(), false)) {
+             var target = io.blockmover.mover.transport.file.FileDiskTarget.create(out, reader.disk("disk").capacity(), io.blockmover.mover.transport.file.FileTargetOptions.DEFAULT)) {
             new DiskRestore(reader.disk("disk"), target, workers, 8, new TransferCounters(target.capacity()), new Cancellation()).run();
         } finally {
             workers.shutdown();

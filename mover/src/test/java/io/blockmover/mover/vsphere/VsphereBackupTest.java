@@ -76,7 +76,8 @@ class VsphereBackupTest {
     static String restoredSha(Repository repo, long backupId, String disk, Path target) throws Exception {
         var workers = Executors.newFixedThreadPool(2);
         try (var reader = repo.openBackup(backupId);
-             FileDiskTarget t = FileDiskTarget.create(target, reader.disk(disk).capacity(), true)) {
+             FileDiskTarget t = FileDiskTarget.create(target, reader.disk(disk).capacity(),
+                     io.blockmover.mover.transport.file.FileTargetOptions.DEFAULT.withOverwrite(true))) {
             new DiskRestore(reader.disk(disk), t, workers, 8, new TransferCounters(t.capacity()), new Cancellation()).run();
         } finally {
             workers.shutdown();

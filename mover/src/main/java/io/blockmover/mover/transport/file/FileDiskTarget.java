@@ -12,7 +12,9 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -23,7 +25,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A raw image file as a restore target. The file is created empty and sized to the disk, so it
+ * A raw image file as a restore target. It is written under a temporary name beside the final
+ * one, {@code NAME.partial}, and renamed to {@code NAME} only by {@link #commit()}, after every
+ * chunk was written, checked and synced: a failed or killed restore never leaves a file with
+ * wrong contents under the name asked for. A failed restore removes its partial file unless told
+ * to keep it. The file's mode is set explicitly (0600 by default), whatever the umask.
+ * <p>The file is created empty and sized to the disk, so it
  * reads as zeros everywhere: zero runs are then not written at all and stay holes (a sparse
  * restore). Writes are positional and thread-safe, done in the caller's thread.
  * <p>Every {@value #WRITEBACK_EVERY_MIB} MiB written, a background thread syncs the file, so the
@@ -36,7 +43,11 @@ public final class FileDiskTarget implements DiskTarget {
     private static final int WRITE_CHUNK = 8 << 20;
     private static final long WRITEBACK_EVERY_MIB = 64;
 
+    static final String PARTIAL_SUFFIX = ".partial";
+
     private final Path path;
+    private final Path partial;
+    private final FileTargetOptions options;
     private final FileChannel channel;
     private final long capacity;
     private final ExecutorService writeback = Executors.newSingleThreadExecutor(
@@ -44,32 +55,52 @@ public final class FileDiskTarget implements DiskTarget {
     private final AtomicLong unsynced = new AtomicLong();
     private final AtomicBoolean syncing = new AtomicBoolean();
     private volatile IOException writebackFailure;
+    private boolean committed;
 
-    private FileDiskTarget(Path path, FileChannel channel, long capacity) {
+    private FileDiskTarget(Path path, Path partial, FileTargetOptions options, FileChannel channel, long capacity) {
         this.path = path;
+        this.partial = partial;
+        this.options = options;
         this.channel = channel;
         this.capacity = capacity;
     }
 
+    public static Path partialOf(Path path) {
+        return path.resolveSibling(path.getFileName() + PARTIAL_SUFFIX);
+    }
+
     /**
-     * Creates {@code path} as a sparse file of {@code capacity} bytes. An existing file is
-     * refused unless {@code overwrite}, so a mistyped path never destroys data.
+     * Starts a restore to {@code path}: creates {@code path.partial} as a sparse file of
+     * {@code capacity} bytes (replacing one a failed restore kept). An existing file at the final
+     * name is refused unless {@code overwrite}, so a mistyped path never destroys data.
      */
-    public static FileDiskTarget create(Path path, long capacity, boolean overwrite) throws IOException {
-        if (!overwrite && Files.exists(path) && !(Files.isRegularFile(path) && Files.size(path) == 0)) {
+    public static FileDiskTarget create(Path path, long capacity, FileTargetOptions options) throws IOException {
+        if (!options.overwrite() && Files.exists(path) && !(Files.isRegularFile(path) && Files.size(path) == 0)) {
             throw new FileAlreadyExistsException(path.toString(), null, "exists; pass --force to overwrite it");
         }
-        FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.READ, StandardOpenOption.TRUNCATE_EXISTING);
+        Path partial = partialOf(path);
+        if (Files.isSymbolicLink(partial) || Files.exists(partial) && !Files.isRegularFile(partial)) {
+            throw new FileAlreadyExistsException(partial.toString(), null, "is not a regular file; remove it first");
+        }
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ,
+                    StandardOpenOption.TRUNCATE_EXISTING, LinkOption.NOFOLLOW_LINKS);
+            // Explicitly, not at creation: the umask would narrow (or, at 000, not narrow) the mode asked for.
+            Files.setPosixFilePermissions(partial, options.mode());
+        } catch (IOException e) {
+            throw new IOException("creating " + partial + ": " + e.getMessage(), e);
+        }
         try {
             if (capacity > 0) {
                 ch.write(ByteBuffer.allocate(1), capacity - 1);
             }
         } catch (IOException e) {
             ch.close();
-            throw e;
+            Files.deleteIfExists(partial);
+            throw new IOException("sizing " + partial + " to " + capacity + " bytes: " + e.getMessage(), e);
         }
-        return new FileDiskTarget(path, ch, capacity);
+        return new FileDiskTarget(path, partial, options, ch, capacity);
     }
 
     @Override
@@ -109,7 +140,7 @@ public final class FileDiskTarget implements DiskTarget {
             }
             return CompletableFuture.completedFuture(null);
         } catch (IOException e) {
-            return CompletableFuture.failedFuture(new IOException("writing " + path + " at offset " + offset + ": " + e.getMessage(), e));
+            return CompletableFuture.failedFuture(new IOException("writing " + partial + " at offset " + offset + ": " + e.getMessage(), e));
         } finally {
             data.release();
         }
@@ -145,7 +176,7 @@ public final class FileDiskTarget implements DiskTarget {
     private void checkWriteback() throws IOException {
         IOException e = writebackFailure;
         if (e != null) {
-            throw new IOException("syncing " + path + ": " + e.getMessage(), e);
+            throw new IOException("syncing " + partial + ": " + e.getMessage(), e);
         }
     }
 
@@ -168,7 +199,35 @@ public final class FileDiskTarget implements DiskTarget {
             return CompletableFuture.failedFuture(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return CompletableFuture.failedFuture(new IOException("interrupted while syncing " + path, e));
+            return CompletableFuture.failedFuture(new IOException("interrupted while syncing " + partial, e));
+        }
+    }
+
+    /** Gives the synced partial file its final name, and syncs the directory so the name survives a crash. */
+    @Override
+    public void commit() throws IOException {
+        try {
+            channel.force(true);
+            Files.move(partial, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            committed = true;
+            try (FileChannel dir = FileChannel.open(path.toAbsolutePath().getParent(), StandardOpenOption.READ)) {
+                dir.force(true);
+            }
+        } catch (IOException e) {
+            throw new IOException("renaming " + partial + " to " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public String abandon(long unwrittenFrom, long capacity) {
+        if (options.keepPartial()) {
+            return "the incomplete image is kept as " + partial + " (--keep-partial); nothing was written to " + path;
+        }
+        try {
+            Files.deleteIfExists(partial);
+            return "the incomplete " + partial + " was removed; nothing was written to " + path;
+        } catch (IOException e) {
+            return "removing the incomplete " + partial + " failed (" + e.getMessage() + "); nothing was written to " + path;
         }
     }
 
@@ -183,8 +242,11 @@ public final class FileDiskTarget implements DiskTarget {
         }
         try {
             channel.close();
+            if (!committed && !options.keepPartial()) {
+                Files.deleteIfExists(partial); // an error that skipped abandon(): never leave a stray image
+            }
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException("closing " + partial + ": " + e.getMessage(), e);
         }
     }
 }
