@@ -20,7 +20,7 @@ TEST_PACKAGES := $(BUILD_PACKAGES) qemu-utils nbdkit libnbd-bin nbd-server gnutl
 # Peers the end-to-end benchmark compares with.
 BENCH_PACKAGES := $(TEST_PACKAGES) restic borgbackup fio
 
-.PHONY: build test run bench bench-ci clean build-deps test-deps bench-deps run-deps
+.PHONY: build test torture run bench bench-ci clean build-deps test-deps bench-deps run-deps
 
 build: build-deps
 	$(MVN) -q -DskipTests package
@@ -29,6 +29,12 @@ build: build-deps
 
 test: test-deps
 	$(MVN) verify
+
+# The nightly variant of the kill tests: 200 SIGKILLs of the real backup, restore and proxy
+# (make test runs 20), and the property tests with ten times the tries.
+torture: test-deps
+	BM_KILL_POINTS=200 JQWIK_TRIES=10000 $(MVN) -pl mover,nbd-server,index -am verify \
+		-Dtest='KillPipelineTest,*PropertiesTest' -Dsurefire.failIfNoSpecifiedTests=false
 
 run: build run-deps
 	./scripts/demo.sh

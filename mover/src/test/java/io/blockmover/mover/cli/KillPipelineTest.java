@@ -1,0 +1,215 @@
+package io.blockmover.mover.cli;
+
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.repo.InitOptions;
+import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.api.v1.BackupProxyGrpc;
+import io.blockmover.mover.api.v1.BackupRequest;
+import io.blockmover.mover.api.v1.DiskSource;
+import io.blockmover.mover.api.v1.RestoreRequest;
+import io.blockmover.nbd.esx.DiskContent;
+import io.blockmover.nbd.esx.EsxSimulator;
+import io.blockmover.nbd.esx.HostSpec;
+import io.blockmover.nbd.esx.Profile;
+import io.blockmover.nbd.esx.Snapshot;
+import io.blockmover.nbd.esx.SnapshotDisk;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static io.blockmover.nbd.testing.Digests.sha256;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * SIGKILL of the real pipeline at random points: the {@code blockmover backup} and
+ * {@code blockmover restore} processes reading from the emulated host over NBD, and the proxy
+ * ({@code blockmover serve}) while it runs a job. A kill runs no shutdown hook and no finally:
+ * what survives is what was durable. After each: no partial backup is visible, the newest backups
+ * verify, no restored file with wrong contents sits at the final name, and the next run succeeds.
+ * <p>{@code BM_KILL_POINTS} points in all (default 20, {@code make torture} 200), two fifths each
+ * for backups and restores, one fifth for the proxy; {@code BM_KILL_SEED} repeats a run.
+ */
+class KillPipelineTest {
+    private static final long DISK = 32L << 20;
+    private static final Pattern PROXY = Pattern.compile("blockmover proxy: grpc 127\\.0\\.0\\.1:(\\d+)");
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void sigkillAtRandomPointsLosesNothingAndLeavesNothingWrong() throws Exception {
+        int points = Integer.parseInt(System.getenv().getOrDefault("BM_KILL_POINTS", "20"));
+        long seed = Long.parseLong(System.getenv().getOrDefault("BM_KILL_SEED", Long.toString(System.nanoTime())));
+        Random random = new Random(seed);
+        String why = "seed " + seed + " (BM_KILL_SEED)";
+        Path repo = dir.resolve("repo");
+        Repository.init(repo, InitOptions.defaults().withChunkSize(256 << 10)).close();
+        try (EsxSimulator sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(13, 1, 1, DISK, Profile.RANDOM, true)))) {
+            Snapshot snap = sim.host().requireVm("vm01").createSnapshot("s1");
+            SnapshotDisk disk = snap.disks().getFirst();
+            String expected = DiskContent.sha256Of(disk::read, disk.capacity());
+            String source = "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/vm01/disk-2000@s1";
+            List<String> backup = List.of("backup", "--repo", repo.toString(), "--no-progress", "--full", "--source", source);
+            Path restored = dir.resolve("restored.raw");
+            List<String> restore = List.of("restore", "--repo", repo.toString(), "--backup", "1", "--to", restored.toString(), "--force");
+
+            // One uncut run of each measures how long a kill may come after the start.
+            long backupMillis = timed(backup);
+            long restoreMillis = timed(restore);
+            assertEquals(expected, sha256(restored));
+            Files.delete(restored);
+
+            int backups = points * 2 / 5;
+            int restores = points * 2 / 5;
+            int proxies = points - backups - restores;
+            int backupsCut = 0;
+            int restoresCut = 0;
+            for (int i = 0; i < backups; i++) {
+                int before = committed(repo).size();
+                long at = killAt(backup, random, backupMillis);
+                List<BackupRecord> after = committed(repo);
+                assertTrue(after.size() == before || after.size() == before + 1, why);
+                backupsCut += after.size() == before ? 1 : 0;
+                verifyNewest(repo, after.size() - before + 1, why + ", backup killed at " + at + " ms");
+                assertEquals(0, Main.execute(backup.toArray(String[]::new)), "the next backup succeeds: " + why);
+            }
+            for (int i = 0; i < restores; i++) {
+                long at = killAt(restore, random, restoreMillis);
+                if (Files.exists(restored)) {
+                    assertEquals(expected, sha256(restored), "a file at the final name is the whole restore: " + why + ", at " + at + " ms");
+                    Files.delete(restored);
+                } else {
+                    restoresCut++;
+                }
+                assertEquals(0, Main.execute(restore.stream().filter(a -> !a.equals("--force")).toArray(String[]::new)),
+                        "the next restore succeeds without --force: " + why);
+                assertEquals(expected, sha256(restored), why);
+                Files.delete(restored);
+            }
+            Path restoreDir = Files.createDirectories(dir.resolve("proxy-restores"));
+            for (int i = 0; i < proxies; i++) {
+                killProxyDuringJob(repo, restoreDir, source, i % 2 == 0, random, why);
+                Path file = restoreDir.resolve("p.raw");
+                if (Files.exists(file)) {
+                    assertEquals(expected, sha256(file), "a file the proxy restored is whole: " + why);
+                    Files.delete(file);
+                }
+                verifyNewest(repo, 2, why + ", proxy killed");
+            }
+            // Where the kills landed, so a run whose kills all missed the work is visible.
+            System.out.printf("kill points (%s): %d backups, %d cut before their commit; %d restores, %d cut before the rename; "
+                    + "%d proxy jobs; uncut backup %d ms, restore %d ms%n", why, backups, backupsCut, restores, restoresCut, proxies,
+                    backupMillis, restoreMillis);
+            assertTrue(backups == 0 || backupsCut > 0, "some backup kill landed before the commit: " + why);
+            assertTrue(restores == 0 || restoresCut > 0, "some restore kill landed before the rename: " + why);
+        }
+    }
+
+    private static List<String> command(List<String> args) {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(args);
+        return cmd;
+    }
+
+    private long timed(List<String> args) throws Exception {
+        long start = System.nanoTime();
+        Process p = new ProcessBuilder(command(args)).redirectErrorStream(true).redirectOutput(dir.resolve("uncut.log").toFile()).start();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), Files.readString(dir.resolve("uncut.log")));
+        return (System.nanoTime() - start) / 1_000_000;
+    }
+
+    /** Starts the command and SIGKILLs it at a random point of its expected run; returns the point (ms). */
+    private long killAt(List<String> args, Random random, long expectedMillis) throws Exception {
+        long at = expectedMillis / 4 + (long) (random.nextDouble() * expectedMillis);
+        Process p = new ProcessBuilder(command(args)).redirectErrorStream(true).redirectOutput(dir.resolve("killed.log").toFile()).start();
+        if (!p.waitFor(at, TimeUnit.MILLISECONDS)) {
+            p.destroyForcibly(); // SIGKILL
+        }
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        return at;
+    }
+
+    private static List<BackupRecord> committed(Path repo) throws Exception {
+        try (Repository r = Repository.open(repo, null)) {
+            return r.backups();
+        }
+    }
+
+    /** The newest backups verify completely (the older ones did when they were newest). */
+    private static void verifyNewest(Path repo, int count, String why) throws Exception {
+        List<BackupRecord> all = committed(repo);
+        for (BackupRecord b : all.subList(Math.max(0, all.size() - count), all.size())) {
+            assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--backup", Long.toString(b.id()), "--no-progress"),
+                    "backup " + b.id() + " verifies: " + why);
+        }
+    }
+
+    /** Starts the proxy, starts a backup (or a restore) through it, and SIGKILLs the proxy while the job runs. */
+    private void killProxyDuringJob(Path repo, Path restoreDir, String source, boolean backup, Random random, String why)
+            throws Exception {
+        Process proxy = new ProcessBuilder(command(List.of("serve", "--repo", repo.toString(), "--listen", "127.0.0.1:0",
+                "--allow-source", "127.0.0.1:*", "--restore-dir", restoreDir.toString()))).redirectErrorStream(true).start();
+        ManagedChannel channel = null;
+        try {
+            int port = awaitReady(proxy);
+            channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+            var stub = BackupProxyGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.MINUTES);
+            var events = backup
+                    ? stub.backup(BackupRequest.newBuilder().setVm("vm01").addDisks(DiskSource.newBuilder().setDisk("disk-2000")
+                            .setUri(source)).build())
+                    : stub.restore(RestoreRequest.newBuilder().setBackupId(1).setTarget("p.raw").setOverwrite(true).build());
+            Thread.sleep(random.nextInt(1500));
+            proxy.destroyForcibly();
+            assertTrue(proxy.waitFor(60, TimeUnit.SECONDS), why);
+            try {
+                events.forEachRemaining(e -> { });
+            } catch (io.grpc.StatusRuntimeException expected) {
+                // the proxy died under the call, or the job ended first
+            }
+        } finally {
+            if (channel != null) {
+                channel.shutdownNow();
+            }
+            proxy.destroyForcibly();
+            proxy.waitFor(60, TimeUnit.SECONDS);
+        }
+        assertEquals(0, Main.execute("backup", "--repo", repo.toString(), "--no-progress", "--source", source),
+                "the next run succeeds: " + why);
+    }
+
+    private static int awaitReady(Process proxy) throws Exception {
+        BufferedReader out = new BufferedReader(new InputStreamReader(proxy.getInputStream(), StandardCharsets.UTF_8));
+        int port = -1;
+        StringBuilder seen = new StringBuilder();
+        for (String line; (line = out.readLine()) != null; ) {
+            seen.append(line).append('\n');
+            Matcher m = PROXY.matcher(line);
+            if (m.find()) {
+                port = Integer.parseInt(m.group(1));
+            }
+            if (line.equals("ready") && port > 0) {
+                Thread.ofVirtual().start(() -> out.lines().forEach(l -> { }));
+                return port;
+            }
+        }
+        throw new AssertionError("the proxy exited before it was ready:\n" + seen);
+    }
+}
