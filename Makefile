@@ -33,7 +33,7 @@ test: test-deps
 # The nightly variant of the kill tests: 200 SIGKILLs of the real backup, restore and proxy
 # (make test runs 20), and the property tests with ten times the tries.
 torture: test-deps
-	BM_KILL_POINTS=200 JQWIK_TRIES=10000 $(MVN) -pl mover,nbd-server,index -am verify \
+	BM_KILL_POINTS=200 $(MVN) -pl mover,nbd-server,index -am verify -Djqwik.tries.default=10000 \
 		-Dtest='KillPipelineTest,*PropertiesTest' -Dsurefire.failIfNoSpecifiedTests=false
 
 run: build run-deps

@@ -155,6 +155,9 @@ public final class ChunkCodec implements AutoCloseable {
      */
     private boolean worthCompressing(ByteBuffer src) {
         int n = src.remaining();
+        if (n <= MIN_SAMPLE * SAMPLES) {
+            return true; // too short to sample (a disk's short last chunk): compressing it whole costs little
+        }
         int sample = Math.max(MIN_SAMPLE, Math.min(SAMPLE, n / 32));
         int stride = n / SAMPLES;
         compressed.clear();
