@@ -206,7 +206,8 @@ public final class EsxSimCommand implements Callable<Integer> {
     static String vmNameOf(Path image) {
         String stem = image.getFileName().toString().replaceFirst("\\.[^.]*$", "");
         String name = stem.replaceAll("[^A-Za-z0-9._-]", "-");
-        return name.isEmpty() ? "image" : name.substring(0, Math.min(64, name.length()));
+        name = name.substring(0, Math.min(64, name.length()));
+        return name.isEmpty() || name.equals(".") || name.equals("..") ? "image" : name;
     }
 
     private static void closeAll(List<ImageContent> images) {

@@ -77,6 +77,10 @@ public final class EsxHost {
     }
 
     private VirtualMachine addVm(String name, List<DiskConfig> diskConfigs, ContentSource contents) {
+        if (!ExportNames.isValidComponent(name)) {
+            // The name becomes export names, which backups turn into file names.
+            throw new IllegalArgumentException("bad VM name '" + name + "' (1 to 64 letters, digits, '.', '_', '-'; not . or ..)");
+        }
         if (vm(name).isPresent()) {
             throw new IllegalArgumentException("a VM named " + name + " exists already");
         }

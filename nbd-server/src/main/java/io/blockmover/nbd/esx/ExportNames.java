@@ -19,8 +19,9 @@ public final class ExportNames {
 
     private ExportNames() {}
 
+    /** A name fit for an export name and, on the backup side, a file name: never "." or "..". */
     public static boolean isValidComponent(String s) {
-        return s != null && COMPONENT.matcher(s).matches();
+        return s != null && COMPONENT.matcher(s).matches() && !s.equals(".") && !s.equals("..");
     }
 
     public static String live(String vm, int deviceKey) {
