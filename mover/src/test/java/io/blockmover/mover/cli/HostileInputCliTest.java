@@ -182,6 +182,14 @@ class HostileInputCliTest {
 
         Run retry = cli("restore", "--repo", repo, "--to", target.toString());
         assertFalse(retry.err().contains("--force"), "a failed restore left nothing to force over: " + retry.err());
+
+        // An NBD export cannot be rolled back: the line names what was left unwritten, from at most the failed chunk on.
+        Run toNbd = cli("restore", "--repo", repo, "--to", "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/vm01/disk-2000");
+        assertEquals(1, toNbd.exit());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("the chunk at offset (\\d+): .*bytes (\\d+) to (\\d+) of the target "
+                + "were left unwritten").matcher(toNbd.err());
+        assertTrue(m.find(), toNbd.err());
+        assertTrue(Long.parseLong(m.group(2)) <= Long.parseLong(m.group(1)) && Long.parseLong(m.group(3)) == DISK, toNbd.err());
     }
 
     @Test

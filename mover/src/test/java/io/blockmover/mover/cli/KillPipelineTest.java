@@ -59,7 +59,13 @@ class KillPipelineTest {
         String why = "seed " + seed + " (BM_KILL_SEED)";
         Path repo = dir.resolve("repo");
         Repository.init(repo, InitOptions.defaults().withChunkSize(256 << 10)).close();
-        try (EsxSimulator sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(13, 1, 1, DISK, Profile.RANDOM, true)))) {
+        int backups = points * 2 / 5;
+        int restores = points * 2 / 5;
+        int proxies = points - backups - restores;
+        // A VM of its own for each killed backup: the same data again would all deduplicate, and
+        // a kill could not be seen to land after chunks were stored.
+        try (EsxSimulator sim = EsxSimulator.start(EsxSimulator.Options.plain(
+                new HostSpec(13, backups + 1, 1, DISK, Profile.RANDOM, true)))) {
             Snapshot snap = sim.host().requireVm("vm01").createSnapshot("s1");
             SnapshotDisk disk = snap.disks().getFirst();
             String expected = DiskContent.sha256Of(disk::read, disk.capacity());
@@ -74,22 +80,35 @@ class KillPipelineTest {
             assertEquals(expected, sha256(restored));
             Files.delete(restored);
 
-            int backups = points * 2 / 5;
-            int restores = points * 2 / 5;
-            int proxies = points - backups - restores;
+            Window backupWindow = new Window(backupMillis);
+            Window restoreWindow = new Window(restoreMillis);
             int backupsCut = 0;
+            int backupsMidWrite = 0;
             int restoresCut = 0;
+            int restoresMidWrite = 0;
             for (int i = 0; i < backups; i++) {
+                String vm = String.format("vm%02d", i + 2);
+                sim.host().requireVm(vm).createSnapshot("s1");
+                List<String> fresh = List.of("backup", "--repo", repo.toString(), "--no-progress", "--full", "--source",
+                        "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/" + vm + "/disk-2000@s1");
                 int before = committed(repo).size();
-                long at = killAt(backup, random, backupMillis);
+                long packBytes = bytesUnder(repo.resolve("packs"));
+                long at = killAt(fresh, backupWindow.next(random));
+                // Measured before the repository is opened again: opening may clear what the killed process left.
+                boolean stored = bytesUnder(repo.resolve("packs")) > packBytes;
                 List<BackupRecord> after = committed(repo);
                 assertTrue(after.size() == before || after.size() == before + 1, why);
                 backupsCut += after.size() == before ? 1 : 0;
+                backupsMidWrite += after.size() == before && stored ? 1 : 0;
+                backupWindow.landed(at, !stored, after.size() > before);
                 verifyNewest(repo, after.size() - before + 1, why + ", backup killed at " + at + " ms");
-                assertEquals(0, Main.execute(backup.toArray(String[]::new)), "the next backup succeeds: " + why);
+                assertEquals(0, Main.execute(fresh.toArray(String[]::new)), "the next backup succeeds: " + why);
             }
             for (int i = 0; i < restores; i++) {
-                long at = killAt(restore, random, restoreMillis);
+                long at = killAt(restore, restoreWindow.next(random));
+                boolean writing = Files.exists(Path.of(restored + ".partial"));
+                restoresMidWrite += writing ? 1 : 0;
+                restoreWindow.landed(at, !writing && !Files.exists(restored), Files.exists(restored));
                 if (Files.exists(restored)) {
                     assertEquals(expected, sha256(restored), "a file at the final name is the whole restore: " + why + ", at " + at + " ms");
                     Files.delete(restored);
@@ -112,11 +131,11 @@ class KillPipelineTest {
                 verifyNewest(repo, 2, why + ", proxy killed");
             }
             // Where the kills landed, so a run whose kills all missed the work is visible.
-            System.out.printf("kill points (%s): %d backups, %d cut before their commit; %d restores, %d cut before the rename; "
-                    + "%d proxy jobs; uncut backup %d ms, restore %d ms%n", why, backups, backupsCut, restores, restoresCut, proxies,
-                    backupMillis, restoreMillis);
-            assertTrue(backups == 0 || backupsCut > 0, "some backup kill landed before the commit: " + why);
-            assertTrue(restores == 0 || restoresCut > 0, "some restore kill landed before the rename: " + why);
+            System.out.printf("kill points (%s): %d backups, %d cut before their commit (%d after storing chunks); %d restores, "
+                    + "%d cut before the rename (%d while writing); %d proxy jobs; uncut backup %d ms, restore %d ms%n", why, backups,
+                    backupsCut, backupsMidWrite, restores, restoresCut, restoresMidWrite, proxies, backupMillis, restoreMillis);
+            assertTrue(backups == 0 || backupsMidWrite > 0, "some backup kill landed after chunks were stored, before the commit: " + why);
+            assertTrue(restores == 0 || restoresMidWrite > 0, "some restore kill landed while the image was written: " + why);
         }
     }
 
@@ -136,15 +155,50 @@ class KillPipelineTest {
         return (System.nanoTime() - start) / 1_000_000;
     }
 
-    /** Starts the command and SIGKILLs it at a random point of its expected run; returns the point (ms). */
-    private long killAt(List<String> args, Random random, long expectedMillis) throws Exception {
-        long at = expectedMillis / 4 + (long) (random.nextDouble() * expectedMillis);
+    /**
+     * Where kills may land, in ms after the start: the whole uncut run at first, then narrowed to
+     * the work itself as kills land too early (before the process did anything: JVM start-up) or
+     * too late (after it finished), so most of a short run's points fall inside the pipeline.
+     */
+    private static final class Window {
+        private long from;
+        private long to;
+
+        Window(long uncutMillis) {
+            this.from = 0;
+            this.to = uncutMillis;
+        }
+
+        long next(Random random) {
+            return from + (long) (random.nextDouble() * Math.max(1, to - from));
+        }
+
+        void landed(long at, boolean tooEarly, boolean tooLate) {
+            if (tooEarly) {
+                from = Math.max(from, Math.min(at, to - 100));
+            } else if (tooLate) {
+                to = Math.min(to, Math.max(at, from + 100));
+            }
+        }
+    }
+
+    /** Starts the command and SIGKILLs it {@code at} ms after the start (unless it ended first); returns {@code at}. */
+    private long killAt(List<String> args, long at) throws Exception {
         Process p = new ProcessBuilder(command(args)).redirectErrorStream(true).redirectOutput(dir.resolve("killed.log").toFile()).start();
         if (!p.waitFor(at, TimeUnit.MILLISECONDS)) {
             p.destroyForcibly(); // SIGKILL
         }
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         return at;
+    }
+
+    private static long bytesUnder(Path d) throws Exception {
+        if (!Files.exists(d)) {
+            return 0;
+        }
+        try (Stream<Path> files = Files.walk(d)) {
+            return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+        }
     }
 
     private static List<BackupRecord> committed(Path repo) throws Exception {
@@ -176,7 +230,7 @@ class KillPipelineTest {
                     ? stub.backup(BackupRequest.newBuilder().setVm("vm01").addDisks(DiskSource.newBuilder().setDisk("disk-2000")
                             .setUri(source)).build())
                     : stub.restore(RestoreRequest.newBuilder().setBackupId(1).setTarget("p.raw").setOverwrite(true).build());
-            Thread.sleep(random.nextInt(1500));
+            Thread.sleep(random.nextInt(1000));
             proxy.destroyForcibly();
             assertTrue(proxy.waitFor(60, TimeUnit.SECONDS), why);
             try {

@@ -78,6 +78,12 @@ public final class FileDiskTarget implements DiskTarget {
         if (!options.overwrite() && Files.exists(path) && !(Files.isRegularFile(path) && Files.size(path) == 0)) {
             throw new FileAlreadyExistsException(path.toString(), null, "exists; pass --force to overwrite it");
         }
+        if (Files.exists(path) && !Files.isRegularFile(path)) {
+            // A block device would need its zero runs written (a fresh file reads as zeros, a device
+            // does not) and a partial file beside it would land in /dev: serve it over NBD instead.
+            throw new IOException(path + " is not a regular file; restore to a file, or to a device through an NBD "
+                    + "server (qemu-nbd, nbdkit) with --to nbd://...");
+        }
         Path partial = partialOf(path);
         if (Files.isSymbolicLink(partial) || Files.exists(partial) && !Files.isRegularFile(partial)) {
             throw new FileAlreadyExistsException(partial.toString(), null, "is not a regular file; remove it first");
