@@ -1,12 +1,13 @@
 package io.blockmover.index;
 
 import io.blockmover.index.chunk.ChunkCodec;
-import io.blockmover.index.chunk.ChunkDamagedException;
-import io.blockmover.index.chunk.ChunkId;
 import io.blockmover.index.chunk.ChunkKeys;
+import io.blockmover.index.format.ChunkDamagedException;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.format.PackFormat;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
-import io.blockmover.index.pack.PackFormat;
+import io.blockmover.index.pack.PackRecords;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -25,9 +26,9 @@ import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
 
-import static io.blockmover.index.pack.PackFormat.H_HEADER_CRC;
-import static io.blockmover.index.pack.PackFormat.H_PAYLOAD_CRC;
-import static io.blockmover.index.pack.PackFormat.RECORD_HEADER;
+import static io.blockmover.index.format.PackFormat.H_HEADER_CRC;
+import static io.blockmover.index.format.PackFormat.H_PAYLOAD_CRC;
+import static io.blockmover.index.format.PackFormat.RECORD_HEADER;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
@@ -35,7 +36,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Random and mutated bytes into the readers of what a repository stores: backup records (the
- * catalog and its copy in packs), pack headers, and chunk records, mutated the way a bug or an
+ * catalog and its copy in packs), pack headers, and chunk records (framing, then payload), mutated the way a bug or an
  * attacker would, with their CRCs recomputed so the checks behind the CRC (lengths, GCM tag,
  * zstd frame, digest) are reached. Nothing but the reader's own error escapes, a record never
  * makes the reader allocate beyond its chunk size, and nothing returns wrong data.
@@ -139,7 +140,7 @@ class ReaderPropertiesTest {
                                                  @ForAll boolean encrypted, @ForAll @IntRange(min = 0, max = 3) int cut) {
         ChunkCodec codec = encrypted ? sealed : plain;
         ChunkId id = codec.digest(ByteBuffer.wrap(chunk));
-        ByteBuffer[] parts = codec.encode(id, ByteBuffer.wrap(chunk));
+        ByteBuffer[] parts = PackRecords.frameChunk(id, codec.encode(id, ByteBuffer.wrap(chunk)));
         ByteBuffer record = ByteBuffer.allocate(parts[0].remaining() + parts[1].remaining());
         for (ByteBuffer p : parts) {
             record.put(p.duplicate());
@@ -156,7 +157,7 @@ class ReaderPropertiesTest {
             ByteBuffer dst = ByteBuffer.allocate(CHUNK);
             long before = THREADS.getCurrentThreadAllocatedBytes();
             try {
-                int n = codec.decode(ByteBuffer.wrap(bytes), id, dst);
+                int n = codec.decode(PackRecords.openChunk(ByteBuffer.wrap(bytes), id, CHUNK), id, dst);
                 assertArrayEquals(chunk, Arrays.copyOf(dst.array(), n), "a record that decodes is the chunk itself");
             } catch (Throwable t) {
                 assertInstanceOf(ChunkDamagedException.class, t, "only the reader's own error: " + t);
