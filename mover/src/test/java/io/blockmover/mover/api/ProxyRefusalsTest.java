@@ -76,9 +76,11 @@ class ProxyRefusalsTest {
         }
         assertEquals(Status.Code.INVALID_ARGUMENT, backupStatus(many.build()));
         assertEquals(0, proxy.listBackups(ListBackupsRequest.getDefaultInstance()).getBackupsCount(), "nothing recorded");
-        try (Stream<Path> all = Files.walk(dir.getParent())) {
-            assertFalse(all.anyMatch(p -> p.getFileName().toString().equals("outside")), "nothing written outside");
+        // Only the test's own tree and its parent's name: walking all of /tmp would race with other processes.
+        try (Stream<Path> all = Files.walk(dir)) {
+            assertFalse(all.anyMatch(p -> p.getFileName().toString().equals("outside")), "nothing written");
         }
+        assertFalse(Files.exists(dir.resolveSibling("outside")), "nothing written outside");
     }
 
     @Test
