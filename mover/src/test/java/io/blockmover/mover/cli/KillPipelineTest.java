@@ -229,7 +229,7 @@ class KillPipelineTest {
     /** Starts the proxy, starts a backup (or a restore) through it, and SIGKILLs the proxy while the job runs. */
     private void killProxyDuringJob(Path repo, Path restoreDir, String source, boolean backup, Random random, String why)
             throws Exception {
-        Process proxy = new ProcessBuilder(command(List.of("serve", "--repo", repo.toString(), "--listen", "127.0.0.1:0",
+        Process proxy = new ProcessBuilder(command(List.of("serve", "--no-auth", "--repo", repo.toString(), "--listen", "127.0.0.1:0",
                 "--allow-source", "127.0.0.1:*", "--restore-dir", restoreDir.toString()))).redirectErrorStream(true).start();
         ManagedChannel channel = null;
         try {
