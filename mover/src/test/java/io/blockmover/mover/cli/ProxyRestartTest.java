@@ -70,7 +70,7 @@ class ProxyRestartTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 Main.class.getName(), "serve", "--debug", "--repo", repo.toString(), "--listen", "127.0.0.1:0",
-                "--token-file", tokens.toString(), "--metrics", "0").redirectErrorStream(true);
+                "--token-file", tokens.toString(), "--metrics", "0", "--allow-source", "127.0.0.1:*").redirectErrorStream(true);
         pb.environment().put(RepositoryOptions.PASSPHRASE_ENV, PASSPHRASE);
         Process p = pb.start();
         StringBuffer output = new StringBuffer();
