@@ -30,8 +30,9 @@ build: build-deps
 test: test-deps
 	$(MVN) verify
 
+# make run REPO=s3: the repository in a bucket of s3proxy (a real S3 server on loopback).
 run: build run-deps
-	./scripts/demo.sh
+	REPO=$(REPO) ./scripts/demo.sh
 
 bench: build bench-deps
 	./blockmover bench
@@ -41,7 +42,7 @@ bench-ci: build bench-deps
 
 clean:
 	$(MVN) -q clean
-	rm -rf data
+	rm -rf data data-s3
 
 build-deps:
 	@./scripts/install-packages $(BUILD_PACKAGES)

@@ -78,6 +78,7 @@ public final class Bench implements Callable<Integer> {
         String vm = image.getFileName().toString().replaceFirst("\\.raw$", "");
 
         List<Measurement> measured = new ArrayList<>();
+        S3Steps s3;
         Map<String, Measurement> byKey = new java.util.HashMap<>();
         // The reference image as a VM disk of the emulated host: snapshots and changed block
         // tracking as vSphere gives them; every tool reads the same snapshot export.
@@ -104,6 +105,13 @@ public final class Bench implements Callable<Integer> {
                 byKey.put(step.tool() + "|" + step.step(), m);
             }
             checkRestore(processes, nbd + s2.export(), restored);
+            // The same three, with the repository in an object store; restic restores beside it from the same server.
+            s3 = new S3Steps(bm, processes, work);
+            for (Measurement m : s3.measure(nbd + s1.export(), s1.changeId(), nbd + s2.export(), s2.changeId(), image, n, logical,
+                    FULL, INCREMENTAL, RESTORE)) {
+                measured.add(m);
+                byKey.put(m.tool() + "|" + m.step(), m);
+            }
             // The proxy's untimed warm-up: a full and an incremental of vm01, which shares nothing
             // with the image, so that its code paths are as warm as a proxy's that has run for a while.
             EsxControl.SnapshotDisk w1 = control.snapshot("vm01", "w1").getFirst();
@@ -128,7 +136,7 @@ public final class Bench implements Callable<Integer> {
         }
 
         Report report = new Report(image.getFileName() + " (" + logical / 1048576 + " MiB), a VM disk of the emulated host",
-                measured, ratios(byKey));
+                measured, ratios(byKey), figures(s3.cost()));
         report.printTable(System.out);
         Path out = (results != null ? results : home.resolve("bench/results"))
                 .resolve((ci ? "ci-" : "") + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
@@ -243,9 +251,26 @@ public final class Bench implements Callable<Integer> {
         out.add(new Report.Ratio("VDDK ReadAsync on 1 handle vs Read on 4 handles, same disk -> null",
                 m.get(VIA_VDDK_ONE + "|" + TRANSPORT_READ), m.get(VIA_VDDK_HANDLES + "|" + TRANSPORT_READ)));
         out.add(controlShare(m));
+        out.add(new Report.Ratio("full backup into s3proxy vs into a local repository (goal >= 0.7)",
+                m.get(S3Steps.TOOL + "|" + FULL), m.get(OURS + "|" + FULL)));
+        out.add(new Report.Ratio("incremental 1% into s3proxy vs into a local repository (goal >= 0.5)",
+                m.get(S3Steps.TOOL + "|" + INCREMENTAL), m.get(OURS + "|" + INCREMENTAL)));
+        out.add(new Report.Ratio("restore from s3proxy: blockmover vs restic restore (same server)",
+                m.get(S3Steps.TOOL + "|" + RESTORE), m.get(S3Steps.RESTIC + "|" + RESTORE)));
+        out.add(new Report.Ratio("restore from s3proxy vs from a local repository",
+                m.get(S3Steps.TOOL + "|" + RESTORE), m.get(OURS + "|" + RESTORE)));
         out.add(new Report.Ratio("esxsim serving random data vs nbdkit pattern (target >= 0.8)",
                 m.get("nbdcopy <- esxsim (random)|" + TO_NULL), m.get("nbdcopy <- nbdkit pattern|" + TO_NULL)));
         return out;
+    }
+
+    /** The object store's bill: requests per GiB the backups stored. */
+    private static List<Report.Figure> figures(S3Steps.Cost c) {
+        return List.of(
+                new Report.Figure("S3 requests per GiB stored, full backup", c.fullPerGiB(), "requests/GiB"),
+                new Report.Figure("S3 requests of the full backup", c.fullRequests(), "requests"),
+                new Report.Figure("S3 requests per GiB stored, 1% incremental", c.incrementalPerGiB(), "requests/GiB"),
+                new Report.Figure("S3 requests of the 1% incremental", c.incrementalRequests(), "requests"));
     }
 
     private List<Step> fullSteps(String uri, String changeId, Path image, Path repo) {
@@ -422,7 +447,7 @@ public final class Bench implements Callable<Integer> {
                 new Measurement(b.step(), b.tool(), logical, bs, OptionalLong.empty()));
     }
 
-    private static Measurement measure(Processes processes, Step step, int runs, long logical) throws Exception {
+    static Measurement measure(Processes processes, Step step, int runs, long logical) throws Exception {
         System.err.printf("measuring %s with %s (%d run%s)%n", step.step(), step.tool(), runs, runs == 1 ? "" : "s");
         List<Sample> samples = new ArrayList<>();
         for (int i = 0; i < runs; i++) {

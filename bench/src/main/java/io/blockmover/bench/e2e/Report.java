@@ -25,14 +25,20 @@ final class Report {
         }
     }
 
+    /** A number that is not a time: what a step cost in requests, say. */
+    record Figure(String label, double value, String unit) {
+    }
+
     private final String image;
     private final List<Measurement> measurements;
     private final List<Ratio> ratios;
+    private final List<Figure> figures;
 
-    Report(String image, List<Measurement> measurements, List<Ratio> ratios) {
+    Report(String image, List<Measurement> measurements, List<Ratio> ratios, List<Figure> figures) {
         this.image = image;
         this.measurements = measurements;
         this.ratios = ratios;
+        this.figures = figures;
     }
 
     void printTable(PrintStream out) {
@@ -49,6 +55,12 @@ final class Report {
             out.println();
             for (Ratio r : ratios) {
                 out.printf(Locale.ROOT, "%-60s %6.2fx%n", r.label(), r.speedup());
+            }
+        }
+        if (!figures.isEmpty()) {
+            out.println();
+            for (Figure f : figures) {
+                out.printf(Locale.ROOT, "%-60s %8.1f %s%n", f.label(), f.value(), f.unit());
             }
         }
     }
@@ -72,6 +84,10 @@ final class Report {
         ArrayNode ratioRows = root.putArray("ratios");
         for (Ratio r : ratios) {
             ratioRows.addObject().put("label", r.label()).put("speedup", rounded(r.speedup(), 3));
+        }
+        ArrayNode figureRows = root.putArray("figures");
+        for (Figure f : figures) {
+            figureRows.addObject().put("label", f.label()).put("value", rounded(f.value(), 1)).put("unit", f.unit());
         }
         Files.createDirectories(file.getParent());
         Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n");
