@@ -24,9 +24,14 @@ public final class S3PackStore implements PackStore {
     static final int WINDOW = 4 << 20;
     /** Windows kept: reads in flight over a few packs at once, 64 MiB at most. */
     private static final int WINDOWS = 16;
+    /** Windows fetched ahead of the one being read, in parallel: a store's latency hides behind them. */
+    private static final int AHEAD = 3;
 
     private final ObjectStore store;
     private final ReadAhead readAhead = new ReadAhead();
+    /** Background GETs of the window after the one being read (daemon threads: nothing to close). */
+    private final java.util.concurrent.ExecutorService prefetch =
+            java.util.concurrent.Executors.newCachedThreadPool(Thread.ofPlatform().name("s3-read-ahead-", 0).daemon().factory());
 
     public S3PackStore(ObjectStore store) {
         this.store = store;
@@ -43,10 +48,6 @@ public final class S3PackStore implements PackStore {
             this.packId = packId;
             this.start = start;
             this.length = length;
-        }
-
-        boolean holds(long pack, long position, int len) {
-            return pack == packId && position >= start && position + len <= start + length;
         }
 
         void fetch() {
@@ -81,39 +82,68 @@ public final class S3PackStore implements PackStore {
             windows.remove(w);
         }
 
-        /** The window that serves this read (fetching it here if it is new), or null for an exact read. */
+        /**
+         * The window that serves this read, or null for an exact read. Windows are aligned to
+         * {@value #WINDOW} bytes, so concurrent readers never fetch overlapping ones; the
+         * {@value #AHEAD} windows after it are fetched in the background at once, so the GETs of
+         * an in-order reader overlap with each other and with its work.
+         */
         Window windowFor(long packId, long position, int length) {
+            long start = position - position % WINDOW;
+            if (position + length > start + WINDOW) {
+                return null; // a record across a window boundary: one exact read
+            }
             Window fetch = null;
-            Window hit = null;
+            List<Window> next = new ArrayList<>();
+            Window hit;
             synchronized (this) {
-                for (Window w : windows) {
-                    if (w.holds(packId, position, length)) {
-                        hit = w;
-                        break;
+                hit = find(packId, start);
+                Long previous = lastEnd.put(packId, position + length);
+                boolean inOrder = previous != null && position >= previous - WINDOW && position <= previous + WINDOW / 8;
+                if (hit == null && inOrder) {
+                    hit = fetch = add(packId, start);
+                }
+                for (int k = 1; hit != null && k <= AHEAD; k++) {
+                    if (find(packId, start + k * (long) WINDOW) == null) {
+                        next.add(add(packId, start + k * (long) WINDOW));
                     }
                 }
-                Long previous = lastEnd.put(packId, position + length);
                 if (hit != null) {
                     windows.remove(hit);
                     windows.addFirst(hit);
-                } else if (previous != null && position >= previous - WINDOW && position <= previous + WINDOW / 8 && length < WINDOW) {
-                    hit = fetch = new Window(packId, position, WINDOW);
-                    windows.addFirst(fetch);
-                    if (windows.size() > WINDOWS) {
-                        Window old = windows.removeLast();
-                        if (windows.stream().noneMatch(w -> w.packId == old.packId)) {
-                            lastEnd.remove(old.packId);
-                        }
-                    }
                 }
                 if (lastEnd.size() > 4 * WINDOWS) {
                     lastEnd.clear(); // only recent order matters
                 }
             }
+            for (Window n : next) {
+                prefetch.execute(n::fetch); // past the pack's end it is simply empty
+            }
             if (fetch != null) {
                 fetch.fetch();
             }
             return hit;
+        }
+
+        private Window find(long packId, long start) {
+            for (Window w : windows) {
+                if (w.packId == packId && w.start == start) {
+                    return w;
+                }
+            }
+            return null;
+        }
+
+        private Window add(long packId, long start) {
+            Window w = new Window(packId, start, WINDOW);
+            windows.addFirst(w);
+            if (windows.size() > WINDOWS) {
+                Window old = windows.removeLast();
+                if (windows.stream().noneMatch(x -> x.packId == old.packId)) {
+                    lastEnd.remove(old.packId);
+                }
+            }
+            return w;
         }
     }
 
@@ -185,7 +215,7 @@ public final class S3PackStore implements PackStore {
 
     @Override
     public void close() {
-        // the object store belongs to the repository, which closes it
+        prefetch.shutdown(); // the object store belongs to the repository, which closes it
     }
 
     /** A pack in memory until {@link #sync()} uploads it; appends after that are a programming error. */
