@@ -65,7 +65,7 @@ class S3RepositoryTest {
     private static S3Repository.Access proxy(String bucket, String proxyId, Duration retryBudget) {
         return new S3Repository.Access(new S3Target(bucket, "repo"), s3.settings(retryBudget), proxyId,
                 dir.resolve("cache-" + bucket + "-" + proxyId),
-                new LockTiming(Duration.ofSeconds(1), Duration.ofSeconds(10), Duration.ofSeconds(5)));
+                new LockTiming(Duration.ofSeconds(1), Duration.ofSeconds(10), Duration.ofSeconds(2)));
     }
 
     private static synchronized String newBucket() {

@@ -382,6 +382,11 @@ public final class ObjectStore implements AutoCloseable {
 
     /** Network faults, server errors, throttling and timeouts pass; an answer like 403 or 404 does not. */
     private static boolean transient_(Throwable t, int status) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof javax.net.ssl.SSLHandshakeException || c instanceof java.security.cert.CertificateException) {
+                return false; // an untrusted certificate stays untrusted
+            }
+        }
         if (t instanceof S3Exception) {
             return (status >= 500 && status != 501) || status == 429 || status == 408; // 501: the store lacks a feature
         }
@@ -404,7 +409,9 @@ public final class ObjectStore implements AutoCloseable {
     @Override
     public void close() {
         client.close();
-        eventLoops.shutdownGracefully(0, 1, TimeUnit.SECONDS); // every request has ended: no quiet period to wait for
+        // 0.3 s lets the connection pool's last close notices through (mostly: under heavy load one may be
+        // logged as rejected, harmlessly); Netty's default quiet period is 2 s.
+        eventLoops.shutdownGracefully(300, 2_000, TimeUnit.MILLISECONDS);
     }
 
     @Override
