@@ -60,7 +60,7 @@ final class S3Steps {
             Path cache = work.resolve("s3-cache");
             Path bucket = s3.dataDir().resolve("bench");
             List<String> repo = List.of("--repo", "s3://bench/ref", "--s3-endpoint", s3.endpoint().toString(),
-                    "--s3-credentials-file", s3.credentialsFile().toString(), "--proxy-id", "bench", "--cache-dir", cache.toString());
+                    "--s3-credentials-file", s3.credentialsFile().toString(), "--s3-proxy-id", "bench", "--cache-dir", cache.toString());
             Path fullJson = work.resolve("s3-full.json");
             Path incrementalJson = work.resolve("s3-incremental.json");
             Path restored = work.resolve("s3-restored.raw");

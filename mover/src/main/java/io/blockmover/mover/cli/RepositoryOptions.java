@@ -61,7 +61,7 @@ final class RepositoryOptions {
                     + "fails (default ${DEFAULT-VALUE}).")
     long s3RetryBudgetSeconds;
 
-    @Option(names = "--proxy-id", paramLabel = "NAME", defaultValue = "${env:BLOCKMOVER_PROXY_ID}",
+    @Option(names = "--s3-proxy-id", paramLabel = "NAME", defaultValue = "${env:BLOCKMOVER_PROXY_ID}",
             description = "This proxy's name in a shared repository: its index segments and locks carry it (default: host name).")
     String proxyId;
 

@@ -68,7 +68,7 @@ class S3ProxiesTest {
     private static List<String> s3Args(String bucket, String proxy) {
         return List.of("--repo", "s3://" + bucket + "/repo", "--s3-endpoint", s3.endpoint().toString(),
                 "--s3-credentials-file", s3.credentialsFile().toString(), "--s3-retry-budget", "10",
-                "--proxy-id", proxy, "--cache-dir", dir.resolve("cache-" + bucket + "-" + proxy).toString());
+                "--s3-proxy-id", proxy, "--cache-dir", dir.resolve("cache-" + bucket + "-" + proxy).toString());
     }
 
     /** A raw disk of random 1 MiB blocks, block i seeded by {@code seeds[i]}. */
