@@ -36,8 +36,9 @@ torture: test-deps
 	BM_KILL_POINTS=200 $(MVN) -pl mover,nbd-server,index -am verify -Djqwik.tries.default=10000 \
 		-Dtest='KillPipelineTest,*PropertiesTest' -Dsurefire.failIfNoSpecifiedTests=false
 
+# make run REPO=s3: the repository in a bucket of s3proxy (a real S3 server on loopback).
 run: build run-deps
-	./scripts/demo.sh
+	REPO=$(REPO) ./scripts/demo.sh
 
 bench: build bench-deps
 	./blockmover bench
@@ -47,7 +48,7 @@ bench-ci: build bench-deps
 
 clean:
 	$(MVN) -q clean
-	rm -rf data
+	rm -rf data data-s3
 
 build-deps:
 	@./scripts/install-packages $(BUILD_PACKAGES)

@@ -5,15 +5,20 @@
 #  3. let the guest write, snapshot s2, incremental backup using changed block tracking
 #  4. restore the latest backup of one disk to a file and compare it with snapshot s2
 #  5. verify the backup against the snapshot it was taken from (catches CBT misses)
+# REPO=s3 (make run REPO=s3): the repository lives in a bucket of s3proxy, a real S3 server
+# started here on loopback (filesystem backend under ./data-s3); credentials reach blockmover
+# through the AWS chain (environment), as they would on a proxy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BM=./blockmover
-REPO=${BLOCKMOVER_REPO:-data}
+REPO=${REPO:-${BLOCKMOVER_REPO:-data}}
 DISK_SIZE=${DEMO_DISK_SIZE:-4G}
 work=$(mktemp -d)
 esx_pid=""
+s3_pid=""
 cleanup() {
   [ -n "$esx_pid" ] && kill "$esx_pid" 2>/dev/null && wait "$esx_pid" 2>/dev/null || true
+  [ -n "$s3_pid" ] && kill "$s3_pid" 2>/dev/null && wait "$s3_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -34,7 +39,25 @@ backup_args() { # reads "export changeId" lines, prints --source/--change-id arg
   while read -r export change; do printf -- '--source nbd://%s/%s --change-id %s ' "$nbd" "$export" "$change"; done
 }
 
-[ -d "$REPO" ] || { step "creating the repository $REPO"; $BM init --repo "$REPO"; }
+if [ "$REPO" = s3 ]; then
+  step "starting s3proxy (a real S3 server, filesystem backend in ./data-s3) on loopback"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p data-s3
+  export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo-secret AWS_REGION=us-east-1
+  printf '%s\n' "s3proxy.endpoint=http://127.0.0.1:$port" s3proxy.authorization=aws-v2-or-v4 \
+    "s3proxy.identity=$AWS_ACCESS_KEY_ID" "s3proxy.credential=$AWS_SECRET_ACCESS_KEY" \
+    jclouds.provider=filesystem "jclouds.filesystem.basedir=$PWD/data-s3" >"$work/s3proxy.properties"
+  "${JAVA_HOME:-$(./scripts/find-jdk 25)}/bin/java" -Xmx256m -jar index/target/s3proxy/s3proxy.jar --properties "$work/s3proxy.properties" \
+    >"$work/s3proxy.log" 2>&1 &
+  s3_pid=$!
+  for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.2; done
+  export BLOCKMOVER_S3_ENDPOINT="http://127.0.0.1:$port"
+  REPO=s3://demo/repo
+  echo "S3 endpoint $BLOCKMOVER_S3_ENDPOINT, repository $REPO"
+  $BM list --repo "$REPO" >/dev/null 2>&1 || { step "creating the repository $REPO"; $BM init --repo "$REPO"; }
+else
+  [ -d "$REPO" ] || { step "creating the repository $REPO"; $BM init --repo "$REPO"; }
+fi
 if grep -qx 'formatVersion=1' "$REPO/config" 2>/dev/null; then
   # Left by an older build: its packs stay as they are, only the index is rebuilt (README, chunk store).
   step "upgrading $REPO from format 1: rebuilding its index from the packs"

@@ -2,7 +2,8 @@
  * The chunk store. Its packages form strict layers (format, pack, chunk, db, manifest, backup,
  * repo, maintenance: each imports only those before it; LayersTest). Exported is what mover and
  * bench use: repo is the face a job uses, maintenance the operator's tools, and pack, chunk and db
- * only because bench's JMH benchmarks measure them on their own. repo.internal, the way into an
+ * only because bench's JMH benchmarks measure them on their own; s3 opens repositories that live in
+ * an object store. repo.internal, the way into an
  * open repository's shared parts, stays inside.
  *
  * <p>mover and bench are not modules (Netty, gRPC and picocli sit on their class path), so the
@@ -15,6 +16,19 @@ module io.blockmover.index {
     requires transitive rocksdbjni;
     requires com.github.luben.zstd_jni;
     requires org.slf4j;
+    // The s3 layer: the AWS SDK's async S3 client on Netty (automatic modules named by their jars).
+    requires software.amazon.awssdk.services.s3;
+    requires software.amazon.awssdk.core;
+    requires software.amazon.awssdk.auth;
+    requires software.amazon.awssdk.regions;
+    requires software.amazon.awssdk.profiles;
+    requires software.amazon.awssdk.retries;
+    requires software.amazon.awssdk.http;
+    requires software.amazon.awssdk.http.nio.netty;
+    requires software.amazon.awssdk.awscore;
+    requires software.amazon.awssdk.utils;
+    requires io.netty.transport;
+    requires io.netty.common;
 
     exports io.blockmover.index.format;
     exports io.blockmover.index.pack;
@@ -24,4 +38,5 @@ module io.blockmover.index {
     exports io.blockmover.index.backup;
     exports io.blockmover.index.repo;
     exports io.blockmover.index.maintenance;
+    exports io.blockmover.index.s3;
 }

@@ -23,7 +23,7 @@ class LayersTest {
     static final ImportOption MAIN_ONLY = location -> !location.contains("/test-classes/");
 
     /** Bottom first. {@code repo} includes its non-exported {@code repo.internal}. */
-    static final List<String> LAYERS = List.of("format", "pack", "chunk", "db", "manifest", "backup", "repo", "maintenance");
+    static final List<String> LAYERS = List.of("format", "pack", "chunk", "db", "manifest", "backup", "repo", "maintenance", "s3");
 
     static ArchRule layering() {
         LayeredArchitecture arch = Architectures.layeredArchitecture().consideringOnlyDependenciesInLayers();

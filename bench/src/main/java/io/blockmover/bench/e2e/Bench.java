@@ -79,6 +79,7 @@ public final class Bench implements Callable<Integer> {
 
         List<Measurement> measured = new ArrayList<>();
         List<Report.Rate> rates = new ArrayList<>();
+        S3Steps s3;
         Map<String, Measurement> byKey = new java.util.HashMap<>();
         // The reference image as a VM disk of the emulated host: snapshots and changed block
         // tracking as vSphere gives them; every tool reads the same snapshot export.
@@ -113,6 +114,13 @@ public final class Bench implements Callable<Integer> {
                 byKey.put(m.tool() + "|" + m.step(), m);
             }
             rates.addAll(instant.rates());
+            // The same three, with the repository in an object store; restic restores beside it from the same server.
+            s3 = new S3Steps(bm, processes, work);
+            for (Measurement m : s3.measure(nbd + s1.export(), s1.changeId(), nbd + s2.export(), s2.changeId(), image, n, logical,
+                    FULL, INCREMENTAL, RESTORE)) {
+                measured.add(m);
+                byKey.put(m.tool() + "|" + m.step(), m);
+            }
             // The proxy's untimed warm-up: a full and an incremental of vm01, which shares nothing
             // with the image, so that its code paths are as warm as a proxy's that has run for a while.
             EsxControl.SnapshotDisk w1 = control.snapshot("vm01", "w1").getFirst();
@@ -139,7 +147,7 @@ public final class Bench implements Callable<Integer> {
         Report report = new Report(image.getFileName() + " (" + logical / 1048576 + " MiB), a VM disk of the emulated host",
                 measured, ratios(byKey), rates, rates.isEmpty() ? List.of()
                 : List.of(new Report.RateRatio("instant restore: random 4 KiB read IOPS, export vs qemu-nbd on the restored file",
-                        rates.get(0), rates.get(1))));
+                        rates.get(0), rates.get(1))), figures(s3.cost()));
         report.printTable(System.out);
         Path out = (results != null ? results : home.resolve("bench/results"))
                 .resolve((ci ? "ci-" : "") + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
@@ -256,9 +264,26 @@ public final class Bench implements Callable<Integer> {
         out.add(controlShare(m));
         out.add(new Report.Ratio("instant restore: nbdcopy from the export vs from the snapshot it was taken of (target >= 0.8)",
                 m.get(ExportSteps.TOOL + "|" + ExportSteps.STEP), m.get(ExportSteps.SNAPSHOT + "|" + ExportSteps.STEP)));
+        out.add(new Report.Ratio("full backup into s3proxy vs into a local repository (goal >= 0.7)",
+                m.get(S3Steps.TOOL + "|" + FULL), m.get(OURS + "|" + FULL)));
+        out.add(new Report.Ratio("incremental 1% into s3proxy vs into a local repository (goal >= 0.5)",
+                m.get(S3Steps.TOOL + "|" + INCREMENTAL), m.get(OURS + "|" + INCREMENTAL)));
+        out.add(new Report.Ratio("restore from s3proxy: blockmover vs restic restore (same server)",
+                m.get(S3Steps.TOOL + "|" + RESTORE), m.get(S3Steps.RESTIC + "|" + RESTORE)));
+        out.add(new Report.Ratio("restore from s3proxy vs from a local repository",
+                m.get(S3Steps.TOOL + "|" + RESTORE), m.get(OURS + "|" + RESTORE)));
         out.add(new Report.Ratio("esxsim serving random data vs nbdkit pattern (target >= 0.8)",
                 m.get("nbdcopy <- esxsim (random)|" + TO_NULL), m.get("nbdcopy <- nbdkit pattern|" + TO_NULL)));
         return out;
+    }
+
+    /** The object store's bill: requests per GiB the backups stored. */
+    private static List<Report.Figure> figures(S3Steps.Cost c) {
+        return List.of(
+                new Report.Figure("S3 requests per GiB stored, full backup", c.fullPerGiB(), "requests/GiB"),
+                new Report.Figure("S3 requests of the full backup", c.fullRequests(), "requests"),
+                new Report.Figure("S3 requests per GiB stored, 1% incremental", c.incrementalPerGiB(), "requests/GiB"),
+                new Report.Figure("S3 requests of the 1% incremental", c.incrementalRequests(), "requests"));
     }
 
     private List<Step> fullSteps(String uri, String changeId, Path image, Path repo) {
@@ -435,7 +460,7 @@ public final class Bench implements Callable<Integer> {
                 new Measurement(b.step(), b.tool(), logical, bs, OptionalLong.empty()));
     }
 
-    private static Measurement measure(Processes processes, Step step, int runs, long logical) throws Exception {
+    static Measurement measure(Processes processes, Step step, int runs, long logical) throws Exception {
         System.err.printf("measuring %s with %s (%d run%s)%n", step.step(), step.tool(), runs, runs == 1 ? "" : "s");
         List<Sample> samples = new ArrayList<>();
         for (int i = 0; i < runs; i++) {

@@ -41,22 +41,29 @@ final class Report {
         }
     }
 
+    /** A number that is not a time: what a step cost in requests, say. */
+    record Figure(String label, double value, String unit) {
+    }
+
     private final String image;
     private final List<Measurement> measurements;
     private final List<Ratio> ratios;
     private final List<Rate> rates;
     private final List<RateRatio> rateRatios;
+    private final List<Figure> figures;
 
     Report(String image, List<Measurement> measurements, List<Ratio> ratios) {
-        this(image, measurements, ratios, List.of(), List.of());
+        this(image, measurements, ratios, List.of(), List.of(), List.of());
     }
 
-    Report(String image, List<Measurement> measurements, List<Ratio> ratios, List<Rate> rates, List<RateRatio> rateRatios) {
+    Report(String image, List<Measurement> measurements, List<Ratio> ratios, List<Rate> rates, List<RateRatio> rateRatios,
+           List<Figure> figures) {
         this.image = image;
         this.measurements = measurements;
         this.ratios = ratios;
         this.rates = rates;
         this.rateRatios = rateRatios;
+        this.figures = figures;
     }
 
     void printTable(PrintStream out) {
@@ -79,6 +86,12 @@ final class Report {
             }
             for (RateRatio r : rateRatios) {
                 out.printf(Locale.ROOT, "%-60s %6.2fx%n", r.label(), r.ratio());
+            }
+        }
+        if (!figures.isEmpty()) {
+            out.println();
+            for (Figure f : figures) {
+                out.printf(Locale.ROOT, "%-60s %8.1f %s%n", f.label(), f.value(), f.unit());
             }
         }
     }
@@ -113,6 +126,10 @@ final class Report {
         ArrayNode rateRatioRows = root.putArray("rateRatios");
         for (RateRatio r : rateRatios) {
             rateRatioRows.addObject().put("label", r.label()).put("ratio", rounded(r.ratio(), 3));
+        }
+        ArrayNode figureRows = root.putArray("figures");
+        for (Figure f : figures) {
+            figureRows.addObject().put("label", f.label()).put("value", rounded(f.value(), 1)).put("unit", f.unit());
         }
         Files.createDirectories(file.getParent());
         Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n");

@@ -21,10 +21,12 @@ public final class BackupReader implements AutoCloseable {
     private final IndexSnapshot snapshot;
     private final ManifestStore manifests;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final RepositoryPeers.Lease lease;
 
     /** Opened by the repository, which entered its gate, took a reader ticket and the snapshot for us. */
-    public BackupReader(RepoContext ctx, BackupRecord record, long gateStamp, long ticket, IndexSnapshot snapshot) {
+    public BackupReader(RepoContext ctx, BackupRecord record, long gateStamp, long ticket, IndexSnapshot snapshot, RepositoryPeers.Lease lease) {
         this.ctx = ctx;
+        this.lease = lease;
         this.record = record;
         this.gateStamp = gateStamp;
         this.ticket = ticket;
@@ -48,6 +50,7 @@ public final class BackupReader implements AutoCloseable {
             snapshot.close();
             ctx.readers().exit(ticket);
             ctx.gate().exitShared(gateStamp);
+            lease.close();
         }
     }
 }

@@ -56,6 +56,8 @@ public final class BackupWriter implements AutoCloseable {
     private final ReentrantReadWriteLock activity = new ReentrantReadWriteLock();
     private volatile boolean released;
     private final long gateStamp;
+    /** Keeps other processes' gc and prune out of the repository while this backup is open. */
+    private final RepositoryPeers.Lease lease;
     /** The index when the writer opened, for the parent's manifest: a prune of the parent meanwhile does not affect reuse. */
     private final IndexSnapshot parentIndex;
     private final ManifestStore parentManifests;
@@ -64,8 +66,9 @@ public final class BackupWriter implements AutoCloseable {
     private long manifestPackStarted;
 
     /** Opened by the repository, which has entered its maintenance gate for us. */
-    public BackupWriter(RepoContext ctx, BackupSpec spec, long gateStamp) {
+    public BackupWriter(RepoContext ctx, BackupSpec spec, long gateStamp, RepositoryPeers.Lease lease) {
         this.ctx = ctx;
+        this.lease = lease;
         this.spec = spec;
         this.gateStamp = gateStamp;
         this.sink = new ChunkSink(ctx);
@@ -165,7 +168,9 @@ public final class BackupWriter implements AutoCloseable {
                 manifestPack.abandon();
                 throw e;
             }
-            // 3. The one synced write that makes the backup visible.
+            // 3. Visible to the other processes sharing the repository (a bucket's backup object), then
+            //    the one synced write that makes the backup visible here.
+            ctx.peers().committing(record);
             try (WriteBatch batch = new WriteBatch()) {
                 batch.put(ctx.db().catalog(), ManifestKeys.catalogKey(id), record.encode());
                 ctx.db().write(batch, true);
@@ -257,6 +262,7 @@ public final class BackupWriter implements AutoCloseable {
         }
         ctx.fence().closeWriter(id);
         ctx.gate().exitShared(gateStamp);
+        lease.close();
     }
 
     /** Around each chunk operation of a disk of this backup. */

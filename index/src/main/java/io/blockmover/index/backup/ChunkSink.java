@@ -111,6 +111,13 @@ final class ChunkSink {
             fail(e);
             throw e;
         }
+        try {
+            // Named in the shared index before this process's dedup can hand the chunks to a manifest.
+            ctx.peers().packSealed(pack.packId(), entries);
+        } catch (IOException | RuntimeException e) {
+            fail(e);
+            throw e;
+        }
         Lock publishing = ctx.fence().publishing();
         publishing.lock();
         try (WriteBatch batch = new WriteBatch()) {

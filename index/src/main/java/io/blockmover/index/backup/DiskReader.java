@@ -127,7 +127,7 @@ public final class DiskReader {
             rec.limit(loc.recordLength());
             int n;
             try {
-                n = ctx.packs().read(loc.packId(), loc.offset(), rec);
+                n = ctx.packs().readInOrder(loc.packId(), loc.offset(), rec);
             } catch (java.nio.file.NoSuchFileException e) {
                 throw new ChunkDamagedException(id.hex(), "pack " + Long.toHexString(loc.packId()) + " is missing");
             }

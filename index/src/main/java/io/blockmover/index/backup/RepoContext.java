@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public record RepoContext(Path root, int chunkSize, long packTargetSize, IndexDb db, ManifestStore manifests, PackStore packs,
                           CodecPool codecs, MaintenanceGate gate, GcFence fence, ReaderEpochs readers,
                           PacksInProgress packsInProgress, AtomicLong nextBackupId, Path tmpDir,
-                          SecureRandom random, boolean readOnly, BackupHolds holds) {
+                          SecureRandom random, boolean readOnly, BackupHolds holds, RepositoryPeers peers) {
 
     /** Refuses {@code what} on a read-only open. */
     public void checkWritable(String what) {

@@ -1,5 +1,6 @@
 package io.blockmover.index.maintenance;
 
+import io.blockmover.index.backup.RepositoryPeers;
 import io.blockmover.index.backup.GcFence.Phase;
 import io.blockmover.index.backup.GcFence;
 import io.blockmover.index.backup.RepoContext;
@@ -69,6 +70,14 @@ public final class GarbageCollector {
      */
     public GcReport run(GcOptions options) throws IOException {
         ctx.checkWritable("run gc");
+        // Exclusive among processes sharing the repository: no other writes a pack or a backup meanwhile.
+        try (RepositoryPeers.Lease lease = ctx.peers().exclusive("gc")) {
+            ctx.peers().refresh();
+            return runHere(options);
+        }
+    }
+
+    private GcReport runHere(GcOptions options) throws IOException {
         Lock run = ctx.fence().gcRun();
         try {
             if (!run.tryLock(options.waitMillis(), TimeUnit.MILLISECONDS)) {
@@ -197,6 +206,10 @@ public final class GarbageCollector {
         // No index entry names these packs any more; readers opened before may still hold a snapshot that does.
         int deletedPacks = 0;
         int deferred = 0;
+        if (deletedEntries > 0 || !dead.isEmpty() || !compacted.isEmpty()) {
+            // Other processes must stop finding these chunks before their packs go.
+            ctx.peers().indexRewritten(ctx);
+        }
         if (!dead.isEmpty() || !compacted.isEmpty()) {
             if (ctx.readers().awaitBefore(ctx.readers().mark(), options.waitMillis())) {
                 for (long p : dead) {

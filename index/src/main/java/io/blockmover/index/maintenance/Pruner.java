@@ -1,6 +1,8 @@
 package io.blockmover.index.maintenance;
 
+import io.blockmover.index.backup.RepositoryPeers;
 import io.blockmover.index.backup.RepoContext;
+import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.index.repo.internal.RepoInternals;
@@ -36,6 +38,18 @@ public final class Pruner {
         if (!dryRun) {
             ctx.checkWritable("prune");
         }
+        // Exclusive among processes sharing the repository: the catalog it decides on cannot change under it.
+        try (RepositoryPeers.Lease lease = dryRun ? RepositoryPeers.Lease.NONE : ctx.peers().exclusive("prune")) {
+            if (!ctx.readOnly()) {
+                ctx.peers().refresh();
+            }
+            return prune(retention, zone, dryRun);
+        } catch (IOException e) {
+            throw new RepositoryException("prune failed: " + e.getMessage(), e);
+        }
+    }
+
+    private PruneReport prune(Retention retention, ZoneId zone, boolean dryRun) throws IOException {
         long stamp = ctx.gate().enterShared();
         try {
             Map<String, List<BackupRecord>> byVm = new TreeMap<>();
@@ -62,6 +76,7 @@ public final class Pruner {
                 }
             }
             if (!dryRun && !removed.isEmpty()) {
+                ctx.peers().pruning(removed);
                 try (WriteBatch batch = new WriteBatch()) {
                     for (long id : removed) {
                         ctx.manifests().delete(batch, id);

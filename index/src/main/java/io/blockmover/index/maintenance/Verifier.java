@@ -1,5 +1,6 @@
 package io.blockmover.index.maintenance;
 
+import io.blockmover.index.backup.RepositoryPeers;
 import io.blockmover.index.backup.RepoContext;
 import io.blockmover.index.chunk.ChunkCodec;
 import io.blockmover.index.db.IndexDb;
@@ -47,6 +48,15 @@ public final class Verifier {
     }
 
     public VerifyReport run(int threads) throws IOException {
+        try (RepositoryPeers.Lease lease = ctx.peers().shared("verify")) {
+            if (!ctx.readOnly()) {
+                ctx.peers().refresh();
+            }
+            return verify(threads);
+        }
+    }
+
+    private VerifyReport verify(int threads) throws IOException {
         long stamp = ctx.gate().enterShared();
         // Like a restore: a reader ticket, then the index frozen, so gc and prune running meanwhile
         // neither delete a pack under it nor make it report a chunk they removed as missing.

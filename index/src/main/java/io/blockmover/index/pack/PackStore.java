@@ -14,6 +14,14 @@ public interface PackStore extends AutoCloseable {
     /** Reads up to {@code dst.remaining()} bytes at {@code position}; returns the count, -1 at end. Thread-safe. */
     int read(long packId, long position, ByteBuffer dst) throws IOException;
 
+    /**
+     * Like {@link #read}, for a reader that goes through a disk in order (a restore): a store
+     * whose every read is a request may fetch ahead. Thread-safe.
+     */
+    default int readInOrder(long packId, long position, ByteBuffer dst) throws IOException {
+        return read(packId, position, dst);
+    }
+
     List<PackInfo> list() throws IOException;
 
     void delete(long packId) throws IOException;

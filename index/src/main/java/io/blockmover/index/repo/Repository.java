@@ -21,6 +21,8 @@ import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.pack.LocalPackStore;
+import io.blockmover.index.pack.PackStore;
+import io.blockmover.index.backup.RepositoryPeers;
 import io.blockmover.index.repo.internal.RepoInternals;
 
 import java.util.function.Consumer;
@@ -66,6 +68,12 @@ public final class Repository implements AutoCloseable {
                 throw new RepositoryException("cannot init a repository in " + root + ": the directory is not empty");
             }
         }
+        newConfig(options).write(root);
+        return open(root, options.passphrase(), false, true);
+    }
+
+    /** The settings of a new repository: a fresh id, and the master key wrapped under the passphrase if one is given. */
+    public static RepositoryConfig newConfig(InitOptions options) {
         String repoId = UUID.randomUUID().toString();
         SecureRandom random = new SecureRandom();
         Encryption enc = new Encryption.None();
@@ -77,8 +85,7 @@ public final class Repository implements AutoCloseable {
         }
         RepositoryConfig config = new RepositoryConfig(RepositoryConfig.FORMAT_VERSION, repoId, options.chunkSize(),
                 Compression.zstd(options.zstdLevel()), options.packTargetSize(), enc);
-        config.write(root);
-        return open(root, options.passphrase(), false, true);
+        return config;
     }
 
     /** Opens an existing repository; {@code passphrase} is required when it is encrypted, else ignored. */
@@ -96,6 +103,27 @@ public final class Repository implements AutoCloseable {
     }
 
     private static Repository open(Path root, char[] passphrase, boolean readOnly, boolean create) throws IOException {
+        return open(root, passphrase, readOnly, create, () -> new LocalPackStore(root.resolve("packs")), RepositoryPeers.NONE);
+    }
+
+    /** Where packs live, made once the local parts of the repository are open. */
+    public interface PackStoreFactory {
+        PackStore open() throws IOException;
+    }
+
+    /**
+     * Opens a repository whose packs live in {@code packs} and which {@code peers} shares with
+     * other processes; {@code root} holds its config, lock, index and staging (for a repository
+     * in an object store: the local cache). {@code create}: an absent index is created empty
+     * (the peers then fill it in).
+     */
+    public static Repository open(Path root, char[] passphrase, boolean create, PackStoreFactory packs, RepositoryPeers peers)
+            throws IOException {
+        return open(root, passphrase, false, create, packs, peers);
+    }
+
+    private static Repository open(Path root, char[] passphrase, boolean readOnly, boolean create, PackStoreFactory packs,
+                                   RepositoryPeers peers) throws IOException {
         FileModes.narrowUmask();
         RepositoryConfig config = RepositoryConfig.read(root);
         if (!create && !Files.exists(root.resolve("index").resolve("CURRENT"))) {
@@ -120,9 +148,10 @@ public final class Repository implements AutoCloseable {
             db = IndexDb.open(root.resolve("index"), config.formatVersion(), readOnly);
             ChunkKeys k = keys;
             CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression().level(), k));
-            RepoContext ctx = new RepoContext(root, config.chunkSize(), config.packTargetSize(), db, new ManifestStore(db), new LocalPackStore(root.resolve("packs")),
-                    codecs, new MaintenanceGate(), new GcFence(), new ReaderEpochs(), new PacksInProgress(), new AtomicLong(nextBackupId(db)), tmp, new SecureRandom(), readOnly,
-                    new BackupHolds());
+            RepoContext ctx = new RepoContext(root, config.chunkSize(), config.packTargetSize(), db, new ManifestStore(db), packs.open(),
+                    codecs, new MaintenanceGate(), new GcFence(), new ReaderEpochs(), new PacksInProgress(),
+                    new AtomicLong(Math.max(nextBackupId(db), peers.firstBackupId())), tmp, new SecureRandom(), readOnly,
+                    new BackupHolds(), peers);
             return new Repository(ctx, config, lock, keys);
         } catch (IOException | RuntimeException e) {
             if (db != null) {
@@ -185,8 +214,15 @@ public final class Repository implements AutoCloseable {
     public BackupWriter newBackup(BackupSpec spec) {
         checkOpen();
         ctx.checkWritable("start a backup");
-        // On failure the writer's constructor leaves the gate itself.
-        return new BackupWriter(ctx, spec, ctx.gate().enterShared());
+        RepositoryPeers.Lease lease = lease("backup of " + spec.vmId());
+        try {
+            refreshFromPeers();
+        } catch (RuntimeException e) {
+            lease.close();
+            throw e;
+        }
+        // On failure the writer's constructor leaves the gate and the lease itself.
+        return new BackupWriter(ctx, spec, ctx.gate().enterShared(), lease);
     }
 
     /**
@@ -196,6 +232,13 @@ public final class Repository implements AutoCloseable {
      */
     public BackupReader openBackup(long backupId) {
         checkOpen();
+        RepositoryPeers.Lease lease = lease("restore of backup " + backupId);
+        try {
+            refreshFromPeers();
+        } catch (RuntimeException e) {
+            lease.close();
+            throw e;
+        }
         long stamp = ctx.gate().enterShared();
         // The ticket before the snapshot: gc waits for every reader whose snapshot may predate its index changes.
         long ticket = ctx.readers().enter();
@@ -206,8 +249,9 @@ public final class Repository implements AutoCloseable {
             if (r.isEmpty()) {
                 throw new RepositoryException("backup " + backupId + " does not exist");
             }
-            return new BackupReader(ctx, r.get(), stamp, ticket, snapshot);
+            return new BackupReader(ctx, r.get(), stamp, ticket, snapshot, lease);
         } catch (RuntimeException e) {
+            lease.close();
             if (snapshot != null) {
                 snapshot.close();
             }
@@ -236,11 +280,13 @@ public final class Repository implements AutoCloseable {
 
     public List<BackupRecord> backups() {
         checkOpen();
+        refreshFromPeers();
         return ctx.manifests().backups();
     }
 
     public Optional<BackupRecord> backup(long id) {
         checkOpen();
+        refreshFromPeers();
         return ctx.manifests().backup(id);
     }
 
@@ -275,6 +321,29 @@ public final class Repository implements AutoCloseable {
         new RepositoryConfig(c.formatVersion(), c.repoId(), c.chunkSize(), c.compression(), c.packTargetSize(), updated).write(ctx.root());
     }
 
+    /**
+     * Folds in what other processes sharing the repository published since the last time
+     * (nothing to do for a repository on a local disk). A failure is one line.
+     */
+    public void refreshFromPeers() {
+        if (ctx.readOnly()) {
+            return;
+        }
+        try {
+            ctx.peers().refresh();
+        } catch (IOException e) {
+            throw new RepositoryException(e.getMessage(), e);
+        }
+    }
+
+    private RepositoryPeers.Lease lease(String what) {
+        try {
+            return ctx.peers().shared(what);
+        } catch (IOException e) {
+            throw new RepositoryException(e.getMessage(), e);
+        }
+    }
+
     private void checkOpen() {
         if (closed) {
             throw new IllegalStateException("repository " + ctx.root() + " is closed");
@@ -295,6 +364,7 @@ public final class Repository implements AutoCloseable {
         try {
             ctx.codecs().close();
             ctx.packs().close();
+            ctx.peers().close();
             ctx.db().close();
         } finally {
             if (lock != null) {

@@ -7,6 +7,10 @@ import java.nio.file.Path;
 /** Another process (or another open in this one) holds the repository's lock. */
 public final class RepositoryInUseException extends RepositoryException {
     public RepositoryInUseException(Path root, String holder) {
-        super("repository " + root + " is in use by " + holder);
+        this(root.toString(), holder);
+    }
+
+    public RepositoryInUseException(String repository, String holder) {
+        super("repository " + repository + " is in use by " + holder);
     }
 }

@@ -1,11 +1,13 @@
 package io.blockmover.mover.api;
 
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.s3.RequestCounts;
 import io.blockmover.mover.api.v1.JobKind;
 import io.blockmover.mover.api.v1.JobPhase;
 import io.blockmover.mover.api.v1.JobState;
 import io.blockmover.mover.pipeline.TransferCounters;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -19,6 +21,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Locale;
 import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 
 /**
  * What the proxy has done, for Prometheus, through its Java client (1.x): bytes moved and how
@@ -91,6 +94,29 @@ public final class ProxyMetrics {
                     } catch (IOException | RuntimeException e) {
                         log.debug("cannot list the repository's packs for metrics: {}", e.getMessage());
                     }
+                }).register(registry);
+    }
+
+    /** Requests sent to the object store the repository lives in (stores bill per request), read at each scrape. */
+    void watchObjectStore(Supplier<RequestCounts> counts) {
+        CounterWithCallback.builder().name("blockmover_object_store_requests")
+                .help("Requests sent to the object store, by operation (retries included).").labelNames("op")
+                .callback(cb -> {
+                    RequestCounts c = counts.get();
+                    cb.call(c.puts(), "put");
+                    cb.call(c.gets(), "get");
+                    cb.call(c.lists(), "list");
+                    cb.call(c.deletes(), "delete");
+                }).register(registry);
+        CounterWithCallback.builder().name("blockmover_object_store_retries")
+                .help("Object-store requests retried after a transient failure.")
+                .callback(cb -> cb.call(counts.get().retries())).register(registry);
+        CounterWithCallback.builder().name("blockmover_object_store_bytes")
+                .help("Bytes sent to and received from the object store.").labelNames("direction")
+                .callback(cb -> {
+                    RequestCounts c = counts.get();
+                    cb.call(c.bytesUp(), "up");
+                    cb.call(c.bytesDown(), "down");
                 }).register(registry);
     }
 

@@ -30,6 +30,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
+
+import io.blockmover.index.s3.S3Repository;
 import io.blockmover.mover.api.v1.BackupEvent;
 import io.blockmover.mover.api.v1.BackupProxyGrpc;
 import io.blockmover.mover.api.v1.BackupRequest;
@@ -173,6 +175,9 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         removeLeftovers(table, recovered.withLeftoverSnapshots(), snapshots);
         this.queue = new JobQueue(limits, table, recovered, metrics);
         metrics.watchRepository(repo);
+        if (S3Repository.counts(repo) != null) {
+            metrics.watchObjectStore(() -> S3Repository.counts(repo));
+        }
     }
 
     /** The job table's usual place: beside the repository's own files, inside its directory. */

@@ -3,6 +3,8 @@ package io.blockmover.mover.cli;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.Names;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.s3.RequestCounts;
+import io.blockmover.index.s3.S3Repository;
 import io.blockmover.mover.pipeline.BackupInputs;
 import io.blockmover.mover.pipeline.BackupJob;
 import io.blockmover.mover.pipeline.TransferCounters;
@@ -170,6 +172,7 @@ final class BackupCommand implements Callable<Integer> {
         try (Repository repo = repository.open();
              Interruption interruption = new Interruption();
              ProgressDisplay display = progress.display(output.json)) {
+            RequestCounts before = S3Repository.counts(repo);
             BackupJob.Outcome outcome = new BackupJob(repo, pipeline.settings(), interruption.cancellation())
                     .run(new BackupJob.Request(vm, label, jobMode, wanted, sample),
                             new TransportSelection(connection.access(pipeline.connections), vddk.settings()),
@@ -177,7 +180,12 @@ final class BackupCommand implements Callable<Integer> {
             display.close();
             BackupJob.Result result = outcome.backup();
             if (output.json) {
-                System.out.println(JsonWriter.write(toJson(vm, outcome)));
+                Map<String, Object> out = toJson(vm, outcome);
+                Map<String, Object> requests = RepositoryOptions.requestsJson(before, repo);
+                if (!requests.isEmpty()) {
+                    out.put("objectStoreRequests", requests); // billed per request
+                }
+                System.out.println(JsonWriter.write(out));
             } else {
                 printSummary(vm, outcome);
             }

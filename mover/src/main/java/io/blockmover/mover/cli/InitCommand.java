@@ -48,10 +48,10 @@ final class InitCommand implements Callable<Integer> {
             }
             options = options.withPassphrase(pass, InitOptions.defaults().kdfIterations());
         }
-        try (Repository repo = Repository.init(repository.repo, options)) {
+        try (Repository repo = repository.init(options)) {
             if (output.json) {
                 Map<String, Object> m = new LinkedHashMap<>();
-                m.put("repository", repo.root().toAbsolutePath().toString());
+                m.put("repository", repository.describe());
                 m.put("repoId", repo.config().repoId());
                 m.put("chunkSize", repo.config().chunkSize());
                 m.put("zstdLevel", zstdLevel);
@@ -59,7 +59,7 @@ final class InitCommand implements Callable<Integer> {
                 System.out.println(JsonWriter.write(m));
                 return 0;
             }
-            System.out.printf("created repository %s (chunk size %s, zstd level %d%s)%n", repo.root().toAbsolutePath(),
+            System.out.printf("created repository %s (chunk size %s, zstd level %d%s)%n", repository.describe(),
                     Sizes.human(repo.config().chunkSize()), zstdLevel, encrypt ? ", encrypted" : "");
         }
         return 0;

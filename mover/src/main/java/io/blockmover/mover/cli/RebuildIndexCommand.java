@@ -2,6 +2,8 @@ package io.blockmover.mover.cli;
 
 import io.blockmover.index.maintenance.IndexRebuilder;
 import io.blockmover.index.maintenance.RebuildReport;
+import io.blockmover.index.repo.Repository;
+import io.blockmover.index.s3.S3Repository;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -18,7 +20,14 @@ final class RebuildIndexCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        RebuildReport r = IndexRebuilder.rebuild(repository.repo);
+        if (repository.inObjectStore()) {
+            // The bucket's own index segments and manifest packs are the record; the local index is a cache of them.
+            try (Repository repo = S3Repository.rebuildIndex(repository.access(), repository.passphrase())) {
+                System.out.printf("rebuilt the local index of %s from the bucket: %d backups%n", repository.describe(), repo.backups().size());
+            }
+            return 0;
+        }
+        RebuildReport r = IndexRebuilder.rebuild(repository.directory());
         System.out.printf("scanned %d packs: %d chunk records (%d damaged), %d backups recovered%n",
                 r.packsScanned(), r.chunkRecords(), r.damagedRecords(), r.backupsRecovered());
         r.problems().forEach(p -> System.out.println("PROBLEM " + p));

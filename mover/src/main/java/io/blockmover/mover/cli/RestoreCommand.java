@@ -3,6 +3,8 @@ package io.blockmover.mover.cli;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.index.s3.RequestCounts;
+import io.blockmover.index.s3.S3Repository;
 import io.blockmover.mover.pipeline.RestoreJob;
 import io.blockmover.mover.transport.TransportSelection;
 import io.blockmover.mover.pipeline.TransferCounters;
@@ -19,6 +21,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -92,16 +95,21 @@ final class RestoreCommand implements Callable<Integer> {
                 targets.add(new RestoreJob.Target(d, destination.to != null ? destination.to
                         : RestoreTargets.fileIn(destination.toDir, backup.vmId(), d.diskId()).toString()));
             }
+            RequestCounts before = S3Repository.counts(repo);
             RestoreJob.Result result = new RestoreJob(repo, pipeline.settings(),
                     new TransportSelection(connection.access(pipeline.connections), vddk.settings()), interruption.cancellation()).run(new RestoreJob.Request(backup, targets, fileOptions),
                     (disk, counters) -> display.track(backup.vmId() + "/" + disk, counters));
             display.close();
             List<Object> results = new ArrayList<>();
+            Map<String, Object> requests = RepositoryOptions.requestsJson(before, repo);
             for (RestoreJob.DiskOutcome d : result.disks()) {
                 TransferCounters.Snapshot s = d.counters();
                 if (output.json) {
                     var m = BackupCommand.countersJson(d.diskId(), "restore", "", s);
                     m.put("to", d.where());
+                    if (!requests.isEmpty()) {
+                        m.put("restoreObjectStoreRequests", requests); // of the whole restore, all its disks
+                    }
                     results.add(m);
                 } else {
                     System.out.printf(Locale.ROOT, "restored %s/%s of backup %d to %s: %s written, %s zeros skipped, %.2f s, %.1f MB/s%n",

@@ -174,7 +174,7 @@ final class ServeCommand implements Callable<Integer> {
                 }
             }, "proxy-shutdown"));
             System.out.println("blockmover proxy: grpc" + (tls.isPresent() ? "s " : " ") + server.address().getHostString()
-                    + ":" + server.address().getPort() + ", repository " + repo.root().toAbsolutePath());
+                    + ":" + server.address().getPort() + ", repository " + repository.describe());
             if (scrape != null) {
                 System.out.println("metrics http://" + metricsAddress.get().getHostString() + ":" + scrape.getPort() + "/metrics");
             }

@@ -1,0 +1,138 @@
+package io.blockmover.bench.e2e;
+
+import io.blockmover.index.s3.S3ProxyServer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The repository in an object store: s3proxy (a real S3 server, filesystem backend) on loopback,
+ * started here. The same full backup, 1% incremental and restore as the local-repository steps,
+ * by the same command-line tool, into a bucket; and restic's restore of the same image from a
+ * restic repository on the same s3proxy. Requests per GiB stored come from the backups' own
+ * {@code --json} counts of the requests they sent.
+ */
+final class S3Steps {
+    static final String TOOL = "blockmover -> s3proxy";
+    static final String RESTIC = "restic 0.14 <- s3proxy";
+    private static final Pattern REQUESTS = Pattern.compile("\"(put|get|list|delete)\": (\\d+)");
+    private static final Pattern STORED = Pattern.compile("\"stored\": (\\d+)");
+
+    /** Requests the full and the incremental backups sent, per GiB they stored. */
+    record Cost(long fullRequests, long fullStored, long incrementalRequests, long incrementalStored) {
+        double fullPerGiB() {
+            return fullRequests / (fullStored / 1073741824.0);
+        }
+
+        double incrementalPerGiB() {
+            return incrementalRequests / (incrementalStored / 1073741824.0);
+        }
+    }
+
+    private final String bm;
+    private final Processes processes;
+    private final Path work;
+    private Cost cost;
+
+    S3Steps(String bm, Processes processes, Path work) {
+        this.bm = bm;
+        this.processes = processes;
+        this.work = work;
+    }
+
+    Cost cost() {
+        return cost;
+    }
+
+    List<Measurement> measure(String fullUri, String fullChange, String incrementalUri, String incrementalChange, Path image, int runs,
+                              long logical, String fullStep, String incrementalStep, String restoreStep) throws Exception {
+        Path dir = work.resolve("s3proxy");
+        Bench.delete(dir);
+        List<Measurement> out = new ArrayList<>();
+        try (S3ProxyServer s3 = S3ProxyServer.start(dir)) {
+            Path cache = work.resolve("s3-cache");
+            Path bucket = s3.dataDir().resolve("bench");
+            List<String> repo = List.of("--repo", "s3://bench/ref", "--s3-endpoint", s3.endpoint().toString(),
+                    "--s3-credentials-file", s3.credentialsFile().toString(), "--s3-proxy-id", "bench", "--cache-dir", cache.toString());
+            Path fullJson = work.resolve("s3-full.json");
+            Path incrementalJson = work.resolve("s3-incremental.json");
+            Path restored = work.resolve("s3-restored.raw");
+            out.add(Bench.measure(processes, new Step(fullStep, TOOL, () -> {
+                Bench.delete(bucket);
+                Bench.delete(cache);
+                processes.run(cli(repo, "init"));
+            }, json(cli(repo, "backup", "--full", "--source", fullUri, "--name", "ref/disk0", "--change-id", fullChange,
+                    "--no-progress", "--json"), fullJson), Optional.of(bucket)), runs, logical));
+            String full = Files.readString(fullJson);
+            out.add(Bench.measure(processes, new Step(incrementalStep, TOOL, Step.Preparation.NONE,
+                    json(cli(repo, "backup", "--incremental", "--source", incrementalUri, "--name", "ref/disk0",
+                            "--change-id", incrementalChange, "--changes", fullChange, "--no-progress", "--json"), incrementalJson),
+                    Optional.empty()), runs, logical));
+            String incremental = Files.readString(incrementalJson);
+            cost = new Cost(requests(full), stored(full), requests(incremental), stored(incremental));
+            out.add(Bench.measure(processes, new Step(restoreStep, TOOL, () -> Files.deleteIfExists(restored),
+                    cli(repo, "restore", "--to", restored.toString(), "--no-progress"), Optional.empty()), runs, logical));
+            Files.deleteIfExists(restored);
+
+            // restic's repository in the same server, the image backed up once (untimed).
+            Map<String, String> env = Map.of("RESTIC_PASSWORD", "bench", "AWS_ACCESS_KEY_ID", S3ProxyServer.IDENTITY,
+                    "AWS_SECRET_ACCESS_KEY", S3ProxyServer.CREDENTIAL);
+            String resticRepo = "s3:" + s3.endpoint() + "/restic/repo";
+            processes.run(ToolRun.of("restic", "init", "-q", "-r", resticRepo).withEnv(env));
+            processes.run(ToolRun.of("restic", "backup", "-q", "-r", resticRepo, image.toString()).withEnv(env));
+            Path target = work.resolve("restic-restored");
+            out.add(Bench.measure(processes, new Step(restoreStep, RESTIC, () -> Bench.delete(target),
+                    ToolRun.of("restic", "restore", "-q", "-r", resticRepo, "latest", "--target", target.toString()).withEnv(env),
+                    Optional.empty()), runs, logical));
+            Bench.delete(target);
+        }
+        return out;
+    }
+
+    private ToolRun cli(List<String> repo, String command, String... args) {
+        List<String> argv = new ArrayList<>(List.of(bm, command));
+        argv.addAll(repo);
+        argv.addAll(List.of(args));
+        return new ToolRun(argv, Map.of());
+    }
+
+    /** The command with its stdout (the --json report) kept in {@code file}; the shell costs nothing measurable. */
+    private static ToolRun json(ToolRun command, Path file) {
+        StringBuilder sh = new StringBuilder("exec");
+        for (String a : command.argv()) {
+            sh.append(" '").append(a.replace("'", "'\\''")).append('\'');
+        }
+        sh.append(" > '").append(file).append('\'');
+        return new ToolRun(List.of("bash", "-c", sh.toString()), command.env());
+    }
+
+    private static long requests(String json) throws IOException {
+        Matcher m = REQUESTS.matcher(json);
+        long n = 0;
+        boolean found = false;
+        while (m.find()) {
+            n += Long.parseLong(m.group(2));
+            found = true;
+        }
+        if (!found) {
+            throw new IOException("no objectStoreRequests in the backup's --json report: " + json);
+        }
+        return n;
+    }
+
+    private static long stored(String json) {
+        Matcher m = STORED.matcher(json);
+        long n = 0;
+        while (m.find()) {
+            n += Long.parseLong(m.group(1));
+        }
+        return n;
+    }
+}

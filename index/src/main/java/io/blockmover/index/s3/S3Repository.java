@@ -1,0 +1,142 @@
+package io.blockmover.index.s3;
+
+import io.blockmover.index.repo.InitOptions;
+import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.RepositoryConfig;
+import io.blockmover.index.repo.internal.RepoInternals;
+import io.blockmover.index.format.RepositoryException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Opens repositories that live in a bucket. The bucket holds {@code config}, packs, index
+ * segments, backup objects and locks (index/FORMAT.md, "Object store"); this proxy's cache
+ * directory holds a copy of the config, the RocksDB index (a cache of the bucket's segments and
+ * manifests, refolded when missing or stale), the staging area and the read cache.
+ */
+public final class S3Repository {
+    static final String CONFIG = "config";
+    private static final Pattern PROXY_ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
+
+    /** Where the repository is, how to reach it, who this proxy is and where its cache lives. */
+    public record Access(S3Target target, S3Settings settings, String proxyId, Path cacheDir, LockTiming locks) {
+        public Access {
+            if (!PROXY_ID.matcher(proxyId).matches()) {
+                throw new RepositoryException("proxy id '" + proxyId + "' must be 1-64 of A-Z a-z 0-9 _ -");
+            }
+        }
+    }
+
+    private S3Repository() {
+    }
+
+    /** Creates the repository (and the bucket if it does not exist) and opens it. */
+    public static Repository init(Access a, InitOptions options) throws IOException {
+        try (ObjectStore store = new ObjectStore(a.target(), a.settings())) {
+            store.createBucketIfMissing();
+            if (store.get(CONFIG) != null) {
+                throw new RepositoryException("cannot init a repository at " + a.target() + ": there is one already");
+            }
+            Files.createDirectories(a.cacheDir());
+            clearCache(a.cacheDir());
+            Repository.newConfig(options).write(a.cacheDir());
+            store.put(CONFIG, ByteBuffer.wrap(Files.readAllBytes(a.cacheDir().resolve(RepositoryConfig.FILE))));
+        }
+        return open(a, options.passphrase());
+    }
+
+    public static Repository open(Access a, char[] passphrase) throws IOException {
+        ObjectStore store = new ObjectStore(a.target(), a.settings());
+        BucketPeers peers = null;
+        try {
+            store.checkBucket();
+            byte[] config = store.get(CONFIG);
+            if (config == null) {
+                throw new RepositoryException("no repository at " + a.target() + "; create one with 'blockmover init --repo " + a.target() + "'");
+            }
+            Files.createDirectories(a.cacheDir());
+            Path local = a.cacheDir().resolve(RepositoryConfig.FILE);
+            if (!Files.exists(local) || !Arrays.equals(Files.readAllBytes(local), config)) {
+                if (Files.exists(local) && !sameRepository(local, config, a.cacheDir())) {
+                    clearCache(a.cacheDir()); // a cache of another repository under this name
+                }
+                Path tmp = a.cacheDir().resolve(RepositoryConfig.FILE + ".tmp");
+                Files.write(tmp, config);
+                Files.move(tmp, local, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            }
+            peers = new BucketPeers(store, a.proxyId(), a.cacheDir(), a.locks());
+            BucketPeers p = peers;
+            Repository repo = Repository.open(a.cacheDir(), passphrase, true, () -> new S3PackStore(store), peers);
+            try {
+                p.attach(RepoInternals.context(repo).db());
+                repo.refreshFromPeers();
+                return repo;
+            } catch (RuntimeException e) {
+                repo.close();
+                throw e;
+            }
+        } catch (IOException | RuntimeException e) {
+            if (peers != null) {
+                peers.close();
+            } else {
+                store.close();
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Rebuilds this proxy's index from the bucket's own index segments and manifest packs (the
+     * objects read before come from the read cache); the old index is kept as
+     * {@code index.old-<millis>} in the cache directory. Returns the repository, open.
+     */
+    public static Repository rebuildIndex(Access a, char[] passphrase) throws IOException {
+        Path index = a.cacheDir().resolve("index");
+        if (Files.exists(index)) {
+            Files.move(index, a.cacheDir().resolve("index.old-" + System.currentTimeMillis()));
+        }
+        Files.deleteIfExists(a.cacheDir().resolve("peers.state"));
+        return open(a, passphrase);
+    }
+
+    /** The request counts of a repository opened here, or null for a local one. */
+    public static RequestCounts counts(Repository repo) {
+        return RepoInternals.context(repo).peers() instanceof BucketPeers b ? b.store().counts() : null;
+    }
+
+    private static boolean sameRepository(Path local, byte[] remote, Path cacheDir) throws IOException {
+        Path tmp = Files.createTempDirectory(cacheDir, "config-");
+        try {
+            Files.write(tmp.resolve(RepositoryConfig.FILE), remote);
+            return RepositoryConfig.readRebuildable(tmp).repoId().equals(RepositoryConfig.readRebuildable(cacheDir).repoId());
+        } finally {
+            deleteTree(tmp);
+        }
+    }
+
+    private static void clearCache(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                deleteTree(p);
+            }
+        }
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path f : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(f);
+            }
+        }
+    }
+}

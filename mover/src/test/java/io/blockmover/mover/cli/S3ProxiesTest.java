@@ -1,0 +1,288 @@
+package io.blockmover.mover.cli;
+
+import io.blockmover.index.repo.InitOptions;
+import io.blockmover.index.repo.Repository;
+import io.blockmover.index.s3.LockTiming;
+import io.blockmover.index.s3.S3ProxyServer;
+import io.blockmover.index.s3.S3Repository;
+import io.blockmover.index.s3.S3Target;
+import io.blockmover.mover.api.v1.BackupEvent;
+import io.blockmover.mover.api.v1.BackupProxyGrpc;
+import io.blockmover.mover.api.v1.BackupRequest;
+import io.blockmover.mover.api.v1.BackupResult;
+import io.blockmover.mover.api.v1.DiskSource;
+import io.blockmover.nbd.testing.FreePorts;
+import io.blockmover.nbd.testing.Peers;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static io.blockmover.nbd.testing.Digests.sha256;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Proxies sharing one repository in a real S3 server (s3proxy on loopback): two {@code serve}
+ * processes backing up two VMs whose disks share most of their data, and a backup process
+ * SIGKILLed in the middle of its uploads.
+ */
+class S3ProxiesTest {
+    private static final Pattern ADDRESS = Pattern.compile("blockmover proxy: grpc 127\\.0\\.0\\.1:(\\d+)");
+    private static final int MIB = 1 << 20;
+    @TempDir
+    static Path dir;
+    private static S3ProxyServer s3;
+
+    @BeforeAll
+    static void start() throws Exception {
+        s3 = S3ProxyServer.start(dir.resolve("s3proxy"));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        s3.close();
+    }
+
+    private static List<String> s3Args(String bucket, String proxy) {
+        return List.of("--repo", "s3://" + bucket + "/repo", "--s3-endpoint", s3.endpoint().toString(),
+                "--s3-credentials-file", s3.credentialsFile().toString(), "--s3-retry-budget", "10",
+                "--s3-proxy-id", proxy, "--cache-dir", dir.resolve("cache-" + bucket + "-" + proxy).toString());
+    }
+
+    /** A raw disk of random 1 MiB blocks, block i seeded by {@code seeds[i]}. */
+    private static Path disk(String name, long... seeds) throws Exception {
+        Path p = dir.resolve(name + ".raw");
+        byte[] block = new byte[MIB];
+        try (OutputStream out = Files.newOutputStream(p)) {
+            for (long seed : seeds) {
+                SplittableRandom r = new SplittableRandom(seed);
+                for (int i = 0; i < MIB; i += 8) {
+                    long v = r.nextLong();
+                    for (int k = 0; k < 8; k++) {
+                        block[i + k] = (byte) (v >>> (8 * k));
+                    }
+                }
+                out.write(block);
+            }
+        }
+        return p;
+    }
+
+    private static long[] seeds(long from, int count) {
+        long[] s = new long[count];
+        for (int i = 0; i < count; i++) {
+            s[i] = from + i;
+        }
+        return s;
+    }
+
+    private static long[] concat(long[] a, long[] b) {
+        long[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    private static Peers.Peer serveNbd(Path file, int port) {
+        return Peers.start(List.of("qemu-nbd", "-r", "-f", "raw", "-b", "127.0.0.1", "-p", Integer.toString(port), "-x", "disk",
+                "--persistent", "--shared=8", file.toString()), port, Duration.ofSeconds(30));
+    }
+
+    private static Process blockmover(Path log, List<String> args) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                Main.class.getName()));
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        if (log != null) {
+            pb.redirectOutput(log.toFile());
+        }
+        return pb.start();
+    }
+
+    private record Run(int exit, String out, String err) {}
+
+    private static synchronized Run cli(List<String> args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int exit = Main.execute(args.toArray(String[]::new));
+            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    private static List<String> with(List<String> a, String... b) {
+        List<String> out = new ArrayList<>(List.of(b));
+        out.addAll(a);
+        return out;
+    }
+
+    @Test
+    void twoServeProcessesShareOneBucketAndTheSecondStoresOnlyWhatTheFirstHasNot() throws Exception {
+        String bucket = "two-proxies";
+        // 12 MiB the two VMs share (a common OS image), 4 MiB each of their own.
+        long[] shared = seeds(1000, 12);
+        Path vm1 = disk("vm1", concat(shared, seeds(2000, 4)));
+        Path vm2 = disk("vm2", concat(shared, seeds(3000, 4)));
+        Run init = cli(with(s3Args(bucket, "admin"), "init"));
+        assertEquals(0, init.exit(), init.err());
+        int p1 = FreePorts.find();
+        int p2 = FreePorts.find();
+        Process a = null;
+        Process b = null;
+        List<ManagedChannel> channels = new ArrayList<>();
+        try (Peers.Peer n1 = serveNbd(vm1, p1); Peers.Peer n2 = serveNbd(vm2, p2)) {
+            a = blockmover(null, with(s3Args(bucket, "proxy-a"), "serve", "--no-auth", "--listen", "127.0.0.1:0"));
+            b = blockmover(null, with(s3Args(bucket, "proxy-b"), "serve", "--no-auth", "--listen", "127.0.0.1:0"));
+            BackupProxyGrpc.BackupProxyBlockingStub proxyA = stub(awaitReady(a), channels);
+            BackupProxyGrpc.BackupProxyBlockingStub proxyB = stub(awaitReady(b), channels);
+
+            BackupResult first = backup(proxyA, "vm1", p1);
+            assertTrue(first.getDisks(0).getStoredBytes() >= 16L * MIB, "a stores all of vm1: " + first);
+            // Both proxies at once: a backs vm1 up again, b backs vm2 up for the first time.
+            CompletableFuture<BackupResult> again = CompletableFuture.supplyAsync(() -> backup(proxyA, "vm1", p1));
+            BackupResult second = backup(proxyB, "vm2", p2);
+            BackupResult repeat = again.join();
+            long stored = second.getDisks(0).getStoredBytes();
+            assertTrue(stored >= 4L * MIB && stored < 4L * MIB + MIB / 2,
+                    "b stores only vm2's own 4 MiB, not the 12 MiB a stored before: " + stored);
+            assertEquals(12L * MIB, second.getDisks(0).getDeduplicatedBytes());
+            assertEquals(0, repeat.getDisks(0).getStoredBytes(), "nothing new in vm1");
+        } finally {
+            channels.forEach(ManagedChannel::shutdownNow);
+            for (Process p : new Process[] {a, b}) {
+                if (p != null) {
+                    p.destroy();
+                    p.waitFor(60, TimeUnit.SECONDS);
+                    p.destroyForcibly();
+                }
+            }
+        }
+        // A third proxy restores both exactly and finds the repository intact.
+        List<String> c = s3Args(bucket, "proxy-c");
+        for (String vm : List.of("vm1", "vm2")) {
+            Path out = dir.resolve("restored-" + vm + ".raw");
+            Run r = cli(with(c, "restore", "--vm", vm, "--to", out.toString(), "--no-progress"));
+            assertEquals(0, r.exit(), r.err());
+            assertEquals(sha256(dir.resolve(vm + ".raw")), sha256(out), vm);
+        }
+        Run verify = cli(with(c, "verify", "--all", "--no-progress"));
+        assertEquals(0, verify.exit(), verify.out() + verify.err());
+    }
+
+    @Test
+    void aBackupKilledMidUploadLeavesNoVisibleBackupAndTheNextRunSucceeds() throws Exception {
+        String bucket = "sigkill";
+        Path vm = disk("vm3", seeds(5000, 24));
+        // Small packs, so that some are uploaded long before the backup could commit.
+        S3Repository.Access admin = new S3Repository.Access(new S3Target(bucket, "repo"), s3.settings(Duration.ofSeconds(10)), "admin",
+                dir.resolve("cache-sigkill-admin"), LockTiming.defaults());
+        S3Repository.init(admin, InitOptions.defaults().withPackTargetSize(4L * MIB)).close();
+        int port = FreePorts.find();
+        try (Peers.Peer nbd = serveNbd(vm, port)) {
+            List<String> backup = with(s3Args(bucket, "proxy-k"), "backup", "--no-progress", "--source", "nbd://127.0.0.1:" + port + "/disk",
+                    "--name", "vm3/disk0");
+            Process p = blockmover(dir.resolve("killed.log"), backup);
+            try {
+                waitForPacks(bucket, p);
+                p.destroyForcibly(); // SIGKILL: no shutdown hook, no abort, no lock release
+                assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+            } finally {
+                p.destroyForcibly();
+            }
+            assertTrue(!Files.readString(dir.resolve("killed.log")).contains("committed"), "killed before it committed");
+            try (Repository r = S3Repository.open(admin, null)) {
+                assertEquals(List.of(), r.backups(), "nothing of the killed backup is visible");
+            }
+            Run next = cli(backup);
+            assertEquals(0, next.exit(), next.out() + next.err());
+            assertTrue(next.out().contains("committed"), next.out());
+        }
+        Path out = dir.resolve("restored-vm3.raw");
+        List<String> c = s3Args(bucket, "proxy-c");
+        Run r = cli(with(c, "restore", "--vm", "vm3", "--to", out.toString(), "--no-progress"));
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(sha256(vm), sha256(out));
+        assertEquals(0, cli(with(c, "verify", "--all", "--no-progress")).exit());
+    }
+
+    private static void waitForPacks(String bucket, Process p) throws Exception {
+        Path packs = s3.dataDir().resolve(bucket).resolve("repo").resolve("packs");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline && p.isAlive()) {
+            if (Files.exists(packs)) {
+                try (Stream<Path> s = Files.walk(packs)) {
+                    if (s.filter(Files::isRegularFile).count() >= 2) {
+                        return;
+                    }
+                }
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("the backup uploaded no pack (alive: " + p.isAlive() + ")");
+    }
+
+    private static BackupProxyGrpc.BackupProxyBlockingStub stub(int port, List<ManagedChannel> channels) {
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+        channels.add(ch);
+        return BackupProxyGrpc.newBlockingStub(ch);
+    }
+
+    private static BackupResult backup(BackupProxyGrpc.BackupProxyBlockingStub proxy, String vm, int nbdPort) {
+        Iterator<BackupEvent> events = proxy.withDeadlineAfter(2, TimeUnit.MINUTES).backup(BackupRequest.newBuilder().setVm(vm)
+                .addDisks(DiskSource.newBuilder().setDisk("disk0").setUri("nbd://127.0.0.1:" + nbdPort + "/disk")).build());
+        while (events.hasNext()) {
+            BackupEvent e = events.next();
+            if (e.hasResult()) {
+                return e.getResult();
+            }
+        }
+        throw new AssertionError("the backup of " + vm + " ended without a result");
+    }
+
+    private static int awaitReady(Process proxy) throws Exception {
+        BufferedReader out = new BufferedReader(new InputStreamReader(proxy.getInputStream(), StandardCharsets.UTF_8));
+        int port = -1;
+        StringBuilder seen = new StringBuilder();
+        for (String line; (line = out.readLine()) != null; ) {
+            seen.append(line).append('\n');
+            Matcher m = ADDRESS.matcher(line);
+            if (m.find()) {
+                port = Integer.parseInt(m.group(1));
+            }
+            if (line.equals("ready") && port > 0) {
+                Thread.ofVirtual().start(() -> out.lines().forEach(l -> { }));
+                return port;
+            }
+        }
+        throw new AssertionError("the proxy exited before it was ready:\n" + seen);
+    }
+}
