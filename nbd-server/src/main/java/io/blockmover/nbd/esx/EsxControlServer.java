@@ -3,30 +3,36 @@ package io.blockmover.nbd.esx;
 import io.blockmover.nbd.units.ByteRange;
 import io.blockmover.nbd.units.Sizes;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
-import java.util.Map;
+import java.util.LinkedHashMap;
 import java.util.Optional;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.SequencedMap;
+import java.util.concurrent.TimeUnit;
 
 /**
- * The emulated host's control API: JSON over HTTP (JDK's built-in server), so scripts and
+ * The emulated host's control API: JSON over HTTP (Netty's HTTP codec; {@link ControlHandler} routes
+ * and answers, {@link ControlQuery} holds the parameters), so scripts and
  * other processes can drive the host with curl. Parameters travel in the query string; every
  * answer is a JSON object; a bad request gets status 400 and {@code {"error": "..."}}.
  *
@@ -43,34 +49,69 @@ import java.util.concurrent.Executors;
  * </pre>
  */
 public final class EsxControlServer implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(EsxControlServer.class);
     private static final int MAX_WRITE = 64 << 20;
+    /** Requests carry their parameters in the query; a body is never read, so a small one is plenty. */
+    private static final int MAX_BODY = 64 << 10;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final EsxHost host;
     private final EsxFaults faults;
     private final GuestWorkload workload;
-    private final HttpServer server;
-    private final ExecutorService executor;
+    // One thread, as the host's state changes one control request at a time.
+    private final EventLoopGroup group =
+            new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("esx-control", true), NioIoHandler.newFactory());
+    private Channel channel;
 
-    private EsxControlServer(EsxHost host, EsxFaults faults, GuestWorkload workload, HttpServer server) {
+    private EsxControlServer(EsxHost host, EsxFaults faults, GuestWorkload workload) {
         this.host = host;
         this.faults = faults;
         this.workload = workload;
-        this.server = server;
-        this.executor = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().daemon().name("esx-control").unstarted(r));
-        server.setExecutor(executor);
-        server.createContext("/", this::handle);
-        server.start();
     }
 
     public static EsxControlServer start(InetSocketAddress address, EsxHost host, EsxFaults faults,
                                          GuestWorkload workload) throws IOException {
-        return new EsxControlServer(host, faults, workload, HttpServer.create(address, 16));
+        EsxControlServer server = new EsxControlServer(host, faults, workload);
+        try {
+            server.channel = server.bind(address);
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            throw e;
+        }
+        return server;
+    }
+
+    private Channel bind(InetSocketAddress address) throws IOException {
+        ControlHandler handler = new ControlHandler(routes());
+        ChannelFuture bound = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new HttpServerCodec(), new HttpServerKeepAliveHandler(),
+                                new HttpObjectAggregator(MAX_BODY), handler);
+                    }
+                })
+                .bind(address).awaitUninterruptibly();
+        if (!bound.isSuccess()) {
+            throw new IOException("control API cannot listen on " + address + ": " + bound.cause().getMessage(), bound.cause());
+        }
+        return bound.channel();
+    }
+
+    private SequencedMap<String, ControlHandler.Route> routes() {
+        SequencedMap<String, ControlHandler.Route> routes = new LinkedHashMap<>();
+        routes.put("/inventory", new ControlHandler.Route(HttpMethod.GET, q -> inventory()));
+        routes.put("/snapshot", new ControlHandler.Route(HttpMethod.POST, this::snapshot));
+        routes.put("/remove-snapshot", new ControlHandler.Route(HttpMethod.POST, this::removeSnapshot));
+        routes.put("/changed", new ControlHandler.Route(HttpMethod.GET, this::changed));
+        routes.put("/cbt", new ControlHandler.Route(HttpMethod.POST, this::cbt));
+        routes.put("/churn", new ControlHandler.Route(HttpMethod.POST, this::churn));
+        routes.put("/write", new ControlHandler.Route(HttpMethod.POST, this::write));
+        routes.put("/faults", new ControlHandler.Route(HttpMethod.POST, this::faults));
+        return routes;
     }
 
     public InetSocketAddress localAddress() {
-        return server.getAddress();
+        return (InetSocketAddress) channel.localAddress();
     }
 
     /** The base URL, e.g. {@code http://127.0.0.1:8080}. */
@@ -78,109 +119,7 @@ public final class EsxControlServer implements AutoCloseable {
         return "http://" + localAddress().getHostString() + ":" + localAddress().getPort();
     }
 
-    /** A request the client got wrong; answered with 400. */
-    private static final class BadRequest extends Exception {
-        BadRequest(String message) {
-            super(message);
-        }
-    }
-
-    private void handle(HttpExchange ex) throws IOException {
-        int status = 200;
-        String body;
-        try (ex) {
-            try {
-                Map<String, String> q = query(ex.getRequestURI().getRawQuery());
-                String path = ex.getRequestURI().getPath();
-                String method = ex.getRequestMethod();
-                body = switch (path) {
-                    case "/inventory" -> get(method, () -> inventory());
-                    case "/snapshot" -> post(method, () -> snapshot(q));
-                    case "/remove-snapshot" -> post(method, () -> removeSnapshot(q));
-                    case "/changed" -> get(method, () -> changed(q));
-                    case "/cbt" -> post(method, () -> cbt(q));
-                    case "/churn" -> post(method, () -> churn(q));
-                    case "/write" -> post(method, () -> write(q));
-                    case "/faults" -> post(method, () -> faults(q));
-                    default -> throw new BadRequest("unknown path " + path
-                            + " (have /inventory /snapshot /remove-snapshot /changed /cbt /churn /write /faults)");
-                };
-            } catch (BadRequest | IllegalArgumentException | IndexOutOfBoundsException | IllegalStateException e) {
-                status = 400;
-                body = json(object().put("error", e.getMessage()));
-            } catch (ChangeIdFault e) {
-                status = 400;
-                body = json(object().put("error", e.getMessage()).put("fault", "FileFault").put("reason", e.reason().name()));
-            } catch (RuntimeException e) {
-                log.error("control request {} failed", ex.getRequestURI(), e);
-                status = 500;
-                body = json(object().put("error", e.toString()));
-            }
-            byte[] bytes = (body + "\n").getBytes(StandardCharsets.UTF_8);
-            ex.getResponseHeaders().set("Content-Type", "application/json");
-            ex.sendResponseHeaders(status, bytes.length);
-            try (OutputStream out = ex.getResponseBody()) {
-                out.write(bytes);
-            }
-        }
-    }
-
-    @FunctionalInterface
-    private interface Action {
-        String run() throws BadRequest, ChangeIdFault;
-    }
-
-    private static String get(String method, Action a) throws BadRequest, ChangeIdFault {
-        if (!method.equals("GET")) {
-            throw new BadRequest("use GET");
-        }
-        return a.run();
-    }
-
-    private static String post(String method, Action a) throws BadRequest, ChangeIdFault {
-        if (!method.equals("POST")) {
-            throw new BadRequest("use POST");
-        }
-        return a.run();
-    }
-
-    private static Map<String, String> query(String raw) throws BadRequest {
-        Map<String, String> q = new HashMap<>();
-        if (raw == null || raw.isEmpty()) {
-            return q;
-        }
-        for (String pair : raw.split("&")) {
-            int eq = pair.indexOf('=');
-            if (eq <= 0) {
-                throw new BadRequest("bad query parameter '" + pair + "' (want name=value)");
-            }
-            q.put(URLDecoder.decode(pair.substring(0, eq), StandardCharsets.UTF_8),
-                    URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
-        }
-        return q;
-    }
-
-    private static String required(Map<String, String> q, String name) throws BadRequest {
-        String v = q.get(name);
-        if (v == null || v.isEmpty()) {
-            throw new BadRequest("missing parameter '" + name + "'");
-        }
-        return v;
-    }
-
-    private static long number(Map<String, String> q, String name, long fallback) throws BadRequest {
-        String v = q.get(name);
-        if (v == null) {
-            return fallback;
-        }
-        try {
-            return Long.parseLong(v);
-        } catch (NumberFormatException e) {
-            throw new BadRequest("parameter '" + name + "' is not a number: " + v);
-        }
-    }
-
-    private String inventory() {
+    private ObjectNode inventory() {
         ObjectNode j = object().put("seed", host.seed());
         ArrayNode vms = j.putArray("vms");
         for (VirtualMachine vm : host.vms()) {
@@ -202,7 +141,7 @@ public final class EsxControlServer implements AutoCloseable {
                 snapshots.add(snapshotJson(vm, s));
             }
         }
-        return json(j);
+        return j;
     }
 
     private static ObjectNode snapshotJson(VirtualMachine vm, Snapshot s) {
@@ -221,32 +160,28 @@ public final class EsxControlServer implements AutoCloseable {
         return JSON.createObjectNode();
     }
 
-    private static String json(JsonNode node) {
-        return node.toString(); // Jackson's compact rendering, with its escaping
+    private ObjectNode snapshot(ControlQuery q) throws ControlBadRequest {
+        VirtualMachine vm = host.requireVm(q.required("vm"));
+        Snapshot s = vm.createSnapshot(q.required("name"));
+        return snapshotJson(vm, s);
     }
 
-    private String snapshot(Map<String, String> q) throws BadRequest {
-        VirtualMachine vm = host.requireVm(required(q, "vm"));
-        Snapshot s = vm.createSnapshot(required(q, "name"));
-        return json(snapshotJson(vm, s));
+    private ObjectNode removeSnapshot(ControlQuery q) throws ControlBadRequest {
+        VirtualMachine vm = host.requireVm(q.required("vm"));
+        Snapshot s = vm.removeSnapshot(q.required("name"));
+        return object().put("removed", s.name()).put("moref", s.moref());
     }
 
-    private String removeSnapshot(Map<String, String> q) throws BadRequest {
-        VirtualMachine vm = host.requireVm(required(q, "vm"));
-        Snapshot s = vm.removeSnapshot(required(q, "name"));
-        return json(object().put("removed", s.name()).put("moref", s.moref()));
-    }
-
-    private String changed(Map<String, String> q) throws BadRequest, ChangeIdFault {
-        String export = required(q, "export");
-        String changeId = required(q, "changeId");
-        long start = number(q, "start", 0);
-        ExportNames.Parsed p = ExportNames.parse(export).orElseThrow(() -> new BadRequest("bad export name " + export));
+    private ObjectNode changed(ControlQuery q) throws ControlBadRequest, ChangeIdFault {
+        String export = q.required("export");
+        String changeId = q.required("changeId");
+        long start = q.number("start", 0);
+        ExportNames.Parsed p = ExportNames.parse(export).orElseThrow(() -> new ControlBadRequest("bad export name " + export));
         VirtualMachine vm = host.requireVm(p.vm());
         ChangedAreas areas;
         if (p.snapshot().isPresent()) {
-            Snapshot s = vm.snapshot(p.snapshot().get()).orElseThrow(() -> new BadRequest("no snapshot " + export));
-            areas = s.disk(p.deviceKey()).orElseThrow(() -> new BadRequest("no export " + export))
+            Snapshot s = vm.snapshot(p.snapshot().get()).orElseThrow(() -> new ControlBadRequest("no snapshot " + export));
+            areas = s.disk(p.deviceKey()).orElseThrow(() -> new ControlBadRequest("no export " + export))
                     .changedAreas(changeId, start);
         } else {
             areas = disk(vm, p.deviceKey(), export).changedAreas(changeId, start);
@@ -257,51 +192,51 @@ public final class EsxControlServer implements AutoCloseable {
         for (ByteRange r : areas.areas()) {
             list.addObject().put("offset", r.offset()).put("length", r.length());
         }
-        return json(j);
+        return j;
     }
 
-    private static VirtualDisk disk(VirtualMachine vm, int deviceKey, String export) throws BadRequest {
-        return vm.disk(deviceKey).orElseThrow(() -> new BadRequest("no export " + export));
+    private static VirtualDisk disk(VirtualMachine vm, int deviceKey, String export) throws ControlBadRequest {
+        return vm.disk(deviceKey).orElseThrow(() -> new ControlBadRequest("no export " + export));
     }
 
-    private String cbt(Map<String, String> q) throws BadRequest {
-        VirtualMachine vm = host.requireVm(required(q, "vm"));
-        String action = required(q, "action");
+    private ObjectNode cbt(ControlQuery q) throws ControlBadRequest {
+        VirtualMachine vm = host.requireVm(q.required("vm"));
+        String action = q.required("action");
         switch (action) {
             case "enable" -> vm.enableCbt();
             case "disable" -> vm.disableCbt();
             case "reset" -> vm.resetCbt();
-            default -> throw new BadRequest("action must be enable, disable or reset");
+            default -> throw new ControlBadRequest("action must be enable, disable or reset");
         }
-        return json(object().put("vm", vm.name()).put("cbt", action));
+        return object().put("vm", vm.name()).put("cbt", action);
     }
 
-    private String churn(Map<String, String> q) throws BadRequest {
-        long rate = Sizes.parseRate(required(q, "rate"));
-        if (q.containsKey("pattern")) {
-            workload.pattern(GuestWorkload.Pattern.parse(q.get("pattern")));
+    private ObjectNode churn(ControlQuery q) throws ControlBadRequest {
+        long rate = Sizes.parseRate(q.required("rate"));
+        if (q.has("pattern")) {
+            workload.pattern(GuestWorkload.Pattern.parse(q.required("pattern")));
         }
         workload.rate(rate);
-        return json(object().put("rate", rate).put("pattern", workload.pattern().name().toLowerCase(java.util.Locale.ROOT))
-                .put("grainsWritten", workload.grainsWritten()));
+        return object().put("rate", rate).put("pattern", workload.pattern().name().toLowerCase(java.util.Locale.ROOT))
+                .put("grainsWritten", workload.grainsWritten());
     }
 
-    private String write(Map<String, String> q) throws BadRequest {
-        String export = required(q, "export");
-        ExportNames.Parsed p = ExportNames.parse(export).orElseThrow(() -> new BadRequest("bad export name " + export));
+    private ObjectNode write(ControlQuery q) throws ControlBadRequest {
+        String export = q.required("export");
+        ExportNames.Parsed p = ExportNames.parse(export).orElseThrow(() -> new ControlBadRequest("bad export name " + export));
         if (p.snapshot().isPresent()) {
-            throw new BadRequest("snapshot exports are read-only: " + export);
+            throw new ControlBadRequest("snapshot exports are read-only: " + export);
         }
         VirtualDisk d = disk(host.requireVm(p.vm()), p.deviceKey(), export);
-        long offset = number(q, "offset", -1);
-        long length = number(q, "length", -1);
+        long offset = q.number("offset", -1);
+        long length = q.number("length", -1);
         if (length <= 0 || length > MAX_WRITE) {
-            throw new BadRequest("length must be 1.." + MAX_WRITE);
+            throw new ControlBadRequest("length must be 1.." + MAX_WRITE);
         }
-        boolean tracked = !"false".equals(q.get("tracked"));
+        boolean tracked = !q.optional("tracked").equals(Optional.of("false"));
         ByteBuf data = Unpooled.buffer((int) length);
         try {
-            writtenBytes(number(q, "seed", 1), (int) length, data);
+            writtenBytes(q.number("seed", 1), (int) length, data);
             if (tracked) {
                 d.write(offset, data);
             } else {
@@ -310,7 +245,7 @@ public final class EsxControlServer implements AutoCloseable {
         } finally {
             data.release();
         }
-        return json(object().put("export", export).put("offset", offset).put("length", length).put("tracked", tracked));
+        return object().put("export", export).put("offset", offset).put("length", length).put("tracked", tracked);
     }
 
     /** The bytes {@code /write} writes for a seed: a test computes them the same way. */
@@ -318,36 +253,38 @@ public final class EsxControlServer implements AutoCloseable {
         Generators.appendRandom(Generators.derive(seed, 0x77726974L, 0), 0, length, dst);
     }
 
-    private String faults(Map<String, String> q) throws BadRequest {
-        if ("true".equals(q.get("clear"))) {
+    private ObjectNode faults(ControlQuery q) throws ControlBadRequest {
+        if (q.optional("clear").equals(Optional.of("true"))) {
             faults.clear();
         }
-        Optional.ofNullable(q.get("latency")).map(Sizes::parseDuration).ifPresent(faults::latency);
-        Optional.ofNullable(q.get("rate")).map(Sizes::parseRate).ifPresent(faults::rateLimit);
-        if (q.containsKey("readError")) {
-            String[] parts = q.get("readError").split(":", 3);
+        q.optional("latency").map(Sizes::parseDuration).ifPresent(faults::latency);
+        q.optional("rate").map(Sizes::parseRate).ifPresent(faults::rateLimit);
+        if (q.has("readError")) {
+            String[] parts = q.required("readError").split(":", 3);
             if (parts.length < 2) {
-                throw new BadRequest("readError must be OFFSET:LENGTH[:EXPORT]");
+                throw new ControlBadRequest("readError must be OFFSET:LENGTH[:EXPORT]");
             }
             faults.addReadError(new EsxFaults.ReadError(Optional.ofNullable(parts.length == 3 ? parts[2] : null),
                     Sizes.parseBytes(parts[0]), Sizes.parseBytes(parts[1])));
         }
-        if (q.containsKey("dropAfterRequests")) {
-            faults.dropAfterRequests(number(q, "dropAfterRequests", 0));
+        if (q.has("dropAfterRequests")) {
+            faults.dropAfterRequests(q.number("dropAfterRequests", 0));
         }
-        if (q.containsKey("dropAfterBytes")) {
-            faults.dropAfterBytes(Sizes.parseBytes(q.get("dropAfterBytes")));
+        if (q.has("dropAfterBytes")) {
+            faults.dropAfterBytes(Sizes.parseBytes(q.required("dropAfterBytes")));
         }
-        Optional.ofNullable(q.get("failTask")).ifPresent(faults::failNextTask);
-        if (q.containsKey("busyTasks")) {
-            faults.busyTasks(number(q, "busyTasks", 0));
+        q.optional("failTask").ifPresent(faults::failNextTask);
+        if (q.has("busyTasks")) {
+            faults.busyTasks(q.number("busyTasks", 0));
         }
-        return json(object().put("faults", faults.describe()));
+        return object().put("faults", faults.describe());
     }
 
     @Override
     public void close() {
-        server.stop(0);
-        executor.shutdownNow();
+        if (channel != null) {
+            channel.close().awaitUninterruptibly();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     }
 }

@@ -8,10 +8,12 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -100,6 +102,49 @@ class EsxControlServerTest {
         assertEquals(400, call("GET", "/nothing").statusCode());
         assertEquals(400, call("POST", "/write?export=vm01/disk-2000&offset=67108860&length=100").statusCode());
         assertTrue(host.vm("vm01").orElseThrow().snapshots().isEmpty(), "nothing created by bad requests");
+    }
+
+    /** The route, method and query errors name the mistake in one line of JSON, and change nothing. */
+    @Test
+    void routingAndQueryErrorsAreOneLineJson() throws Exception {
+        assertError(call("GET", "/nothing"), "{\"error\":\"unknown path /nothing (have /inventory /snapshot"
+                + " /remove-snapshot /changed /cbt /churn /write /faults)\"}");
+        assertError(call("GET", "/snapshot?vm=vm01&name=x"), "{\"error\":\"use POST\"}");
+        assertError(call("DELETE", "/inventory"), "{\"error\":\"use GET\"}");
+        assertError(call("POST", "/snapshot?vm&name=x"), "{\"error\":\"bad query parameter 'vm' in 'vm&name=x' (want name=value)\"}");
+        assertError(call("POST", "/snapshot?vm=vm01&name="), "{\"error\":\"bad query parameter 'name' in 'vm=vm01&name=' (want name=value)\"}");
+        HttpResponse<String> noName = call("POST", "/snapshot?vm=vm01&=x");
+        assertEquals(400, noName.statusCode(), noName.body());
+        assertTrue(noName.body().contains("in 'vm=vm01&=x' (want name=value)"), noName.body());
+        // java.net.URI refuses a broken escape, so this one goes over a plain socket.
+        String escape = raw("POST /snapshot?vm=vm01&name=a%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assertTrue(escape.startsWith("HTTP/1.1 400 "), escape);
+        assertTrue(escape.contains("\r\n\r\n{\"error\":\"malformed query 'vm=vm01&name=a%zz': "), escape);
+        String tooLong = raw("GET /inventory?" + "x".repeat(8192) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        assertTrue(tooLong.startsWith("HTTP/1.1 400 "), tooLong);
+        assertTrue(tooLong.contains("\r\n\r\n{\"error\":\"malformed HTTP request: "), tooLong);
+        assertEquals(1, tooLong.split("\r\n\r\n")[1].lines().count(), tooLong);
+        assertError(call("POST", "/snapshot?vm=vm01"), "{\"error\":\"missing parameter 'name'\"}");
+        assertError(call("POST", "/write?export=vm01/disk-2000&offset=x&length=1"),
+                "{\"error\":\"parameter 'offset' is not a number: x\"}");
+        assertTrue(host.vm("vm01").orElseThrow().snapshots().isEmpty(), "nothing created by bad requests");
+        // A %-escaped value and a semicolon reach the action decoded and whole.
+        HttpResponse<String> named = call("POST", "/snapshot?vm=vm%301&name=a;b");
+        assertEquals(400, named.statusCode(), named.body());
+        assertTrue(named.body().contains("a;b"), named.body());
+    }
+
+    private String raw(String request) throws Exception {
+        try (Socket s = new Socket(control.localAddress().getAddress(), control.localAddress().getPort())) {
+            s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    private static void assertError(HttpResponse<String> r, String body) {
+        assertEquals(400, r.statusCode(), r.body());
+        assertEquals("application/json", r.headers().firstValue("Content-Type").orElse(""));
+        assertEquals(body + "\n", r.body());
     }
 
     @Test
