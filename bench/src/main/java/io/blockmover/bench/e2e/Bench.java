@@ -53,6 +53,13 @@ public final class Bench implements Callable<Integer> {
     @Option(names = "--results", description = "Where the JSON result goes (default: <home>/bench/results).")
     Path results;
 
+    @Option(names = "--phases", split = ",", description = "Phases to run, of reference, filesystem, emulator (default: all).")
+    List<String> phases = List.of("reference", "filesystem", "emulator");
+
+    @Option(names = "--fs-codecs", split = ",", description = "Repository codecs measured on the file-system image beside "
+            + "the default, as init's --compression values (default: none).")
+    List<String> fsCodecs = List.of();
+
     private final Path home = Path.of(System.getProperty("blockmover.home", ".")).toAbsolutePath().normalize();
 
     public static void main(String[] args) {
@@ -70,15 +77,56 @@ public final class Bench implements Callable<Integer> {
             return vsphereOnly(Math.max(n, 3));
         }
         Processes processes = new Processes(work);
-        Path image = makeImage(processes);
+        List<String> images = new ArrayList<>();
+        List<Measurement> measured = new ArrayList<>();
+        Map<String, Measurement> byKey = new java.util.HashMap<>();
+        List<Report.Ratio> ratios = new ArrayList<>();
+        List<Report.SizeRatio> sizes = new ArrayList<>();
+        List<String> load = new ArrayList<>();
+        if (phases.contains("reference")) {
+            load.add("reference phase start " + Load.now());
+            Path image = makeImage(processes);
+            images.add(image.getFileName() + " (" + Files.size(image) / 1048576 + " MiB), a VM disk of the emulated host");
+            referencePhase(processes, n, image, measured, byKey);
+            ratios.addAll(ratios(byKey));
+        }
+        if (phases.contains("filesystem")) {
+            load.add("filesystem phase start " + Load.now());
+            List<FileSystemPhase.Codec> codecs = new ArrayList<>(List.of(new FileSystemPhase.Codec("", List.of())));
+            fsCodecs.forEach(c -> codecs.add(new FileSystemPhase.Codec(c, List.of("--compression", c))));
+            images.add("the file-system image served by qemu-nbd (steps fs:)");
+            measured.addAll(new FileSystemPhase(home, work, ci, processes, n, codecs).run(ratios, sizes));
+        }
+        if (phases.contains("emulator")) {
+            load.add("emulator phase start " + Load.now());
+            for (Measurement m : new VcenterSteps(home.resolve("blockmover").toString(), work).measure(Math.max(n, 3))) {
+                measured.add(m);
+                byKey.put(m.tool() + "|" + m.step(), m);
+            }
+            for (Measurement m : emulatedHostSteps(processes, n)) {
+                measured.add(m);
+                byKey.put(m.tool() + "|" + m.step(), m);
+            }
+        }
+        load.add("end " + Load.now());
+
+        Report report = new Report(String.join("; ", images), measured, ratios, sizes, String.join("; ", load));
+        report.printTable(System.out);
+        Path out = (results != null ? results : home.resolve("bench/results"))
+                .resolve((ci ? "ci-" : "") + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
+        report.writeJson(out);
+        System.out.println("\nresults: " + out);
+        return 0;
+    }
+
+    /** The reference image (random bytes, a tar, a hole) as a VM disk of the emulated host. */
+    private void referencePhase(Processes processes, int n, Path image, List<Measurement> measured, Map<String, Measurement> byKey)
+            throws Exception {
         long logical = Files.size(image);
         Path repo = work.resolve("blockmover-repo");
         Path restored = work.resolve("restored.raw");
         String bm = home.resolve("blockmover").toString();
         String vm = image.getFileName().toString().replaceFirst("\\.raw$", "");
-
-        List<Measurement> measured = new ArrayList<>();
-        Map<String, Measurement> byKey = new java.util.HashMap<>();
         // The reference image as a VM disk of the emulated host: snapshots and changed block
         // tracking as vSphere gives them; every tool reads the same snapshot export.
         // vm01 shares nothing with the image: the proxy's untimed first job reads it.
@@ -118,23 +166,6 @@ public final class Bench implements Callable<Integer> {
                 byKey.put(m.tool() + "|" + m.step(), m);
             }
         }
-        for (Measurement m : new VcenterSteps(bm, work).measure(Math.max(n, 3))) {
-            measured.add(m);
-            byKey.put(m.tool() + "|" + m.step(), m);
-        }
-        for (Measurement m : emulatedHostSteps(processes, n)) {
-            measured.add(m);
-            byKey.put(m.tool() + "|" + m.step(), m);
-        }
-
-        Report report = new Report(image.getFileName() + " (" + logical / 1048576 + " MiB), a VM disk of the emulated host",
-                measured, ratios(byKey));
-        report.printTable(System.out);
-        Path out = (results != null ? results : home.resolve("bench/results"))
-                .resolve((ci ? "ci-" : "") + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
-        report.writeJson(out);
-        System.out.println("\nresults: " + out);
-        return 0;
     }
 
     private int vsphereOnly(int n) throws Exception {
@@ -226,8 +257,6 @@ public final class Bench implements Callable<Integer> {
                 m.get(OURS + " nbd-copy|" + TO_NULL), m.get("nbdcopy|" + TO_NULL)));
         out.add(new Report.Ratio("nbd-copy -> null vs nbdcopy -> null over TLS, random data (target >= 1.0; " + OUR_COPY_TUNING + ")",
                 m.get(OURS + " nbd-copy|" + TO_NULL_TLS), m.get("nbdcopy|" + TO_NULL_TLS)));
-        out.add(new Report.Ratio("nbd-copy -> null vs nbdcopy -> null, the large mixed export (target >= 1.0; " + OUR_COPY_TUNING + ")",
-                mixedCopy(m, OURS + " nbd-copy"), mixedCopy(m, "nbdcopy")));
         out.add(new Report.Ratio("incremental (1% changed) vs full: times faster (target >= 20)", m.get(OURS + "|" + INCREMENTAL), full));
         Measurement proxyFull = m.get(ProxySteps.TOOL + "|" + FULL);
         out.add(new Report.Ratio("full backup through the warm proxy vs restic (target >= 4)", proxyFull, m.get("restic 0.14|" + FILE_BACKUP)));

@@ -108,12 +108,35 @@ final class PeerProcess implements AutoCloseable {
 
     /** {@code nbdkit PLUGIN ARGS...} on a free loopback port, once it accepts connections. */
     static PeerProcess nbdkit(String... pluginAndArgs) throws IOException, InterruptedException {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = freePort();
         List<String> cmd = new java.util.ArrayList<>(List.of("nbdkit", "-f", "-i", "127.0.0.1", "-p", Integer.toString(port)));
         cmd.addAll(List.of(pluginAndArgs));
+        return startListening(cmd, port);
+    }
+
+    /**
+     * {@code qemu-nbd} serving {@code image} read-only as export {@code name}, several clients at once;
+     * with a {@code bitmap}, also its meta context {@code qemu:dirty-bitmap:BITMAP} (qemu's changed block tracking).
+     */
+    static PeerProcess qemuNbd(java.nio.file.Path image, String format, String name, String bitmap)
+            throws IOException, InterruptedException {
+        int port = freePort();
+        List<String> cmd = new java.util.ArrayList<>(List.of("qemu-nbd", "-r", "-f", format, "-b", "127.0.0.1",
+                "-p", Integer.toString(port), "-x", name, "--persistent", "--shared=8"));
+        if (bitmap != null) {
+            cmd.addAll(List.of("-A", "-B", bitmap));
+        }
+        cmd.add(image.toString());
+        return startListening(cmd, port);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static PeerProcess startListening(List<String> cmd, int port) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() < deadline && p.isAlive()) {
@@ -125,7 +148,7 @@ final class PeerProcess implements AutoCloseable {
             }
         }
         p.destroyForcibly();
-        throw new IOException("nbdkit did not start: " + cmd);
+        throw new IOException("did not start: " + cmd);
     }
 
     @Override
