@@ -11,22 +11,37 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.Lock;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteBatch;
 
 /**
- * The new chunks of one backup, deduplicated and appended to the backup's open pack. When a
- * pack reaches its target size it is sealed (fsync) and only then are its chunk locations
+ * The new chunks of one backup, deduplicated and appended to one of the backup's open packs. When
+ * a pack reaches its target size it is sealed (fsync) and only then are its chunk locations
  * published to the index, where every other writer's dedup sees them; until then the chunks
  * are in {@code pending}, which dedups this backup's own threads against each other.
+ *
+ * <p>Each thread appends to a lane of its own: a lane is an open pack that one thread at a time
+ * borrows, and a new lane opens only when every existing one is busy, so there are as many open
+ * packs as threads ever stored at the same moment (one, for a single thread). One shared pack
+ * behind one lock made the workers queue for it: in a compression-bound backup of a file system
+ * (4 workers, 2 cores) they spent 3.2 s of 6.6 CPU-s waiting to enter that lock, about 4 ms a
+ * time, as every hand-over meant a parked thread woken up on a busy core.
  */
 final class ChunkSink {
     private final RepoContext ctx;
     private final Set<ChunkId> pending = ConcurrentHashMap.newKeySet();
-    private final Object appendLock = new Object();
-    private PackWriter current;
+    /** Lanes not borrowed right now. */
+    private final ConcurrentLinkedQueue<Lane> idle = new ConcurrentLinkedQueue<>();
+    /** Every lane ever opened, for flush and abort. */
+    private final ConcurrentLinkedQueue<Lane> lanes = new ConcurrentLinkedQueue<>();
     private volatile Throwable failure;
+
+    /** An open pack (or none yet); its monitor is taken by the borrower and by flush and abort. */
+    private static final class Lane {
+        PackWriter current;
+    }
 
     ChunkSink(RepoContext ctx) {
         this.ctx = ctx;
@@ -47,26 +62,40 @@ final class ChunkSink {
         ByteBuffer[] record = PackRecords.frameChunk(id, codec.encode(id, plain));
         long length = record[0].remaining() + record[1].remaining();
         PackWriter full = null;
-        synchronized (appendLock) {
-            checkHealthy();
-            try {
-                if (current == null) {
-                    current = newPack();
+        Lane lane = borrow();
+        try {
+            synchronized (lane) {
+                checkHealthy();
+                try {
+                    if (lane.current == null) {
+                        lane.current = newPack();
+                    }
+                    lane.current.append(id, record);
+                } catch (IOException | RuntimeException e) {
+                    fail(e);
+                    throw e;
                 }
-                current.append(id, record);
-            } catch (IOException | RuntimeException e) {
-                fail(e);
-                throw e;
+                if (lane.current.size() >= ctx.packTargetSize()) {
+                    full = lane.current;
+                    lane.current = null;
+                }
             }
-            if (current.size() >= ctx.packTargetSize()) {
-                full = current;
-                current = null;
-            }
+        } finally {
+            idle.add(lane);
         }
         if (full != null) {
             seal(full);
         }
         return length;
+    }
+
+    private Lane borrow() {
+        Lane lane = idle.poll();
+        if (lane == null) {
+            lane = new Lane();
+            lanes.add(lane);
+        }
+        return lane;
     }
 
     /** Registered as in progress before the file exists, so gc never sees it unregistered and unpublished. */
@@ -81,16 +110,18 @@ final class ChunkSink {
         }
     }
 
-    /** Seals the open pack (if any) and publishes it; after this every stored chunk is durable and indexed. */
+    /** Seals the open packs (if any) and publishes them; after this every stored chunk is durable and indexed. */
     void flush() throws IOException {
-        PackWriter last;
-        synchronized (appendLock) {
-            checkHealthy();
-            last = current;
-            current = null;
-        }
-        if (last != null) {
-            seal(last);
+        for (Lane lane : lanes) {
+            PackWriter last;
+            synchronized (lane) {
+                checkHealthy();
+                last = lane.current;
+                lane.current = null;
+            }
+            if (last != null) {
+                seal(last);
+            }
         }
     }
 
@@ -132,16 +163,19 @@ final class ChunkSink {
         }
     }
 
-    /** Drops the open pack unsealed; sealed packs stay (their chunks are indexed and reusable). */
+    /** Drops the open packs unsealed; sealed packs stay (their chunks are indexed and reusable). */
     void abort() {
-        synchronized (appendLock) {
-            if (current != null) {
-                current.abandon();
-                ctx.packsInProgress().settled(current.packId());
-                current = null;
-            }
-            if (failure == null) {
-                failure = new IllegalStateException("aborted");
+        // First, so that a store taking a lane after this point stops before it opens a pack.
+        if (failure == null) {
+            failure = new IllegalStateException("aborted");
+        }
+        for (Lane lane : lanes) {
+            synchronized (lane) {
+                if (lane.current != null) {
+                    lane.current.abandon();
+                    ctx.packsInProgress().settled(lane.current.packId());
+                    lane.current = null;
+                }
             }
         }
         pending.clear();
