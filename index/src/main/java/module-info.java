@@ -14,6 +14,7 @@
 module io.blockmover.index {
     requires transitive rocksdbjni;
     requires com.github.luben.zstd_jni;
+    requires org.lz4.java;
     requires org.slf4j;
 
     exports io.blockmover.index.format;

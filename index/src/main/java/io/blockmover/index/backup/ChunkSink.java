@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Lock;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteBatch;
@@ -37,6 +38,12 @@ final class ChunkSink {
     /** Every lane ever opened, for flush and abort. */
     private final ConcurrentLinkedQueue<Lane> lanes = new ConcurrentLinkedQueue<>();
     private volatile Throwable failure;
+    /**
+     * Threads storing a chunk of this backup right now (hashing, compressing, appending). When there
+     * are at least as many as cores, the backup is compression-bound: {@code auto} then takes LZ4.
+     */
+    private final AtomicInteger working = new AtomicInteger();
+    private static final int CORES = Runtime.getRuntime().availableProcessors();
 
     /** An open pack (or none yet); its monitor is taken by the borrower and by flush and abort. */
     private static final class Lane {
@@ -51,6 +58,15 @@ final class ChunkSink {
      * Stores {@code plain} under {@code id} unless the repository or this backup already has it.
      * Returns the bytes appended to the pack, or -1 for a duplicate.
      */
+    /** A thread starts hashing and storing a chunk; pair with {@link #endWork()}. */
+    void beginWork() {
+        working.incrementAndGet();
+    }
+
+    void endWork() {
+        working.decrementAndGet();
+    }
+
     long store(ChunkId id, ByteBuffer plain, ChunkCodec codec) throws IOException {
         // Pending before index: publication writes the index before it clears pending, so a
         // chunk is always found in one of the two. A chunk gc has condemned is not reused from
@@ -59,7 +75,7 @@ final class ChunkSink {
                 || !pending.add(id)) {
             return -1;
         }
-        ByteBuffer[] record = PackRecords.frameChunk(id, codec.encode(id, plain));
+        ByteBuffer[] record = PackRecords.frameChunk(id, codec.encode(id, plain, working.get() >= CORES));
         long length = record[0].remaining() + record[1].remaining();
         PackWriter full = null;
         Lane lane = borrow();

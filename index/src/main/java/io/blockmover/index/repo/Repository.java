@@ -11,7 +11,6 @@ import io.blockmover.index.backup.RepoContext;
 import io.blockmover.index.chunk.ChunkCodec;
 import io.blockmover.index.chunk.ChunkKeys;
 import io.blockmover.index.chunk.CodecPool;
-import io.blockmover.index.chunk.Compression;
 import io.blockmover.index.chunk.KeyWrap;
 import io.blockmover.index.db.IndexDb;
 import io.blockmover.index.db.IndexSnapshot;
@@ -74,7 +73,7 @@ public final class Repository implements AutoCloseable {
                     KeyWrap.wrap(options.passphrase(), salt, options.kdfIterations(), material, repoId, random));
         }
         RepositoryConfig config = new RepositoryConfig(RepositoryConfig.FORMAT_VERSION, repoId, options.chunkSize(),
-                Compression.zstd(options.zstdLevel()), options.packTargetSize(), enc);
+                options.compression(), options.packTargetSize(), enc);
         config.write(root);
         return open(root, options.passphrase(), false, true);
     }
@@ -116,7 +115,7 @@ public final class Repository implements AutoCloseable {
             }
             db = IndexDb.open(root.resolve("index"), config.formatVersion(), readOnly);
             ChunkKeys k = keys;
-            CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression().level(), k));
+            CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression(), k));
             RepoContext ctx = new RepoContext(root, config.chunkSize(), config.packTargetSize(), db, new ManifestStore(db), new LocalPackStore(root.resolve("packs")),
                     codecs, new MaintenanceGate(), new GcFence(), new ReaderEpochs(), new PacksInProgress(), new AtomicLong(nextBackupId(db)), tmp, new SecureRandom(), readOnly);
             return new Repository(ctx, config, lock, keys);
