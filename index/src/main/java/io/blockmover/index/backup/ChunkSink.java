@@ -8,6 +8,8 @@ import io.blockmover.index.pack.PackWriter;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -128,16 +130,56 @@ final class ChunkSink {
 
     /** Seals the open packs (if any) and publishes them; after this every stored chunk is durable and indexed. */
     void flush() throws IOException {
+        List<PackWriter> open = new ArrayList<>();
         for (Lane lane : lanes) {
-            PackWriter last;
             synchronized (lane) {
                 checkHealthy();
-                last = lane.current;
-                lane.current = null;
+                if (lane.current != null) {
+                    open.add(lane.current);
+                    lane.current = null;
+                }
             }
-            if (last != null) {
-                seal(last);
+        }
+        if (open.size() == 1) {
+            seal(open.getFirst());
+            return;
+        }
+        // One lane per thread leaves several partial packs: their fsyncs run at once (on one
+        // filesystem they share a journal commit), not one after the other in the commit's time.
+        List<Thread> sealing = new ArrayList<>();
+        List<Throwable> failures = Collections.synchronizedList(new ArrayList<>());
+        for (PackWriter p : open) {
+            sealing.add(Thread.ofVirtual().start(() -> {
+                try {
+                    seal(p);
+                } catch (Throwable t) {
+                    failures.add(t);
+                }
+            }));
+        }
+        boolean interrupted = false;
+        for (Thread t : sealing) {
+            while (true) { // a seal in flight is finished, not left half-published
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
             }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (!failures.isEmpty()) {
+            Throwable f = failures.getFirst();
+            if (f instanceof IOException io) {
+                throw io;
+            }
+            if (f instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IOException("sealing a pack failed: " + f, f);
         }
     }
 
