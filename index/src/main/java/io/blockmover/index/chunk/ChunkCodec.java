@@ -52,7 +52,8 @@ public final class ChunkCodec implements AutoCloseable {
     private final ZstdDecompressCtx zd;
     /** Null when the repository compresses with zstd only. */
     private final LZ4Compressor lz4;
-    private final LZ4SafeDecompressor unlz4 = LZ4Factory.fastestInstance().safeDecompressor();
+    /** Made on the first LZ4 record read: a zstd repository never loads LZ4's native library. */
+    private LZ4SafeDecompressor unlz4;
     /** Staging for heap input, and decompressed output bound for a heap destination. */
     private final ByteBuffer staging;
     private final ByteBuffer compressed;
@@ -99,7 +100,8 @@ public final class ChunkCodec implements AutoCloseable {
 
     /** Room for any compressed chunk, whichever codec made it. */
     private static int compressBound(int chunkSize) {
-        return Math.max((int) Zstd.compressBound(chunkSize), LZ4Factory.fastestInstance().fastCompressor().maxCompressedLength(chunkSize));
+        // LZ4_COMPRESSBOUND from lz4.h, without loading LZ4 to ask it.
+        return Math.max((int) Zstd.compressBound(chunkSize), chunkSize + chunkSize / 255 + 16);
     }
 
     public int chunkSize() {
@@ -291,6 +293,9 @@ public final class ChunkCodec implements AutoCloseable {
 
     private void unlz4(ByteBuffer payload, ByteBuffer dst, int plainLength, String name) {
         try {
+            if (unlz4 == null) {
+                unlz4 = LZ4Factory.fastestInstance().safeDecompressor();
+            }
             int n = unlz4.decompress(payload, payload.position(), payload.remaining(), dst, dst.position(), plainLength);
             if (n != plainLength) {
                 throw new ChunkDamagedException(name, "decompressed to " + n + " bytes, expected " + plainLength);
