@@ -18,7 +18,7 @@ BUILD_PACKAGES := gcc make pkg-config libnbd-dev
 # Debian packages the tests run against (real NBD peers, TLS tools).
 TEST_PACKAGES := $(BUILD_PACKAGES) qemu-utils nbdkit libnbd-bin nbd-server gnutls-bin openssl curl jq prometheus python3-grpcio python3-grpc-tools e2fsprogs fuse2fs ntfs-3g
 # Peers the end-to-end benchmark compares with.
-BENCH_PACKAGES := $(TEST_PACKAGES) restic borgbackup fio
+BENCH_PACKAGES := $(TEST_PACKAGES) restic borgbackup fio e2fsprogs python3
 
 .PHONY: build test torture run bench bench-ci clean build-deps test-deps bench-deps run-deps
 

@@ -15,6 +15,7 @@
 module io.blockmover.index {
     requires transitive rocksdbjni;
     requires com.github.luben.zstd_jni;
+    requires org.lz4.java;
     requires org.slf4j;
     // The s3 layer: the AWS SDK's async S3 client on Netty (automatic modules named by their jars).
     requires software.amazon.awssdk.services.s3;

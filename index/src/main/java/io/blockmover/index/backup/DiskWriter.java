@@ -93,6 +93,7 @@ public final class DiskWriter {
             throw new IllegalArgumentException("chunk at offset " + offset + " has " + chunk.remaining() + " bytes, expected " + expected);
         }
         ChunkCodec codec = ctx.codecs().borrow();
+        sink.beginWork();
         try {
             if (codec.isZero(chunk)) {
                 staged.set(i, null);
@@ -111,6 +112,7 @@ public final class DiskWriter {
             sink.fail(e);
             throw e;
         } finally {
+            sink.endWork();
             ctx.codecs().release(codec);
         }
     }

@@ -6,12 +6,17 @@ import io.blockmover.index.pack.PackRecords;
 import io.blockmover.index.pack.PackRecords.ChunkPayload;
 
 import static io.blockmover.index.format.PackFormat.FLAG_AES_GCM;
+import static io.blockmover.index.format.PackFormat.FLAG_LZ4;
 import static io.blockmover.index.format.PackFormat.FLAG_ZSTD;
 
 import com.github.luben.zstd.Zstd;
 import com.github.luben.zstd.ZstdCompressCtx;
 import com.github.luben.zstd.ZstdDecompressCtx;
 import com.github.luben.zstd.ZstdException;
+import net.jpountz.lz4.LZ4Compressor;
+import net.jpountz.lz4.LZ4Exception;
+import net.jpountz.lz4.LZ4Factory;
+import net.jpountz.lz4.LZ4SafeDecompressor;
 
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
@@ -25,7 +30,9 @@ import javax.crypto.spec.GCMParameterSpec;
  * Turns plaintext chunks into stored payloads and back: digest, zstd, AES-GCM. The record framing
  * around a payload is {@link PackRecords}'. One instance per thread at a time (it
  * owns a digest, zstd contexts, a cipher and direct scratch buffers, all reused so the hot
- * path allocates only the 32-byte digest); borrow one from a {@link CodecPool}.
+ * path allocates only the 32-byte digest); borrow one from a {@link CodecPool}. It compresses
+ * with the repository's {@link Compression} and reads records of every codec (each record's
+ * flags name its own).
  */
 public final class ChunkCodec implements AutoCloseable {
     private static final int GCM_NONCE = 12;
@@ -39,8 +46,14 @@ public final class ChunkCodec implements AutoCloseable {
     private final MessageDigest sha;
     private final Mac hmac;
     private final Cipher cipher;
+    private final Compression compression;
+    /** Null when the repository compresses with LZ4 only. */
     private final ZstdCompressCtx zc;
     private final ZstdDecompressCtx zd;
+    /** Null when the repository compresses with zstd only. */
+    private final LZ4Compressor lz4;
+    /** Made on the first LZ4 record read: a zstd repository never loads LZ4's native library. */
+    private LZ4SafeDecompressor unlz4;
     /** Staging for heap input, and decompressed output bound for a heap destination. */
     private final ByteBuffer staging;
     private final ByteBuffer compressed;
@@ -53,9 +66,14 @@ public final class ChunkCodec implements AutoCloseable {
     private int nonceCounter;
 
     public ChunkCodec(int chunkSize, int zstdLevel, ChunkKeys keys) {
+        this(chunkSize, Compression.zstd(zstdLevel), keys);
+    }
+
+    public ChunkCodec(int chunkSize, Compression compression, ChunkKeys keys) {
         this.chunkSize = chunkSize;
         this.keys = keys;
-        int bound = (int) Zstd.compressBound(chunkSize);
+        this.compression = compression;
+        int bound = compressBound(chunkSize);
         this.staging = ByteBuffer.allocateDirect(Math.max(chunkSize, bound) + GCM_NONCE + GCM_TAG);
         this.compressed = ByteBuffer.allocateDirect(bound);
         this.sealed = keys == null ? null : ByteBuffer.allocateDirect(bound + GCM_NONCE + GCM_TAG);
@@ -74,8 +92,16 @@ public final class ChunkCodec implements AutoCloseable {
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("the JDK lacks SHA-256, HMAC-SHA256 or AES-GCM", e);
         }
-        this.zc = new ZstdCompressCtx().setLevel(zstdLevel).setChecksum(false).setContentSize(true);
+        this.zc = compression.usesZstd()
+                ? new ZstdCompressCtx().setLevel(compression.level()).setChecksum(false).setContentSize(true) : null;
         this.zd = new ZstdDecompressCtx();
+        this.lz4 = compression.usesLz4() ? LZ4Factory.fastestInstance().fastCompressor() : null;
+    }
+
+    /** Room for any compressed chunk, whichever codec made it. */
+    private static int compressBound(int chunkSize) {
+        // LZ4_COMPRESSBOUND from lz4.h, without loading LZ4 to ask it.
+        return Math.max((int) Zstd.compressBound(chunkSize), chunkSize + chunkSize / 255 + 16);
     }
 
     public int chunkSize() {
@@ -116,12 +142,19 @@ public final class ChunkCodec implements AutoCloseable {
         }
     }
 
+    /** {@link #encode(ChunkId, ByteBuffer, boolean)} when the machine is not known to be compression-bound. */
+    public ChunkPayload encode(ChunkId id, ByteBuffer plain) {
+        return encode(id, plain, false);
+    }
+
     /**
      * Encodes the payload to store for {@code plain} (not moved). Its buffer stays valid until
      * this codec's next call and may be {@code plain} itself (stored raw, unencrypted), so the
      * caller must not touch it meanwhile.
+     *
+     * @param cpuBound every core is busy storing chunks: with {@code auto}, compress with LZ4
      */
-    public ChunkPayload encode(ChunkId id, ByteBuffer plain) {
+    public ChunkPayload encode(ChunkId id, ByteBuffer plain, boolean cpuBound) {
         ByteBuffer src = plain.duplicate();
         if (!src.isDirect()) {
             staging.clear();
@@ -131,13 +164,16 @@ public final class ChunkCodec implements AutoCloseable {
         int plainLength = src.remaining();
         int flags = 0;
         ByteBuffer payload = src;
-        if (worthCompressing(src)) {
+        boolean useLz4 = zc == null || (lz4 != null && cpuBound);
+        if (worthCompressing(src, useLz4)) {
             compressed.clear();
-            int n = zc.compressDirectByteBuffer(compressed, 0, compressed.capacity(), src, src.position(), plainLength);
+            int n = useLz4
+                    ? lz4.compress(src, src.position(), plainLength, compressed, 0, compressed.capacity())
+                    : zc.compressDirectByteBuffer(compressed, 0, compressed.capacity(), src, src.position(), plainLength);
             if (n < plainLength) {
                 compressed.limit(n);
                 payload = compressed;
-                flags |= FLAG_ZSTD;
+                flags |= useLz4 ? FLAG_LZ4 : FLAG_ZSTD;
             }
         }
         if (keys != null) {
@@ -153,7 +189,7 @@ public final class ChunkCodec implements AutoCloseable {
      * compresses at all means the whole chunk is tried (and kept only if smaller); if none does,
      * the chunk is stored raw.
      */
-    private boolean worthCompressing(ByteBuffer src) {
+    private boolean worthCompressing(ByteBuffer src, boolean useLz4) {
         int n = src.remaining();
         if (n <= MIN_SAMPLE * SAMPLES) {
             return true; // too short to sample (a disk's short last chunk): compressing it whole costs little
@@ -163,7 +199,9 @@ public final class ChunkCodec implements AutoCloseable {
         compressed.clear();
         for (int i = 0; i < SAMPLES; i++) {
             int at = src.position() + i * stride;
-            int out = zc.compressDirectByteBuffer(compressed, 0, compressed.capacity(), src, at, sample);
+            int out = useLz4
+                    ? lz4.compress(src, at, sample, compressed, 0, compressed.capacity())
+                    : zc.compressDirectByteBuffer(compressed, 0, compressed.capacity(), src, at, sample);
             if (out < sample - sample / 32) {
                 return true;
             }
@@ -209,8 +247,13 @@ public final class ChunkCodec implements AutoCloseable {
             throw new IllegalArgumentException("destination has " + dst.remaining() + " bytes, chunk needs " + plainLength);
         }
         int start = dst.position();
+        if ((flags & FLAG_ZSTD) != 0 && (flags & FLAG_LZ4) != 0) {
+            throw new ChunkDamagedException(name, "record names two codecs");
+        }
         if ((flags & FLAG_ZSTD) != 0) {
             decompress(payload, dst, plainLength, name);
+        } else if ((flags & FLAG_LZ4) != 0) {
+            unlz4(payload, dst, plainLength, name);
         } else if (payload.remaining() != plainLength) {
             throw new ChunkDamagedException(name, "stored length differs from plaintext length");
         } else {
@@ -248,6 +291,21 @@ public final class ChunkCodec implements AutoCloseable {
         }
     }
 
+    private void unlz4(ByteBuffer payload, ByteBuffer dst, int plainLength, String name) {
+        try {
+            if (unlz4 == null) {
+                unlz4 = LZ4Factory.fastestInstance().safeDecompressor();
+            }
+            int n = unlz4.decompress(payload, payload.position(), payload.remaining(), dst, dst.position(), plainLength);
+            if (n != plainLength) {
+                throw new ChunkDamagedException(name, "decompressed to " + n + " bytes, expected " + plainLength);
+            }
+            dst.position(dst.position() + n);
+        } catch (LZ4Exception e) {
+            throw new ChunkDamagedException(name, "lz4: " + e.getMessage());
+        }
+    }
+
     private ByteBuffer open(ChunkId id, ByteBuffer payload, String name) {
         if (payload.remaining() < GCM_NONCE + GCM_TAG) {
             throw new ChunkDamagedException(name, "encrypted payload too short");
@@ -267,14 +325,16 @@ public final class ChunkCodec implements AutoCloseable {
         }
     }
 
-    /** The largest payload a chunk of {@code chunkSize} can be stored as. */
+    /** The largest payload a chunk of {@code chunkSize} can be stored as, whichever its codec. */
     public static int maxPayloadLength(int chunkSize) {
-        return (int) Zstd.compressBound(chunkSize) + GCM_NONCE + GCM_TAG;
+        return compressBound(chunkSize) + GCM_NONCE + GCM_TAG;
     }
 
     @Override
     public void close() {
-        zc.close();
+        if (zc != null) {
+            zc.close();
+        }
         zd.close();
     }
 

@@ -22,6 +22,8 @@ public final class PackFormat {
     public static final int RECORD_HEADER = 56;
     public static final int FLAG_ZSTD = 1;
     public static final int FLAG_AES_GCM = 2;
+    /** The payload is an LZ4 block (before encryption); never together with {@link #FLAG_ZSTD}. */
+    public static final int FLAG_LZ4 = 4;
 
     public static final int FOOTER_MAGIC = 0x424D5345; // "BMSE"
     public static final int FOOTER = 16;

@@ -12,7 +12,6 @@ import io.blockmover.index.backup.RepoContext;
 import io.blockmover.index.chunk.ChunkCodec;
 import io.blockmover.index.chunk.ChunkKeys;
 import io.blockmover.index.chunk.CodecPool;
-import io.blockmover.index.chunk.Compression;
 import io.blockmover.index.chunk.KeyWrap;
 import io.blockmover.index.db.IndexDb;
 import io.blockmover.index.db.IndexSnapshot;
@@ -84,7 +83,7 @@ public final class Repository implements AutoCloseable {
                     KeyWrap.wrap(options.passphrase(), salt, options.kdfIterations(), material, repoId, random));
         }
         RepositoryConfig config = new RepositoryConfig(RepositoryConfig.FORMAT_VERSION, repoId, options.chunkSize(),
-                Compression.zstd(options.zstdLevel()), options.packTargetSize(), enc);
+                options.compression(), options.packTargetSize(), enc);
         return config;
     }
 
@@ -147,7 +146,7 @@ public final class Repository implements AutoCloseable {
             }
             db = IndexDb.open(root.resolve("index"), config.formatVersion(), readOnly);
             ChunkKeys k = keys;
-            CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression().level(), k));
+            CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression(), k));
             RepoContext ctx = new RepoContext(root, config.chunkSize(), config.packTargetSize(), db, new ManifestStore(db), packs.open(),
                     codecs, new MaintenanceGate(), new GcFence(), new ReaderEpochs(), new PacksInProgress(),
                     new AtomicLong(Math.max(nextBackupId(db), peers.firstBackupId())), tmp, new SecureRandom(), readOnly,

@@ -125,8 +125,13 @@ public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, 
             }
             default -> throw new RepositoryException("unknown encryption '" + kv.get("encryption") + "'");
         };
-        return new RepositoryConfig(version, need(kv, "repoId"), Integer.parseInt(need(kv, "chunkSize")),
-                new Compression(need(kv, "compression"), Integer.parseInt(need(kv, "compressionLevel"))),
+        Compression compression;
+        try {
+            compression = new Compression(need(kv, "compression"), Integer.parseInt(need(kv, "compressionLevel")));
+        } catch (IllegalArgumentException e) { // a codec of a newer build, say
+            throw new RepositoryException("repository config: " + e.getMessage());
+        }
+        return new RepositoryConfig(version, need(kv, "repoId"), Integer.parseInt(need(kv, "chunkSize")), compression,
                 Long.parseLong(need(kv, "packTargetSize")), enc);
     }
 

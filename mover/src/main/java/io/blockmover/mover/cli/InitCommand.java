@@ -1,5 +1,6 @@
 package io.blockmover.mover.cli;
 
+import io.blockmover.index.chunk.Compression;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.nbd.units.Sizes;
@@ -24,8 +25,13 @@ final class InitCommand implements Callable<Integer> {
             description = "Chunk size, a power of two from 64K to 4M (default " + (InitOptions.DEFAULT_CHUNK_SIZE >> 10) + "K).")
     String chunkSize;
 
-    @Option(names = "--zstd-level", paramLabel = "N", description = "zstd compression level (default ${DEFAULT-VALUE}).")
-    int zstdLevel = 1;
+    @Option(names = "--compression", paramLabel = "CODEC",
+            description = "Codec of new chunks: zstd:N (level 1..22), lz4 (fastest), or auto:N (lz4 while the backup is "
+                    + "compression-bound, zstd:N while it waits on I/O). Default: ${DEFAULT-VALUE}.")
+    String compression = InitOptions.DEFAULT_COMPRESSION.toString();
+
+    @Option(names = "--zstd-level", paramLabel = "N", description = "Short for --compression zstd:N.")
+    Integer zstdLevel;
 
     @Option(names = "--encrypt", description = "Encrypt chunks with AES-256-GCM under a key derived from the passphrase "
             + "(from --passphrase-file or $" + RepositoryOptions.PASSPHRASE_ENV + ").")
@@ -36,7 +42,8 @@ final class InitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        InitOptions options = InitOptions.defaults().withZstdLevel(zstdLevel);
+        InitOptions options = InitOptions.defaults().withCompression(
+                zstdLevel != null ? Compression.zstd(zstdLevel) : Compression.parse(compression));
         if (chunkSize != null) {
             options = options.withChunkSize((int) Sizes.parseBytes(chunkSize));
         }
@@ -54,13 +61,13 @@ final class InitCommand implements Callable<Integer> {
                 m.put("repository", repository.describe());
                 m.put("repoId", repo.config().repoId());
                 m.put("chunkSize", repo.config().chunkSize());
-                m.put("zstdLevel", zstdLevel);
+                m.put("compression", repo.config().compression().toString());
                 m.put("encrypted", encrypt);
                 System.out.println(JsonWriter.write(m));
                 return 0;
             }
-            System.out.printf("created repository %s (chunk size %s, zstd level %d%s)%n", repository.describe(),
-                    Sizes.human(repo.config().chunkSize()), zstdLevel, encrypt ? ", encrypted" : "");
+            System.out.printf("created repository %s (chunk size %s, compression %s%s)%n", repository.describe(),
+                    Sizes.human(repo.config().chunkSize()), repo.config().compression(), encrypt ? ", encrypted" : "");
         }
         return 0;
     }

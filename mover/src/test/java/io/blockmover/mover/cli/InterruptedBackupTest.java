@@ -5,6 +5,7 @@ import io.blockmover.index.maintenance.GcOptions;
 import io.blockmover.index.maintenance.GcReport;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
+import io.blockmover.mover.pipeline.PipelineSettings;
 import io.blockmover.nbd.esx.EsxSimulator;
 import io.blockmover.nbd.esx.HostSpec;
 import io.blockmover.nbd.esx.Profile;
@@ -69,8 +70,9 @@ class InterruptedBackupTest {
     }
 
     /**
-     * Waits until the child has stored more than a pack's worth (64 MiB) of chunks, so the signal
-     * lands mid-backup with sealed packs behind it (an unsealed pack the abort removes itself).
+     * Waits until the child has stored more than a pack's worth (64 MiB) per storing thread, so the
+     * signal lands mid-backup with sealed packs behind it (an unsealed pack the abort removes itself):
+     * each thread that stores at the same moment fills a pack of its own.
      */
     private static void waitForPackData(Path repo, Process backup) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -79,7 +81,7 @@ class InterruptedBackupTest {
             try (var files = Files.walk(repo.resolve("packs"))) {
                 long bytes = files.filter(Files::isRegularFile)
                         .mapToLong(p -> p.toFile().length()).sum();
-                if (bytes > (80 << 20)) {
+                if (bytes > (long) PipelineSettings.DEFAULT.workers() * (64 << 20) + (16 << 20)) {
                     return;
                 }
             }
