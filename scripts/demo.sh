@@ -59,7 +59,7 @@ else
   [ -d "$REPO" ] || { step "creating the repository $REPO"; $BM init --repo "$REPO"; }
 fi
 if grep -qx 'formatVersion=1' "$REPO/config" 2>/dev/null; then
-  # Left by an older build: its packs stay as they are, only the index is rebuilt (README, chunk store).
+  # Left by an older build: its packs stay as they are, only the index is rebuilt (docs/chunk-store.md).
   step "upgrading $REPO from format 1: rebuilding its index from the packs"
   $BM rebuild-index --repo "$REPO"
 fi

@@ -16,7 +16,7 @@ import java.util.function.LongConsumer;
 import java.util.function.LongPredicate;
 
 /**
- * What lets gc run beside backups (README "gc beside backups" says why it is safe):
+ * What lets gc run beside backups (index/FORMAT.md "gc beside backups" says why it is safe):
  * <ul>
  * <li>the open writers, so gc can catch up with what those open when it condemned chunks had
  *     referenced before, and never sweeps the manifests of a backup still being committed;</li>

@@ -30,7 +30,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Mark and sweep beside running backups and restores (README "gc beside backups" says why it is
+ * Mark and sweep beside running backups and restores (index/FORMAT.md "gc beside backups" says why it is
  * safe):
  * <ol>
  * <li>mark, on a snapshot S0 of the index: the chunks no manifest committed at S0 references, in

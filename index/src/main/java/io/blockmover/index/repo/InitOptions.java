@@ -4,7 +4,7 @@ import io.blockmover.index.chunk.Compression;
 import io.blockmover.index.chunk.KeyWrap;
 
 /**
- * Choices made once, at {@code init}. Defaults: 128 KiB chunks (see README "Chunk store" for the
+ * Choices made once, at {@code init}. Defaults: 128 KiB chunks (see docs/chunk-store.md for the
  * measurement), {@link #DEFAULT_COMPRESSION}, 64 MiB packs, no encryption.
  */
 public record InitOptions(int chunkSize, Compression compression, long packTargetSize, char[] passphrase, int kdfIterations) {

@@ -1,6 +1,6 @@
 package io.blockmover.mover.transport.nbd;
 
-/** Defaults measured against nbdcopy on this project's kind of machine (see README, "NBD client"). */
+/** Defaults measured against nbdcopy on this project's kind of machine (see docs/nbd.md, "NBD client"). */
 public final class NbdTuning {
     private NbdTuning() {}
 
