@@ -160,8 +160,10 @@ class S3ProxiesTest {
         Process b = null;
         List<ManagedChannel> channels = new ArrayList<>();
         try (Peers.Peer n1 = serveNbd(vm1, p1); Peers.Peer n2 = serveNbd(vm2, p2)) {
-            a = blockmover(null, with(s3Args(bucket, "proxy-a"), "serve", "--no-auth", "--listen", "127.0.0.1:0"));
-            b = blockmover(null, with(s3Args(bucket, "proxy-b"), "serve", "--no-auth", "--listen", "127.0.0.1:0"));
+            a = blockmover(null, with(s3Args(bucket, "proxy-a"), "serve", "--no-auth", "--listen", "127.0.0.1:0",
+                    "--allow-source", "127.0.0.1:*"));
+            b = blockmover(null, with(s3Args(bucket, "proxy-b"), "serve", "--no-auth", "--listen", "127.0.0.1:0",
+                    "--allow-source", "127.0.0.1:*"));
             BackupProxyGrpc.BackupProxyBlockingStub proxyA = stub(awaitReady(a), channels);
             BackupProxyGrpc.BackupProxyBlockingStub proxyB = stub(awaitReady(b), channels);
 
