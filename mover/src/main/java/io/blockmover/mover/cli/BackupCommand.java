@@ -75,6 +75,10 @@ final class BackupCommand implements Callable<Integer> {
                     + "are filled in (default: the emulated host's exports, nbd://VCENTER-HOST:10809/{vm}/disk-{key}@{snapshot}).")
     String nbdTemplate;
 
+    @Option(names = "--vddk-nfc-port", paramLabel = "PORT", defaultValue = "902",
+            description = "With --vcenter and --transport vddk: the hosts' NFC port VDDK reads disks from (default ${DEFAULT-VALUE}).")
+    int vddkNfcPort;
+
     @Option(names = "--proxy-id", paramLabel = "ID", defaultValue = "default",
             description = "Marks this proxy's snapshots, so leftovers of a failed run are recognized (default ${DEFAULT-VALUE}).")
     String proxyId;

@@ -1,17 +1,19 @@
 package io.blockmover.mover.cli;
 
 import io.blockmover.index.repo.Repository;
-import io.blockmover.mover.pipeline.BackupJob;
 import io.blockmover.mover.transport.nbd.NbdAccess;
+import io.blockmover.mover.transport.vddk.TransportChoice;
+import io.blockmover.mover.transport.vddk.VddkSettings;
 import io.blockmover.mover.vsphere.NbdSnapshotTransport;
+import io.blockmover.mover.vsphere.SnapshotTransport;
 import io.blockmover.mover.vsphere.SnapshotPolicy;
 import io.blockmover.mover.vsphere.VcenterConnection;
 import io.blockmover.mover.vsphere.VcenterEndpoint;
+import io.blockmover.mover.vsphere.VddkSnapshotTransport;
 import io.blockmover.mover.vsphere.VmSelector;
 import io.blockmover.mover.vsphere.VsphereBackup;
 import io.blockmover.mover.vsphere.VsphereControl;
 
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -43,33 +45,33 @@ final class VcenterBackupRun implements Callable<Integer> {
         String template = options.nbdTemplate != null ? options.nbdTemplate
                 : NbdSnapshotTransport.emulatedHostTemplate(endpoint.url());
         NbdAccess nbd = options.connection.access(options.pipeline.connections);
+        NbdSnapshotTransport overNbd = new NbdSnapshotTransport(template, nbd);
+        VddkSettings vddk = options.vddk.settings();
+        SnapshotTransport transport = vddk.choice() == TransportChoice.NBD ? overNbd
+                : new VddkSnapshotTransport(endpoint.url().getHost(), options.vddkNfcPort, endpoint.user(), endpoint.password(),
+                        vddk, overNbd);
         try (Repository repo = options.repository.open();
              VcenterConnection c = VcenterConnection.open(endpoint);
              Interruption interruption = new Interruption();
              ProgressDisplay display = options.progress.display(options.output.json)) {
             VsphereBackup.Result r = new VsphereBackup(new VsphereControl(c, options.vcenter.retry()),
-                    new NbdSnapshotTransport(template, nbd), repo, options.pipeline.settings())
+                    transport, repo, options.pipeline.settings())
                     .run(request, interruption.cancellation(), (disk, counters) -> display.track(disk, counters));
             display.close();
             if (options.output.json) {
-                Map<String, Object> m = new java.util.LinkedHashMap<>(BackupCommand.toJson(r.vm().name(), overNbd(r.backup())));
+                Map<String, Object> m = new java.util.LinkedHashMap<>(BackupCommand.toJson(r.vm().name(), r.outcome()));
                 m.put("moref", r.vm().moref());
                 m.put("snapshot", r.snapshot());
                 m.put("snapshotRemoved", r.snapshotRemoved());
                 m.put("warnings", r.warnings());
                 System.out.println(JsonWriter.write(m));
             } else {
-                BackupCommand.printSummary(r.vm().name(), overNbd(r.backup()));
+                BackupCommand.printSummary(r.vm().name(), r.outcome());
                 System.out.printf(Locale.ROOT, "  snapshot %s %s%n", r.snapshot(), r.snapshotRemoved() ? "removed" : "kept");
                 r.warnings().forEach(w -> System.out.println("  warning: " + w));
             }
         }
         return 0;
-    }
-
-    /** The vCenter path reads each disk of the snapshot over NBD today: every disk's transport is NBD. */
-    private static BackupJob.Outcome overNbd(BackupJob.Result backup) {
-        return new BackupJob.Outcome(backup, Map.of(), List.of());
     }
 
     static VsphereBackup.Preexisting preexisting(String text) {

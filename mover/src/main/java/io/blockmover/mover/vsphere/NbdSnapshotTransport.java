@@ -1,6 +1,7 @@
 package io.blockmover.mover.vsphere;
 
-import io.blockmover.mover.transport.DiskSource;
+import io.blockmover.mover.transport.TransportSelection;
+import io.blockmover.mover.transport.TransportUsed;
 import io.blockmover.mover.transport.nbd.NbdAccess;
 
 import java.io.IOException;
@@ -32,7 +33,7 @@ public record NbdSnapshotTransport(String template, NbdAccess nbd) implements Sn
     }
 
     @Override
-    public DiskSource open(VmInfo vm, VmInfo.SnapshotInfo snapshot, VmInfo.Disk disk) throws IOException {
-        return nbd.openSource(uri(vm, snapshot, disk), List.of());
+    public TransportSelection.Opened open(VmInfo vm, VmInfo.SnapshotInfo snapshot, VmInfo.Disk disk) throws IOException {
+        return new TransportSelection.Opened(nbd.openSource(uri(vm, snapshot, disk), List.of()), TransportUsed.NBD);
     }
 }

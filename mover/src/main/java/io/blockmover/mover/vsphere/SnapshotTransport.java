@@ -1,6 +1,6 @@
 package io.blockmover.mover.vsphere;
 
-import io.blockmover.mover.transport.DiskSource;
+import io.blockmover.mover.transport.TransportSelection;
 
 import java.io.IOException;
 
@@ -13,8 +13,8 @@ public interface SnapshotTransport {
     /** Before the snapshot is taken (VDDK: PrepareForAccess, which blocks Storage vMotion). */
     default void prepare(VmInfo vm) throws IOException {}
 
-    /** A reader of one disk of the snapshot. */
-    DiskSource open(VmInfo vm, VmInfo.SnapshotInfo snapshot, VmInfo.Disk disk) throws IOException;
+    /** A reader of one disk of the snapshot, and the transport (and VDDK mode) it actually uses. */
+    TransportSelection.Opened open(VmInfo vm, VmInfo.SnapshotInfo snapshot, VmInfo.Disk disk) throws IOException;
 
     /** After the snapshot is gone, on every path (VDDK: EndAccess). */
     default void end(VmInfo vm) {}

@@ -6,6 +6,8 @@ import io.blockmover.mover.pipeline.Cancellation;
 import io.blockmover.mover.pipeline.PipelineSettings;
 import io.blockmover.mover.pipeline.ProgressListener;
 import io.blockmover.mover.transport.DiskSource;
+import io.blockmover.mover.transport.TransportSelection;
+import io.blockmover.mover.transport.TransportUsed;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,7 +18,9 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -47,7 +51,12 @@ public final class VsphereBackup {
 
     /** How it went: the backup, the disks skipped (with why), the snapshot's fate and where the time went. */
     public record Result(VmInfo vm, String snapshot, BackupJob.Result backup, List<String> warnings, boolean snapshotRemoved,
-                         Phases phases) {}
+                         Phases phases, Map<String, TransportUsed> transports) {
+        /** The backup with the transport each disk was actually read through. */
+        public BackupJob.Outcome outcome() {
+            return new BackupJob.Outcome(backup, transports, List.of());
+        }
+    }
 
     /**
      * Where a job's time went: finding the VM (and its leftovers), taking the snapshot, reading
@@ -128,7 +137,7 @@ public final class VsphereBackup {
             long t5 = System.nanoTime();
             return new Result(vm, snapshot.name(), outcome.result(), outcome.warnings(), removed, new Phases(
                     Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1), Duration.ofNanos(outcome.pipelineStart() - t2),
-                    Duration.ofNanos(t4 - outcome.pipelineStart()), Duration.ofNanos(t5 - t4)));
+                    Duration.ofNanos(t4 - outcome.pipelineStart()), Duration.ofNanos(t5 - t4)), outcome.transports());
         } catch (IOException | InterruptedException | RuntimeException e) {
             if (request.policy().creates()) {
                 Optional<String> problem = removeAfterFailure(snapshot);
@@ -146,7 +155,8 @@ public final class VsphereBackup {
         return control.connection();
     }
 
-    private record BackupOutcome(BackupJob.Result result, List<String> warnings, long pipelineStart) {}
+    private record BackupOutcome(BackupJob.Result result, List<String> warnings, long pipelineStart,
+                                 Map<String, TransportUsed> transports) {}
 
     private BackupOutcome backup(Request request, VmInfo vm, VmInfo.SnapshotInfo snapshot, Cancellation cancellation,
                                  ProgressListener onDisk) throws IOException, InterruptedException {
@@ -155,6 +165,7 @@ public final class VsphereBackup {
                 ? Optional.empty() : repository.latest(vm.name());
         List<String> warnings = new ArrayList<>();
         List<DiskSource> opened = new ArrayList<>();
+        Map<String, TransportUsed> transports = new LinkedHashMap<>();
         try {
             List<BackupJob.DiskInput> inputs = new ArrayList<>();
             for (VmInfo.Disk d : disks) {
@@ -165,9 +176,11 @@ public final class VsphereBackup {
                     warnings.add(w);
                     continue;
                 }
-                DiskSource data = transport.open(vm, snapshot, d);
+                TransportSelection.Opened o = transport.open(vm, snapshot, d);
+                DiskSource data = o.source();
                 opened.add(data);
                 String diskId = "disk-" + d.deviceKey();
+                transports.put(diskId, o.used());
                 boolean fullExpected = parent.flatMap(p -> p.disk(diskId)).map(p -> p.changeId().isEmpty()).orElse(true);
                 inputs.add(new BackupJob.DiskInput(diskId,
                         new CbtDiskSource(data, control, vm.moref(), snapshot.moref(), d.deviceKey(), fullExpected),
@@ -179,7 +192,7 @@ public final class VsphereBackup {
             long pipelineStart = System.nanoTime();
             BackupJob.Result r = new BackupJob(repository, settings, cancellation)
                     .run(vm.name(), request.label().isEmpty() ? snapshot.name() : request.label(), request.mode(), inputs, onDisk);
-            return new BackupOutcome(r, warnings, pipelineStart);
+            return new BackupOutcome(r, warnings, pipelineStart, transports);
         } finally {
             opened.forEach(DiskSource::close);
         }

@@ -43,6 +43,10 @@ public record VddkSettings(TransportChoice choice, Optional<Path> libDir, Option
         return new VddkSettings(c, libDir, configFile, modes, password, handles, asyncReads);
     }
 
+    public VddkSettings withPassword(String p) {
+        return new VddkSettings(choice, libDir, configFile, modes, Optional.of(p), handles, asyncReads);
+    }
+
     public VddkSettings withModes(String m) {
         return new VddkSettings(choice, libDir, configFile, m, password, handles, asyncReads);
     }
