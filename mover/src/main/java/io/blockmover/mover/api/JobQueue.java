@@ -1,5 +1,6 @@
 package io.blockmover.mover.api;
 
+import io.blockmover.mover.api.store.TakenSnapshot;
 import io.blockmover.mover.api.v1.Job;
 import io.blockmover.mover.api.v1.JobKind;
 import io.blockmover.mover.api.v1.JobState;
@@ -173,7 +174,8 @@ final class JobQueue implements AutoCloseable {
     /** Records an ended job in the table and the history, dropping the oldest beyond {@link #HISTORY}. */
     private void retire(ProxyJob job) {
         Job view = job.view(0);
-        persist(view);
+        // A snapshot the job could not remove stays recorded: the next start tries again.
+        persist(view, job.snapshots());
         ended.put(job.id, view);
         while (ended.size() > HISTORY) {
             String oldest = ended.pollFirstEntry().getKey();
@@ -186,13 +188,18 @@ final class JobQueue implements AutoCloseable {
     }
 
     private void persist(ProxyJob job) {
-        persist(job.view(position(job)));
+        persist(job.view(position(job)), job.snapshots());
+    }
+
+    /** Records the snapshots {@code job} holds now, before it goes on: a crash after this leaves them for the next start. */
+    synchronized void snapshotsChanged(ProxyJob job) {
+        persist(job);
     }
 
     /** A job table that cannot be written loses only the job's story after a crash, never data: warn and go on. */
-    private void persist(Job view) {
+    private void persist(Job view, List<TakenSnapshot> snapshots) {
         try {
-            table.write(view, List.of());
+            table.write(view, snapshots);
         } catch (IOException e) {
             log.warn("cannot write {} to the job table: {}", view.getId(), e.getMessage());
         }

@@ -1,6 +1,7 @@
 package io.blockmover.mover.api;
 
 import com.google.protobuf.Message;
+import io.blockmover.mover.api.store.TakenSnapshot;
 import io.blockmover.mover.api.v1.BackupResult;
 import io.blockmover.mover.api.v1.DiskProgress;
 import io.blockmover.mover.api.v1.DiskState;
@@ -47,6 +48,8 @@ final class ProxyJob {
     private final long submittedMillis = System.currentTimeMillis();
     private final Map<String, TransferCounters> disks = new LinkedHashMap<>();
     private final List<String> warnings = new ArrayList<>();
+    /** Snapshots this job took and has not removed: the job table keeps them for removal after a crash. */
+    private final List<TakenSnapshot> snapshots = new ArrayList<>();
     private JobState state = JobState.JOB_STATE_QUEUED;
     private JobPhase phase = JobPhase.JOB_PHASE_UNSPECIFIED;
     private long phaseStartNanos;
@@ -97,6 +100,18 @@ final class ProxyJob {
     /** True once every disk tracked so far has all its bytes accounted for. */
     synchronized boolean allDisksDone() {
         return !disks.isEmpty() && disks.values().stream().allMatch(c -> c.snapshot().done() >= c.total());
+    }
+
+    synchronized void tookSnapshot(TakenSnapshot snapshot) {
+        snapshots.add(snapshot);
+    }
+
+    synchronized void removedSnapshot(TakenSnapshot snapshot) {
+        snapshots.remove(snapshot);
+    }
+
+    synchronized List<TakenSnapshot> snapshots() {
+        return List.copyOf(snapshots);
     }
 
     synchronized void warn(String warning) {

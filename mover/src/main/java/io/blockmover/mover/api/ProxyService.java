@@ -10,6 +10,7 @@ import io.blockmover.index.maintenance.RepositoryStats;
 import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
+import io.blockmover.index.manifest.Names;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.mover.api.store.StoredJob;
 import io.blockmover.mover.api.store.TakenSnapshot;
@@ -65,6 +66,11 @@ import io.blockmover.mover.api.v1.VerifyRequest;
 import io.blockmover.mover.api.v1.VerifyResult;
 import io.blockmover.mover.pipeline.BackupChoice;
 import io.blockmover.mover.pipeline.BackupInputs;
+import io.blockmover.mover.vsphere.SnapshotPolicy;
+import io.blockmover.mover.vsphere.VmInfo;
+import io.blockmover.mover.vsphere.VmSelector;
+import io.blockmover.mover.vsphere.VsphereBackup;
+import io.blockmover.mover.vsphere.VsphereException;
 import io.blockmover.mover.pipeline.BackupJob;
 import io.blockmover.mover.pipeline.PipelineSettings;
 import io.blockmover.mover.pipeline.RestoreJob;
@@ -135,6 +141,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     private final ProxyMetrics metrics = new ProxyMetrics();
     private final JobQueue queue;
     private final Optional<ServerTls> exportTls;
+    private final Optional<VcenterBackups> vcenter;
     /** The exports being served, by the id of the export job serving each. */
     private final Map<String, BackupExport> exports = new ConcurrentHashMap<>();
     private final ScheduledExecutorService probe = Executors.newSingleThreadScheduledExecutor(
@@ -163,6 +170,18 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, JobLimits limits, Optional<Path> restoreDir,
                         Path jobTable, SnapshotRemover snapshots, VddkSettings vddk, Optional<ServerTls> exportTls,
                         SourcePolicy policy) throws IOException {
+        this(repo, settings, nbd, limits, restoreDir, jobTable, snapshots, vddk, exportTls, policy, Optional.empty());
+    }
+
+    /**
+     * @param vcenter what backups by VM selector go through; none: such backups are refused. Their
+     *                disks are read where the operator's snapshot transport says, so {@code policy}
+     *                governs only the NBD URIs requests name.
+     */
+    public ProxyService(Repository repo, PipelineSettings settings, NbdAccess nbd, JobLimits limits, Optional<Path> restoreDir,
+                        Path jobTable, SnapshotRemover snapshots, VddkSettings vddk, Optional<ServerTls> exportTls,
+                        SourcePolicy policy, Optional<VcenterBackups> vcenter) throws IOException {
+        this.vcenter = vcenter;
         this.vddk = vddk;
         this.exportTls = exportTls;
         this.restoreDir = RestoreDir.of(restoreDir);
@@ -239,6 +258,9 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
     }
 
     private ProxyJob backupJob(BackupRequest request) throws IOException {
+        if (!request.getVmSelector().isEmpty()) {
+            return vcenterBackupJob(request);
+        }
         String vm = request.getVm();
         if (vm.isBlank()) {
             throw new IllegalArgumentException("a backup needs the VM's name");
@@ -247,11 +269,7 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
             throw new IllegalArgumentException("a backup of " + vm + " needs at least one disk");
         }
         RequestLimits.check(request);
-        BackupJob.Mode mode = switch (request.getMode()) {
-            case BACKUP_MODE_FULL -> BackupJob.Mode.FULL;
-            case BACKUP_MODE_INCREMENTAL -> BackupJob.Mode.INCREMENTAL;
-            case BACKUP_MODE_AUTO, UNRECOGNIZED -> BackupJob.Mode.AUTO;
-        };
+        BackupJob.Mode mode = mode(request);
         List<BackupInputs.Source> sources = new ArrayList<>();
         List<NbdUri> uris = new ArrayList<>();
         for (DiskSource d : request.getDisksList()) {
@@ -270,6 +288,132 @@ public final class ProxyService extends BackupProxyGrpc.BackupProxyImplBase impl
         }
         // Every source of a backup is opened at its start and held to its end.
         return queue.submit(JobKind.JOB_KIND_BACKUP, vm, demand(sources.size(), uris), job -> backup(job, request, mode, sources, uris));
+    }
+
+    private static BackupJob.Mode mode(BackupRequest request) {
+        return switch (request.getMode()) {
+            case BACKUP_MODE_FULL -> BackupJob.Mode.FULL;
+            case BACKUP_MODE_INCREMENTAL -> BackupJob.Mode.INCREMENTAL;
+            case BACKUP_MODE_AUTO, UNRECOGNIZED -> BackupJob.Mode.AUTO;
+        };
+    }
+
+    /**
+     * A backup of the VM a selector names, through the proxy's vCenter. The VM is found now, so a
+     * bad selector fails the Submit call and the one-backup-per-VM rule holds by the VM's name
+     * whichever selector named it.
+     */
+    private ProxyJob vcenterBackupJob(BackupRequest request) throws IOException {
+        VcenterBackups vc = vcenter.orElseThrow(() -> Status.FAILED_PRECONDITION.withDescription("a backup by vm_selector needs a proxy "
+                + "started with --vcenter; this one was not, so give the disks' sources instead").asRuntimeException());
+        if (request.getDisksCount() > 0) {
+            throw new IllegalArgumentException("give disks or vm_selector, not both");
+        }
+        RequestLimits.checkBySelector(request);
+        VmSelector selector = VmSelector.parse(request.getVmSelector());
+        VmInfo vm;
+        try {
+            vm = vc.control().inventory().get(selector.resolve(vc.control().connection(), vc.control().inventory()));
+        } catch (VmSelector.NoMatch e) {
+            throw Status.NOT_FOUND.withDescription(e.getMessage()).asRuntimeException();
+        } catch (VsphereException e) {
+            throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException();
+        } catch (java.rmi.RemoteException e) {
+            throw Status.UNAVAILABLE.withDescription("cannot look up " + selector + " in vCenter: " + e.getMessage()).asRuntimeException();
+        }
+        Names.check("VM name", vm.name());
+        if (!request.getVm().isEmpty() && !request.getVm().equals(vm.name())) {
+            throw new IllegalArgumentException(selector + " selects " + vm.name() + ", not " + request.getVm());
+        }
+        VsphereBackup.Request backup = new VsphereBackup.Request(VmSelector.parse("moref:" + vm.moref()), mode(request),
+                request.getSnapshotPolicy().isEmpty() ? SnapshotPolicy.AUTOMATIC : SnapshotPolicy.parse(request.getSnapshotPolicy()),
+                optional(request.getSnapshotName()), preexisting(request.getPreexisting()), request.getQuiesce(), vc.proxyId(),
+                request.getLabel());
+        // Every disk a snapshot can back up is opened at the start and held to the end; its NBD
+        // connections go to the host serving the snapshot, which the transport knows only once it has it.
+        int disks = (int) Math.max(1, vm.disks().stream().filter(d -> d.skipReason().isEmpty()).count());
+        return queue.submit(JobKind.JOB_KIND_BACKUP, vm.name(), new JobDemand(disks, Map.of()), job -> vcenterBackup(job, vc, backup));
+    }
+
+    private static VsphereBackup.Preexisting preexisting(String text) {
+        return switch (text) {
+            case "", "fail" -> VsphereBackup.Preexisting.FAIL;
+            case "delete" -> VsphereBackup.Preexisting.DELETE;
+            default -> throw new IllegalArgumentException("preexisting wants fail or delete, not '" + text + "'");
+        };
+    }
+
+    private BackupResult vcenterBackup(ProxyJob job, VcenterBackups vc, VsphereBackup.Request request) throws Exception {
+        var commitWatch = probe.scheduleAtFixedRate(() -> {
+            if (job.allDisksDone()) {
+                job.phase(JobPhase.JOB_PHASE_COMMIT);
+            }
+        }, PHASE_PROBE_MILLIS, PHASE_PROBE_MILLIS, TimeUnit.MILLISECONDS);
+        VsphereBackup.Result r;
+        try {
+            r = new VsphereBackup(vc.control(), vc.transport(), repo, settings).run(request, job.cancellation,
+                    (disk, counters) -> {
+                        job.track(disk, counters);
+                        job.phase(JobPhase.JOB_PHASE_READ);
+                    }, new JobSteps(job));
+        } finally {
+            commitWatch.cancel(false);
+        }
+        BackupJob.Result b = r.backup();
+        BackupResult.Builder out = BackupResult.newBuilder().setBackupId(b.backupId()).setParentId(b.parentId())
+                .setSnapshot(r.snapshot()).setSnapshotRemoved(r.snapshotRemoved()).addAllWarnings(r.warnings())
+                .setVmMoref(r.vm().moref());
+        for (BackupJob.DiskOutcome d : b.disks()) {
+            TransferCounters.Snapshot s = d.counters();
+            metrics.backupDisk(s);
+            out.addDisks(DiskBackupResult.newBuilder().setDisk(d.diskId()).setIncremental(d.incremental())
+                    .setFullBecause(d.incremental() ? "" : d.why()).setCapacity(s.total()).setReadBytes(s.read())
+                    .setSkippedHoleBytes(s.skippedHoles()).setSkippedZeroBytes(s.skippedZeros())
+                    .setReusedBytes(s.reusedFromParent()).setNewBytes(s.newData()).setStoredBytes(s.stored())
+                    .setDeduplicatedBytes(s.deduplicated()).setSeconds(s.seconds()).setTransport("nbd"));
+        }
+        metrics.backupCommitted(r.vm().name(), Instant.now().getEpochSecond());
+        return out.build();
+    }
+
+    /** Shows a vCenter backup's steps as the job's phases and warnings, and keeps its snapshot in the job table. */
+    private final class JobSteps implements VsphereBackup.Steps {
+        private final ProxyJob job;
+
+        JobSteps(ProxyJob job) {
+            this.job = job;
+        }
+
+        @Override
+        public void snapshotting() {
+            job.phase(JobPhase.JOB_PHASE_SNAPSHOT);
+        }
+
+        @Override
+        public void snapshotTaken(VmInfo vm, VmInfo.SnapshotInfo snapshot) {
+            job.tookSnapshot(taken(vm, snapshot));
+            queue.snapshotsChanged(job);
+        }
+
+        @Override
+        public void warning(String warning) {
+            job.warn(warning);
+        }
+
+        @Override
+        public void removingSnapshot() {
+            job.phase(JobPhase.JOB_PHASE_CLEANUP);
+        }
+
+        @Override
+        public void snapshotRemoved(VmInfo vm, VmInfo.SnapshotInfo snapshot) {
+            job.removedSnapshot(taken(vm, snapshot));
+            queue.snapshotsChanged(job);
+        }
+
+        private static TakenSnapshot taken(VmInfo vm, VmInfo.SnapshotInfo snapshot) {
+            return TakenSnapshot.newBuilder().setVm(vm.name()).setName(snapshot.name()).build();
+        }
     }
 
     private BackupResult backup(ProxyJob job, BackupRequest request, BackupJob.Mode mode, List<BackupInputs.Source> sources,

@@ -44,6 +44,13 @@ public final class RequestLimits {
      * Names that select a backup are only compared, never turned into paths: a repository may hold
      * names from before they were checked, so only their length is bounded here.
      */
+    /** A backup by vm_selector names no disks; the VM's name comes from vCenter and is checked once found. */
+    public static void checkBySelector(BackupRequest r) {
+        Names.checkLabel(r.getLabel());
+        bounded("the VM selector", r.getVmSelector(), MAX_TEXT_BYTES);
+        bounded("the snapshot name", r.getSnapshotName(), MAX_TEXT_BYTES);
+    }
+
     public static void check(RestoreRequest r) {
         bounded("the VM name", r.getVm(), Names.MAX_BYTES);
         bounded("the disk name", r.getDisk(), Names.MAX_BYTES);

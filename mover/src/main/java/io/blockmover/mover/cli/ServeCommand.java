@@ -1,6 +1,9 @@
 package io.blockmover.mover.cli;
 
 import io.blockmover.mover.vsphere.VcenterConnection;
+import io.blockmover.mover.vsphere.NbdSnapshotTransport;
+import io.blockmover.mover.api.VcenterBackups;
+import io.blockmover.mover.transport.nbd.NbdAccess;
 import io.blockmover.mover.vsphere.VmInfo;
 import io.blockmover.mover.vsphere.VmSelector;
 import io.blockmover.mover.vsphere.VsphereControl;
@@ -135,9 +138,21 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     VddkOptions vddk;
 
-    /** With --vcenter, snapshots that crashed jobs left are removed through vCenter at start. */
+    /**
+     * With --vcenter, snapshots that crashed jobs left are removed through vCenter at start, and
+     * backups may name their VM by a selector instead of giving its disks.
+     */
     @Mixin
     VcenterOptions vcenter;
+
+    @Option(names = "--nbd-template", paramLabel = "URI",
+            description = "With --vcenter: where snapshots' disks are served over NBD, as backup --nbd-template "
+                    + "(default: the emulated host's exports).")
+    String nbdTemplate;
+
+    @Option(names = "--proxy-id", paramLabel = "ID", defaultValue = "default",
+            description = "With --vcenter: marks this proxy's snapshots, as backup --proxy-id (default ${DEFAULT-VALUE}).")
+    String proxyId;
 
     @Override
     public Integer call() throws Exception {
@@ -153,12 +168,16 @@ final class ServeCommand implements Callable<Integer> {
         CountDownLatch serverStopped = new CountDownLatch(1);
         CountDownLatch repositoryClosed = new CountDownLatch(1);
         HTTPServer scrape = null;
+        NbdAccess nbd = connection.access(pipeline.connections);
+        String snapshotExports = !vcenter.given() ? null : nbdTemplate != null ? nbdTemplate
+                : NbdSnapshotTransport.emulatedHostTemplate(vcenter.endpoint().url());
         try (Repository repo = repository.open();
              VcenterConnection vc = vcenter.given() ? vcenter.connect() : null;
-             ProxyService service = new ProxyService(repo, pipeline.settings(), connection.access(pipeline.connections), limits,
+             ProxyService service = new ProxyService(repo, pipeline.settings(), nbd, limits,
                      Optional.ofNullable(restoreDir), jobTable != null ? jobTable : ProxyService.defaultJobTable(repo),
                      vc == null ? ProxyService.SnapshotRemover.NONE : snapshotRemover(new VsphereControl(vc, vcenter.retry())),
-                     vddk.settings(), exportTls, policy)) {
+                     vddk.settings(), exportTls, policy, Optional.ofNullable(vc).map(c -> new VcenterBackups(
+                             new VsphereControl(c, vcenter.retry()), new NbdSnapshotTransport(snapshotExports, nbd), proxyId)))) {
             if (metricsAddress.isPresent()) {
                 scrape = service.metrics().serve(metricsAddress.get());
             }

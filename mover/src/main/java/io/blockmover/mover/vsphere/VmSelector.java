@@ -50,6 +50,13 @@ public record VmSelector(Kind kind, String value) {
                 + Arrays.stream(Kind.values()).map(k -> k.prefix + ":").toList() + " followed by a value");
     }
 
+    /** No VM matches the selector: a caller may answer "not found" rather than "ambiguous". */
+    public static final class NoMatch extends VsphereException {
+        NoMatch(String message) {
+            super(message);
+        }
+    }
+
     /** The moref of the one VM this selects; a one-line error for none or several. */
     public String resolve(VcenterConnection connection, VmInventory inventory) throws RemoteException, VsphereException {
         List<String> morefs = switch (kind) {
@@ -72,7 +79,7 @@ public record VmSelector(Kind kind, String value) {
             case INSTANCE_UUID -> connection.call(si -> morefs(si.getSearchIndex().findAllByUuid(null, value, true, true)));
         };
         if (morefs.isEmpty()) {
-            throw new VsphereException("no VM matches " + this);
+            throw new NoMatch("no VM matches " + this);
         }
         if (morefs.size() > 1) {
             throw new VsphereException(morefs.size() + " VMs match " + this + " (" + String.join(", ", morefs)

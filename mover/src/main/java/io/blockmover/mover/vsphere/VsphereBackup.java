@@ -65,6 +65,26 @@ public final class VsphereBackup {
      */
     public record Phases(Duration lookup, Duration snapshot, Duration openDisks, Duration pipeline, Duration removal) {}
 
+    /**
+     * Told of the job's vSphere steps, so a caller that outlives a crash (the proxy's job table)
+     * can record the snapshot it must remove, and show the phase the job is in.
+     */
+    public interface Steps {
+        Steps NONE = new Steps() {};
+
+        default void snapshotting() {}
+
+        /** A snapshot this job created; it is this job's to remove until {@link #snapshotRemoved}. */
+        default void snapshotTaken(VmInfo vm, VmInfo.SnapshotInfo snapshot) {}
+
+        /** A disk skipped (independent, physical RDM), as soon as it is known. */
+        default void warning(String warning) {}
+
+        default void removingSnapshot() {}
+
+        default void snapshotRemoved(VmInfo vm, VmInfo.SnapshotInfo snapshot) {}
+    }
+
     private final VsphereControl control;
     private final SnapshotTransport transport;
     private final Repository repository;
@@ -79,15 +99,20 @@ public final class VsphereBackup {
 
     public Result run(Request request, Cancellation cancellation, ProgressListener onDisk)
             throws IOException, InterruptedException {
+        return run(request, cancellation, onDisk, Steps.NONE);
+    }
+
+    public Result run(Request request, Cancellation cancellation, ProgressListener onDisk, Steps steps)
+            throws IOException, InterruptedException {
         try {
-            return runChecked(request, cancellation, onDisk);
+            return runChecked(request, cancellation, onDisk, steps);
         } catch (RemoteException e) {
             log.debug("backup of {} failed", request.vm(), e);
             throw new VsphereException("backup of " + request.vm() + " failed: " + VcenterConnection.rootMessage(e));
         }
     }
 
-    private Result runChecked(Request request, Cancellation cancellation, ProgressListener onDisk)
+    private Result runChecked(Request request, Cancellation cancellation, ProgressListener onDisk, Steps steps)
             throws IOException, InterruptedException {
         long t0 = System.nanoTime();
         VmInventory inventory = control.inventory();
@@ -109,12 +134,14 @@ public final class VsphereBackup {
         transport.prepare(vm);
         long t1 = System.nanoTime();
         VmInfo.SnapshotInfo snapshot = null;
+        steps.snapshotting();
         try {
             if (request.policy().creates()) {
                 String name = "blockmover-" + STAMP.format(Instant.now());
                 String snapMoref = control.createSnapshot(moref, name, VsphereControl.description(request.proxyId(), name),
                         request.quiesce());
                 snapshot = new VmInfo.SnapshotInfo(snapMoref, name, "", Instant.now(), request.quiesce());
+                steps.snapshotTaken(vm, snapshot);
             } else {
                 String wanted = request.snapshotName().orElseThrow();
                 snapshot = vm.snapshot(wanted).orElseThrow(() -> new VsphereException(vm.name() + " has no snapshot named '"
@@ -127,11 +154,13 @@ public final class VsphereBackup {
         }
         long t2 = System.nanoTime();
         try {
-            BackupOutcome outcome = backup(request, vm, snapshot, cancellation, onDisk);
+            BackupOutcome outcome = backup(request, vm, snapshot, cancellation, onDisk, steps);
             long t4 = System.nanoTime();
             boolean removed = false;
             if (request.policy().removes()) {
+                steps.removingSnapshot();
                 control.removeSnapshot(snapshot.moref());
+                steps.snapshotRemoved(vm, snapshot);
                 removed = true;
             }
             long t5 = System.nanoTime();
@@ -140,7 +169,11 @@ public final class VsphereBackup {
                     Duration.ofNanos(t4 - outcome.pipelineStart()), Duration.ofNanos(t5 - t4)), outcome.transports());
         } catch (IOException | InterruptedException | RuntimeException e) {
             if (request.policy().creates()) {
+                steps.removingSnapshot();
                 Optional<String> problem = removeAfterFailure(snapshot);
+                if (problem.isEmpty()) {
+                    steps.snapshotRemoved(vm, snapshot);
+                }
                 if (problem.isPresent()) {
                     throw new VsphereException(e.getMessage() + "; and " + problem.get(), e);
                 }
@@ -159,7 +192,7 @@ public final class VsphereBackup {
                                  Map<String, TransportUsed> transports) {}
 
     private BackupOutcome backup(Request request, VmInfo vm, VmInfo.SnapshotInfo snapshot, Cancellation cancellation,
-                                 ProgressListener onDisk) throws IOException, InterruptedException {
+                                 ProgressListener onDisk, Steps steps) throws IOException, InterruptedException {
         List<VmInfo.Disk> disks = control.inventory().snapshotDisks(snapshot.moref());
         Optional<io.blockmover.index.manifest.BackupRecord> parent = request.mode() == BackupJob.Mode.FULL
                 ? Optional.empty() : repository.latest(vm.name());
@@ -174,6 +207,7 @@ public final class VsphereBackup {
                     String w = "skipped " + d.label() + " (" + d.fileName() + "): " + skip.get();
                     log.info("{}: {}", vm.name(), w);
                     warnings.add(w);
+                    steps.warning(w);
                     continue;
                 }
                 TransportSelection.Opened o = transport.open(vm, snapshot, d);
