@@ -279,11 +279,19 @@ public final class Bench implements Callable<Integer> {
 
     /** The object store's bill: requests per GiB the backups stored. */
     private static List<Report.Figure> figures(S3Steps.Cost c) {
-        return List.of(
-                new Report.Figure("S3 requests per GiB stored, full backup", c.fullPerGiB(), "requests/GiB"),
-                new Report.Figure("S3 requests of the full backup", c.fullRequests(), "requests"),
-                new Report.Figure("S3 requests per GiB stored, 1% incremental", c.incrementalPerGiB(), "requests/GiB"),
-                new Report.Figure("S3 requests of the 1% incremental", c.incrementalRequests(), "requests"));
+        List<Report.Figure> out = new ArrayList<>();
+        perGiB(out, "S3 requests per GiB stored, full backup", c.fullPerGiB());
+        out.add(new Report.Figure("S3 requests of the full backup", c.fullRequests(), "requests"));
+        perGiB(out, "S3 requests per GiB stored, 1% incremental", c.incrementalPerGiB());
+        out.add(new Report.Figure("S3 requests of the 1% incremental", c.incrementalRequests(), "requests"));
+        return out;
+    }
+
+    /** A backup whose chunks were all known already stored nothing: it has no per-GiB figure (it was infinite). */
+    private static void perGiB(List<Report.Figure> out, String label, double value) {
+        if (Double.isFinite(value)) {
+            out.add(new Report.Figure(label, value, "requests/GiB"));
+        }
     }
 
     private List<Step> fullSteps(String uri, String changeId, Path image, Path repo) {
