@@ -1,12 +1,12 @@
 package io.blockmover.mover.vsphere;
 
-import javax.net.ssl.SSLEngine;
+import io.blockmover.mover.transport.ServerOnlyTrustManager;
+
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -66,7 +66,7 @@ final class VcenterTrust {
      * Trusts the one certificate whose SHA-256 is pinned; the pin is the identity, so neither the
      * chain nor the host name is checked (how govc's --thumbprint and VDDK's thumbprints work).
      */
-    private static final class Pinned extends ServerOnly {
+    private static final class Pinned extends ServerOnlyTrustManager {
         private final byte[] expected;
 
         Pinned(byte[] expected) {
@@ -90,43 +90,10 @@ final class VcenterTrust {
         }
     }
 
-    private static final class AcceptAll extends ServerOnly {
+    private static final class AcceptAll extends ServerOnlyTrustManager {
         @Override
         public void checkServerTrusted(X509Certificate[] chain, String authType) {
             // --insecure: the user chose to trust whatever answers
-        }
-    }
-
-    /** A client-side trust manager: server checks only, the Socket/SSLEngine forms delegating to the plain one. */
-    private abstract static class ServerOnly extends X509ExtendedTrustManager {
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-            checkServerTrusted(chain, authType);
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-            checkServerTrusted(chain, authType);
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            throw new CertificateException("a client trust manager does not accept clients");
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-            checkClientTrusted(chain, authType);
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-            checkClientTrusted(chain, authType);
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return new X509Certificate[0];
         }
     }
 }

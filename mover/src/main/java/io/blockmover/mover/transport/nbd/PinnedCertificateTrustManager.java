@@ -1,21 +1,20 @@
 package io.blockmover.mover.transport.nbd;
 
-import java.net.Socket;
+import io.blockmover.mover.transport.ServerOnlyTrustManager;
+
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.HexFormat;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * Trusts exactly one server certificate, identified by the SHA-256 of its DER encoding (how
  * VMware users pin host thumbprints). Chain, expiry and names are deliberately not checked:
  * the pin is the identity.
  */
-final class PinnedCertificateTrustManager extends X509ExtendedTrustManager {
+final class PinnedCertificateTrustManager extends ServerOnlyTrustManager {
     private final byte[] expected;
 
     PinnedCertificateTrustManager(byte[] sha256) {
@@ -40,35 +39,5 @@ final class PinnedCertificateTrustManager extends X509ExtendedTrustManager {
             throw new CertificateException("server certificate SHA-256 fingerprint " + HexFormat.ofDelimiter(":").formatHex(actual)
                     + " does not match the pinned " + HexFormat.ofDelimiter(":").formatHex(expected));
         }
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-        checkServerTrusted(chain, authType);
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-        checkServerTrusted(chain, authType);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-        throw new CertificateException("a client trust manager does not accept clients");
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-        checkClientTrusted(chain, authType);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-        checkClientTrusted(chain, authType);
-    }
-
-    @Override
-    public X509Certificate[] getAcceptedIssuers() {
-        return new X509Certificate[0];
     }
 }
