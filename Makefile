@@ -40,11 +40,12 @@ torture: test-deps
 run: build run-deps
 	REPO=$(REPO) ./scripts/demo.sh
 
+# make bench PHASES=export,s3: only those phases (./blockmover bench --help lists them).
 bench: build bench-deps
-	./blockmover bench
+	./blockmover bench $(if $(PHASES),--phases $(PHASES))
 
 bench-ci: build bench-deps
-	./blockmover bench --ci
+	./blockmover bench --ci $(if $(PHASES),--phases $(PHASES))
 
 clean:
 	$(MVN) -q clean

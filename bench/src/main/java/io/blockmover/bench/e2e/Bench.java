@@ -13,12 +13,15 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -27,7 +30,7 @@ import java.util.stream.Stream;
  * times vary between machines.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure blockmover against nbdcopy, restic and borg on the reference image.")
+        description = "Measure blockmover against nbdcopy, restic, borg, qemu-nbd and fio, phase by phase.")
 public final class Bench implements Callable<Integer> {
 
     private static final Map<String, String> RESTIC_ENV = Map.of("RESTIC_PASSWORD", "bench");
@@ -46,9 +49,11 @@ public final class Bench implements Callable<Integer> {
             defaultValue = "${java.io.tmpdir}/blockmover-bench")
     Path work;
 
-    @Option(names = "--only", paramLabel = "GROUP",
-            description = "Run one group of steps alone: vsphere (the VM job through vCenter).")
-    String only;
+    @Option(names = "--phases", split = ",", paramLabel = "PHASE",
+            description = "Phases to run, comma-separated, of: ${COMPLETION-CANDIDATES} (default: all). export and s3 bring "
+                    + "the CLI's own full, incremental and restore of the reference image (their input and baseline); "
+                    + "any other ratio is reported when both its sides ran.")
+    List<Phase> phases = List.of();
 
     @Option(names = "--results", description = "Where the JSON result goes (default: <home>/bench/results).")
     Path results;
@@ -56,118 +61,136 @@ public final class Bench implements Callable<Integer> {
     private final Path home = Path.of(System.getProperty("blockmover.home", ".")).toAbsolutePath().normalize();
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new Bench()).execute(args));
+        System.exit(new CommandLine(new Bench()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+    }
+
+    /** What the phases measured, gathered for one report. */
+    private static final class Collected {
+        final List<Measurement> measured = new ArrayList<>();
+        final Map<String, Measurement> byKey = new java.util.HashMap<>();
+        final List<Report.Rate> rates = new ArrayList<>();
+        final List<Report.Figure> figures = new ArrayList<>();
+        final List<String> images = new ArrayList<>();
+        final List<String> load = new ArrayList<>();
+
+        void add(Measurement m) {
+            measured.add(m);
+            byKey.put(m.tool() + "|" + m.step(), m);
+        }
+
+        void addAll(List<Measurement> ms) {
+            ms.forEach(this::add);
+        }
     }
 
     @Override
     public Integer call() throws Exception {
         int n = runs != null ? runs : ci ? 1 : 3;
         Files.createDirectories(work);
-        if (only != null) {
-            if (!only.equals("vsphere")) {
-                throw new IllegalArgumentException("--only knows vsphere, not " + only);
-            }
-            return vsphereOnly(Math.max(n, 3));
-        }
+        EnumSet<Phase> selected = phases.isEmpty() ? EnumSet.allOf(Phase.class) : EnumSet.copyOf(phases);
         Processes processes = new Processes(work);
+        Collected c = new Collected();
+        if (selected.stream().anyMatch(Phase.ON_REFERENCE_IMAGE::contains)) {
+            referenceImage(selected, processes, n, c);
+        }
+        if (selected.contains(Phase.VSPHERE)) {
+            c.load.add("vsphere " + Load.now());
+            c.images.add("vsphere: a 1 GiB VM disk of the emulated host, 1% changed per job");
+            c.addAll(new VcenterSteps(home.resolve("blockmover").toString(), work).measure(Math.max(n, 3)));
+        }
+        if (selected.contains(Phase.EMULATOR)) {
+            c.load.add("emulator " + Load.now());
+            c.addAll(emulatedHostSteps(processes, n));
+        }
+        c.load.add("end " + Load.now());
+
+        // Only the ratios whose both sides ran: a phase alone reports its own.
+        List<Report.Ratio> ratios = ratios(c.byKey).stream().filter(r -> r.ours() != null && r.peer() != null).toList();
+        List<Report.RateRatio> rateRatios = c.rates.size() < 2 ? List.of()
+                : List.of(new Report.RateRatio("instant restore: random 4 KiB read IOPS, export vs qemu-nbd on the restored file",
+                        c.rates.get(0), c.rates.get(1)));
+        String names = selected.stream().map(Phase::toString).collect(Collectors.joining(","));
+        Report report = new Report(String.join("; ", c.images), names, String.join("; ", c.load), c.measured, ratios, c.rates,
+                rateRatios, c.figures);
+        report.printTable(System.out);
+        String prefix = (ci ? "ci-" : "") + (selected.size() == Phase.values().length ? "" : names.replace(',', '-') + "-");
+        Path out = (results != null ? results : home.resolve("bench/results"))
+                .resolve(prefix + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
+        report.writeJson(out);
+        System.out.println("\nresults: " + out);
+        return 0;
+    }
+
+    /**
+     * The phases on the reference image, as a VM disk of the emulated host: snapshots and changed
+     * block tracking as vSphere gives them; every tool reads the same snapshot export.
+     */
+    private void referenceImage(Set<Phase> selected, Processes processes, int n, Collected c) throws Exception {
         Path image = makeImage(processes);
         long logical = Files.size(image);
+        c.images.add(image.getFileName() + " (" + logical / 1048576 + " MiB), a VM disk of the emulated host");
+        c.load.add(selected.stream().filter(Phase.ON_REFERENCE_IMAGE::contains).map(Phase::toString)
+                .collect(Collectors.joining(",")) + " " + Load.now());
+        boolean peers = selected.contains(Phase.REFERENCE);
+        // export reads the CLI's backups and restored disk; s3 divides by the CLI's local figures.
+        boolean cli = peers || selected.contains(Phase.EXPORT) || selected.contains(Phase.S3);
         Path repo = work.resolve("blockmover-repo");
         Path restored = work.resolve("restored.raw");
         String bm = home.resolve("blockmover").toString();
         String vm = image.getFileName().toString().replaceFirst("\\.raw$", "");
-
-        List<Measurement> measured = new ArrayList<>();
-        List<Report.Rate> rates = new ArrayList<>();
-        S3Steps s3;
-        Map<String, Measurement> byKey = new java.util.HashMap<>();
-        // The reference image as a VM disk of the emulated host: snapshots and changed block
-        // tracking as vSphere gives them; every tool reads the same snapshot export.
         // vm01 shares nothing with the image: the proxy's untimed first job reads it.
         try (PeerProcess esx = PeerProcess.esxsim(bm, List.of("--vms", "1", "--disks-per-vm", "1", "--disk-size", "256M",
                 "--profile", "mixed", "--image", image.toString(), "--control", "127.0.0.1:0"))) {
             EsxControl control = new EsxControl(esx.controlUrl());
             String nbd = "nbd://127.0.0.1:" + esx.port() + "/";
             EsxControl.SnapshotDisk s1 = control.snapshot(vm, "s1").getFirst();
-            for (Step step : fullSteps(nbd + s1.export(), s1.changeId(), image, repo)) {
-                Measurement m = measure(processes, step, n, logical);
-                measured.add(m);
-                byKey.put(step.tool() + "|" + step.step(), m);
+            for (Step step : fullSteps(nbd + s1.export(), s1.changeId(), image, repo, peers, cli)) {
+                c.add(measure(processes, step, n, logical));
             }
-            for (Measurement m : vddkSteps(processes, control, esx.port(), vm, "s1", nbd + s1.export(), n, logical)) {
-                measured.add(m);
-                byKey.put(m.tool() + "|" + m.step(), m);
+            if (selected.contains(Phase.VDDK)) {
+                c.addAll(vddkSteps(processes, control, esx.port(), vm, "s1", nbd + s1.export(), n, logical));
+            }
+            if (!cli && !selected.contains(Phase.PROXY)) {
+                return;
             }
             changeOnePercent(control, vm + "/disk-2000", logical);
             EsxControl.SnapshotDisk s2 = control.snapshot(vm, "s2").getFirst();
-            for (Step step : incrementalSteps(nbd + s2.export(), s2.changeId(), s1.changeId(), repo, restored)) {
-                Measurement m = measure(processes, step, n, logical);
-                measured.add(m);
-                byKey.put(step.tool() + "|" + step.step(), m);
+            if (cli) {
+                for (Step step : incrementalSteps(nbd + s2.export(), s2.changeId(), s1.changeId(), repo, restored)) {
+                    c.add(measure(processes, step, n, logical));
+                }
+                checkRestore(processes, nbd + s2.export(), restored);
             }
-            checkRestore(processes, nbd + s2.export(), restored);
-            // Instant restore of the latest backup (s2's): its export against s2's snapshot and qemu-nbd on the restored file.
-            ExportSteps.Results instant = new ExportSteps(bm, processes).measure(repo, nbd + s2.export(), restored, logical, n,
-                    ci ? 3 : 10);
-            for (Measurement m : instant.copies()) {
-                measured.add(m);
-                byKey.put(m.tool() + "|" + m.step(), m);
+            if (selected.contains(Phase.EXPORT)) {
+                // Instant restore of the latest backup (s2's): its export against s2's snapshot and qemu-nbd on the restored file.
+                c.load.add("export " + Load.now());
+                ExportSteps.Results instant = new ExportSteps(bm, processes).measure(repo, nbd + s2.export(), restored, logical, n,
+                        ci ? 3 : 10);
+                c.addAll(instant.copies());
+                c.rates.addAll(instant.rates());
             }
-            rates.addAll(instant.rates());
-            // The same three, with the repository in an object store; restic restores beside it from the same server.
-            s3 = new S3Steps(bm, processes, work);
-            for (Measurement m : s3.measure(nbd + s1.export(), s1.changeId(), nbd + s2.export(), s2.changeId(), image, n, logical,
-                    FULL, INCREMENTAL, RESTORE)) {
-                measured.add(m);
-                byKey.put(m.tool() + "|" + m.step(), m);
+            if (selected.contains(Phase.S3)) {
+                // The same three, with the repository in an object store; restic restores beside it from the same server.
+                c.load.add("s3 " + Load.now());
+                S3Steps s3 = new S3Steps(bm, processes, work);
+                c.addAll(s3.measure(nbd + s1.export(), s1.changeId(), nbd + s2.export(), s2.changeId(), image, n, logical,
+                        FULL, INCREMENTAL, RESTORE));
+                c.figures.addAll(figures(s3.cost()));
             }
-            // The proxy's untimed warm-up: a full and an incremental of vm01, which shares nothing
-            // with the image, so that its code paths are as warm as a proxy's that has run for a while.
-            EsxControl.SnapshotDisk w1 = control.snapshot("vm01", "w1").getFirst();
-            changeOnePercent(control, "vm01/disk-2000", 256L << 20);
-            EsxControl.SnapshotDisk w2 = control.snapshot("vm01", "w2").getFirst();
-            for (Measurement m : new ProxySteps(bm, processes, work).measure(
-                    List.of(new ProxySteps.Disk("warmup", nbd + w1.export(), w1.changeId()),
-                            new ProxySteps.Disk("warmup", nbd + w2.export(), w2.changeId())),
-                    new ProxySteps.Disk(vm, nbd + s1.export(), s1.changeId()), new ProxySteps.Disk(vm, nbd + s2.export(), s2.changeId()),
-                    n, logical, FULL, INCREMENTAL, RESTORE)) {
-                measured.add(m);
-                byKey.put(m.tool() + "|" + m.step(), m);
+            if (selected.contains(Phase.PROXY)) {
+                // The proxy's untimed warm-up: a full and an incremental of vm01, which shares nothing
+                // with the image, so that its code paths are as warm as a proxy's that has run for a while.
+                c.load.add("proxy " + Load.now());
+                EsxControl.SnapshotDisk w1 = control.snapshot("vm01", "w1").getFirst();
+                changeOnePercent(control, "vm01/disk-2000", 256L << 20);
+                EsxControl.SnapshotDisk w2 = control.snapshot("vm01", "w2").getFirst();
+                c.addAll(new ProxySteps(bm, processes, work).measure(
+                        List.of(new ProxySteps.Disk("warmup", nbd + w1.export(), w1.changeId()),
+                                new ProxySteps.Disk("warmup", nbd + w2.export(), w2.changeId())),
+                        new ProxySteps.Disk(vm, nbd + s1.export(), s1.changeId()), new ProxySteps.Disk(vm, nbd + s2.export(), s2.changeId()),
+                        n, logical, FULL, INCREMENTAL, RESTORE));
             }
         }
-        for (Measurement m : new VcenterSteps(bm, work).measure(Math.max(n, 3))) {
-            measured.add(m);
-            byKey.put(m.tool() + "|" + m.step(), m);
-        }
-        for (Measurement m : emulatedHostSteps(processes, n)) {
-            measured.add(m);
-            byKey.put(m.tool() + "|" + m.step(), m);
-        }
-
-        Report report = new Report(image.getFileName() + " (" + logical / 1048576 + " MiB), a VM disk of the emulated host",
-                measured, ratios(byKey), rates, rates.isEmpty() ? List.of()
-                : List.of(new Report.RateRatio("instant restore: random 4 KiB read IOPS, export vs qemu-nbd on the restored file",
-                        rates.get(0), rates.get(1))), figures(s3.cost()));
-        report.printTable(System.out);
-        Path out = (results != null ? results : home.resolve("bench/results"))
-                .resolve((ci ? "ci-" : "") + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
-        report.writeJson(out);
-        System.out.println("\nresults: " + out);
-        return 0;
-    }
-
-    private int vsphereOnly(int n) throws Exception {
-        List<Measurement> measured = new VcenterSteps(home.resolve("blockmover").toString(), work).measure(n);
-        Map<String, Measurement> byKey = new java.util.HashMap<>();
-        measured.forEach(m -> byKey.put(m.tool() + "|" + m.step(), m));
-        Report report = new Report("a 1 GiB VM disk of the emulated host, 1% changed per job", measured,
-                List.of(controlShare(byKey)));
-        report.printTable(System.out);
-        Path out = (results != null ? results : home.resolve("bench/results"))
-                .resolve("vsphere-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".json");
-        report.writeJson(out);
-        System.out.println("\nresults: " + out);
-        return 0;
     }
 
     /** speedup = peer / ours = control plane / whole job: the control plane's share of the job. */
@@ -294,33 +317,43 @@ public final class Bench implements Callable<Integer> {
         }
     }
 
-    private List<Step> fullSteps(String uri, String changeId, Path image, Path repo) {
+    /** The full copies and backups of the first snapshot: the peers' ({@code peers}) and the CLI's ({@code cli}), in that order. */
+    private List<Step> fullSteps(String uri, String changeId, Path image, Path repo, boolean peers, boolean cli) {
         Path copy = work.resolve("copy.raw");
         Path restic = work.resolve("restic-repo");
         Path borg = work.resolve("borg-repo");
         String bm = home.resolve("blockmover").toString();
-        return List.of(
-                new Step(TO_NULL, "nbdcopy", Step.Preparation.NONE, ToolRun.of("nbdcopy", uri, "null:"), Optional.empty()),
-                new Step(TO_NULL, OURS + " nbd-copy", Step.Preparation.NONE, ToolRun.of(bm, "nbd-copy", uri, "null:"), Optional.empty()),
-                new Step(TO_FILE, "nbdcopy", () -> Files.deleteIfExists(copy),
-                        ToolRun.of("nbdcopy", uri, copy.toString()), Optional.empty()),
-                // Restores fsync the file before reporting success; this is the like-for-like peer.
-                new Step(TO_FILE_DURABLE, "nbdcopy --flush", () -> Files.deleteIfExists(copy),
-                        ToolRun.of("nbdcopy", "--flush", uri, copy.toString()), Optional.empty()),
-                new Step(FULL, OURS, () -> {
-                    delete(repo);
-                    new Processes(work).run(ToolRun.of(bm, "init", "--repo", repo.toString()));
-                }, ToolRun.of(bm, "backup", "--repo", repo.toString(), "--full", "--source", uri, "--name", "ref/disk0",
-                        "--change-id", changeId, "--no-progress"), Optional.of(repo)),
-                new Step(FILE_BACKUP, "restic 0.14", () -> {
-                    delete(restic);
-                    new Processes(work).run(ToolRun.of("restic", "init", "-q", "-r", restic.toString()).withEnv(RESTIC_ENV));
-                }, ToolRun.of("restic", "backup", "-q", "-r", restic.toString(), image.toString()).withEnv(RESTIC_ENV),
-                        Optional.of(restic)),
-                new Step(FILE_BACKUP, "borg 1.2", () -> {
-                    delete(borg);
-                    new Processes(work).run(ToolRun.of("borg", "init", "-e", "repokey", borg.toString()).withEnv(BORG_ENV));
-                }, ToolRun.of("borg", "create", borg + "::a", image.toString()).withEnv(BORG_ENV), Optional.of(borg)));
+        List<Step> out = new ArrayList<>();
+        if (peers) {
+            out.addAll(List.of(
+                    new Step(TO_NULL, "nbdcopy", Step.Preparation.NONE, ToolRun.of("nbdcopy", uri, "null:"), Optional.empty()),
+                    new Step(TO_NULL, OURS + " nbd-copy", Step.Preparation.NONE, ToolRun.of(bm, "nbd-copy", uri, "null:"), Optional.empty()),
+                    new Step(TO_FILE, "nbdcopy", () -> Files.deleteIfExists(copy),
+                            ToolRun.of("nbdcopy", uri, copy.toString()), Optional.empty()),
+                    // Restores fsync the file before reporting success; this is the like-for-like peer.
+                    new Step(TO_FILE_DURABLE, "nbdcopy --flush", () -> Files.deleteIfExists(copy),
+                            ToolRun.of("nbdcopy", "--flush", uri, copy.toString()), Optional.empty())));
+        }
+        if (cli) {
+            out.add(new Step(FULL, OURS, () -> {
+                delete(repo);
+                new Processes(work).run(ToolRun.of(bm, "init", "--repo", repo.toString()));
+            }, ToolRun.of(bm, "backup", "--repo", repo.toString(), "--full", "--source", uri, "--name", "ref/disk0",
+                    "--change-id", changeId, "--no-progress"), Optional.of(repo)));
+        }
+        if (peers) {
+            out.addAll(List.of(
+                    new Step(FILE_BACKUP, "restic 0.14", () -> {
+                        delete(restic);
+                        new Processes(work).run(ToolRun.of("restic", "init", "-q", "-r", restic.toString()).withEnv(RESTIC_ENV));
+                    }, ToolRun.of("restic", "backup", "-q", "-r", restic.toString(), image.toString()).withEnv(RESTIC_ENV),
+                            Optional.of(restic)),
+                    new Step(FILE_BACKUP, "borg 1.2", () -> {
+                        delete(borg);
+                        new Processes(work).run(ToolRun.of("borg", "init", "-e", "repokey", borg.toString()).withEnv(BORG_ENV));
+                    }, ToolRun.of("borg", "create", borg + "::a", image.toString()).withEnv(BORG_ENV), Optional.of(borg))));
+        }
+        return out;
     }
 
     /**
@@ -447,10 +480,10 @@ public final class Bench implements Callable<Integer> {
         return image;
     }
 
-    /** The copy of the emulator's large mixed disk (16G, or 1G with --ci) by {@code tool}. */
+    /** The copy of the emulator's large mixed disk (16G, or 1G with --ci) by {@code tool}; null if the emulator phase did not run. */
     private static Measurement mixedCopy(Map<String, Measurement> m, String tool) {
         return m.entrySet().stream().filter(e -> e.getKey().startsWith(tool + "|" + TO_NULL + " (") && e.getKey().endsWith(" mixed)"))
-                .map(Map.Entry::getValue).findFirst().orElseThrow();
+                .map(Map.Entry::getValue).findFirst().orElse(null);
     }
 
     /** Two steps timed in turn, run by run. */

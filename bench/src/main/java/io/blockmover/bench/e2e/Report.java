@@ -46,19 +46,23 @@ final class Report {
     }
 
     private final String image;
+    private final String phases;
+    private final String load;
     private final List<Measurement> measurements;
     private final List<Ratio> ratios;
     private final List<Rate> rates;
     private final List<RateRatio> rateRatios;
     private final List<Figure> figures;
 
-    Report(String image, List<Measurement> measurements, List<Ratio> ratios) {
-        this(image, measurements, ratios, List.of(), List.of(), List.of());
-    }
-
-    Report(String image, List<Measurement> measurements, List<Ratio> ratios, List<Rate> rates, List<RateRatio> rateRatios,
-           List<Figure> figures) {
+    /**
+     * {@code phases}: the bench phases that ran (a JSON without a phase did not measure it);
+     * {@code load}: the machine's load average as each phase began and at the end.
+     */
+    Report(String image, String phases, String load, List<Measurement> measurements, List<Ratio> ratios, List<Rate> rates,
+           List<RateRatio> rateRatios, List<Figure> figures) {
         this.image = image;
+        this.phases = phases;
+        this.load = load;
         this.measurements = measurements;
         this.ratios = ratios;
         this.rates = rates;
@@ -68,6 +72,8 @@ final class Report {
 
     void printTable(PrintStream out) {
         out.printf(Locale.ROOT, "%nimage: %s%n", image);
+        out.printf(Locale.ROOT, "phases: %s%n", phases);
+        out.printf(Locale.ROOT, "load while measuring: %s%n", load);
         out.printf(Locale.ROOT, "%-34s %-22s %9s %9s %9s %10s %10s%n",
                 "step", "tool", "median s", "MB/s", "CPU s", "peak RSS", "repo MiB");
         for (Measurement m : measurements) {
@@ -98,7 +104,7 @@ final class Report {
 
     void writeJson(Path file) throws IOException {
         ObjectNode root = JSON.createObjectNode().put("time", Instant.now().toString()).put("image", image)
-                .put("cores", Runtime.getRuntime().availableProcessors());
+                .put("phases", phases).put("load", load).put("cores", Runtime.getRuntime().availableProcessors());
         ArrayNode rows = root.putArray("measurements");
         for (Measurement m : measurements) {
             ObjectNode row = rows.addObject().put("step", m.step()).put("tool", m.tool()).put("logicalBytes", m.logicalBytes())
