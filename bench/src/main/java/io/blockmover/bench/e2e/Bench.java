@@ -58,6 +58,10 @@ public final class Bench implements Callable<Integer> {
     @Option(names = "--results", description = "Where the JSON result goes (default: <home>/bench/results).")
     Path results;
 
+    @Option(names = "--fs-codecs", split = ",", paramLabel = "CODEC", description = "Repository codecs measured on the "
+            + "file-system image beside the default, as init's --compression values, e.g. lz4,zstd:3 (default: none).")
+    List<String> fsCodecs = List.of();
+
     private final Path home = Path.of(System.getProperty("blockmover.home", ".")).toAbsolutePath().normalize();
 
     public static void main(String[] args) {
@@ -70,6 +74,8 @@ public final class Bench implements Callable<Integer> {
         final Map<String, Measurement> byKey = new java.util.HashMap<>();
         final List<Report.Rate> rates = new ArrayList<>();
         final List<Report.Figure> figures = new ArrayList<>();
+        final List<Report.Ratio> fsRatios = new ArrayList<>();
+        final List<Report.SizeRatio> sizeRatios = new ArrayList<>();
         final List<String> images = new ArrayList<>();
         final List<String> load = new ArrayList<>();
 
@@ -93,6 +99,13 @@ public final class Bench implements Callable<Integer> {
         if (selected.stream().anyMatch(Phase.ON_REFERENCE_IMAGE::contains)) {
             referenceImage(selected, processes, n, c);
         }
+        if (selected.contains(Phase.FILESYSTEM)) {
+            c.load.add("filesystem " + Load.now());
+            List<FileSystemPhase.Codec> codecs = new ArrayList<>(List.of(new FileSystemPhase.Codec("", List.of())));
+            fsCodecs.forEach(codec -> codecs.add(new FileSystemPhase.Codec(codec, List.of("--compression", codec))));
+            c.images.add("filesystem: an ext4 guest disk served by qemu-nbd (steps fs:)");
+            c.addAll(new FileSystemPhase(home, work, ci, processes, n, codecs).run(c.fsRatios, c.sizeRatios));
+        }
         if (selected.contains(Phase.VSPHERE)) {
             c.load.add("vsphere " + Load.now());
             c.images.add("vsphere: a 1 GiB VM disk of the emulated host, 1% changed per job");
@@ -105,13 +118,14 @@ public final class Bench implements Callable<Integer> {
         c.load.add("end " + Load.now());
 
         // Only the ratios whose both sides ran: a phase alone reports its own.
-        List<Report.Ratio> ratios = ratios(c.byKey).stream().filter(r -> r.ours() != null && r.peer() != null).toList();
+        List<Report.Ratio> ratios = new ArrayList<>(ratios(c.byKey).stream().filter(r -> r.ours() != null && r.peer() != null).toList());
+        ratios.addAll(c.fsRatios);
         List<Report.RateRatio> rateRatios = c.rates.size() < 2 ? List.of()
                 : List.of(new Report.RateRatio("instant restore: random 4 KiB read IOPS, export vs qemu-nbd on the restored file",
                         c.rates.get(0), c.rates.get(1)));
         String names = selected.stream().map(Phase::toString).collect(Collectors.joining(","));
         Report report = new Report(String.join("; ", c.images), names, String.join("; ", c.load), c.measured, ratios, c.rates,
-                rateRatios, c.figures);
+                rateRatios, c.figures, c.sizeRatios);
         report.printTable(System.out);
         String prefix = (ci ? "ci-" : "") + (selected.size() == Phase.values().length ? "" : names.replace(',', '-') + "-");
         Path out = (results != null ? results : home.resolve("bench/results"))
@@ -268,8 +282,6 @@ public final class Bench implements Callable<Integer> {
                 m.get(OURS + " nbd-copy|" + TO_NULL), m.get("nbdcopy|" + TO_NULL)));
         out.add(new Report.Ratio("nbd-copy -> null vs nbdcopy -> null over TLS, random data (target >= 1.0; " + OUR_COPY_TUNING + ")",
                 m.get(OURS + " nbd-copy|" + TO_NULL_TLS), m.get("nbdcopy|" + TO_NULL_TLS)));
-        out.add(new Report.Ratio("nbd-copy -> null vs nbdcopy -> null, the large mixed export (target >= 1.0; " + OUR_COPY_TUNING + ")",
-                mixedCopy(m, OURS + " nbd-copy"), mixedCopy(m, "nbdcopy")));
         out.add(new Report.Ratio("incremental (1% changed) vs full: times faster (target >= 20)", m.get(OURS + "|" + INCREMENTAL), full));
         Measurement proxyFull = m.get(ProxySteps.TOOL + "|" + FULL);
         out.add(new Report.Ratio("full backup through the warm proxy vs restic (target >= 4)", proxyFull, m.get("restic 0.14|" + FILE_BACKUP)));

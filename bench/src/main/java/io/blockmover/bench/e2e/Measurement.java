@@ -5,11 +5,16 @@ import java.util.List;
 import java.util.OptionalLong;
 
 /**
- * Repeated samples of one benchmark step over {@code logicalBytes} of disk, with the size of
- * the repository it left behind where it makes one. Medians are reported: a 2-core machine
- * shared with other work produces outliers that a mean would carry.
+ * Repeated samples of one benchmark step over {@code logicalBytes} of disk ({@code dataBytes} of it
+ * allocated), with the size of the repository it left behind where it makes one. Medians are
+ * reported: a 2-core machine shared with other work produces outliers that a mean would carry.
  */
-record Measurement(String step, String tool, long logicalBytes, List<Sample> samples, OptionalLong repositoryBytes) {
+record Measurement(String step, String tool, long logicalBytes, long dataBytes, List<Sample> samples,
+                   OptionalLong repositoryBytes) {
+
+    Measurement(String step, String tool, long logicalBytes, List<Sample> samples, OptionalLong repositoryBytes) {
+        this(step, tool, logicalBytes, logicalBytes, samples, repositoryBytes);
+    }
 
     double medianSeconds() {
         return median(samples.stream().mapToDouble(Sample::seconds).toArray());
@@ -25,6 +30,18 @@ record Measurement(String step, String tool, long logicalBytes, List<Sample> sam
 
     double medianCpuSeconds() {
         return median(samples.stream().mapToDouble(Sample::cpuSeconds).toArray());
+    }
+
+    double medianServerCpuSeconds() {
+        return median(samples.stream().mapToDouble(Sample::serverCpuSeconds).toArray());
+    }
+
+    /**
+     * CPU-seconds per GiB of allocated data, the tool's own plus its NBD server's: the figure
+     * the other work on a shared machine disturbs least (it stretches wall time, not CPU time).
+     */
+    double cpuSecondsPerGiB() {
+        return (medianCpuSeconds() + medianServerCpuSeconds()) / (dataBytes / (double) (1L << 30));
     }
 
     private static double median(double[] values) {

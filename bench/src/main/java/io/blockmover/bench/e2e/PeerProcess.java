@@ -69,12 +69,7 @@ final class PeerProcess implements AutoCloseable {
 
     /** qemu-nbd serving a raw file read-only on a free port, once it accepts connections. */
     static PeerProcess qemuNbd(java.nio.file.Path file) throws IOException, InterruptedException {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        return awaitPort(List.of("qemu-nbd", "-r", "-f", "raw", "-b", "127.0.0.1", "-p", Integer.toString(port), "--persistent",
-                "--shared=8", file.toString()), port);
+        return qemuNbd(file, "raw", null, null);
     }
 
     /** The NBD URI the process printed (exports), or the control URL (the emulated host). */
@@ -136,13 +131,36 @@ final class PeerProcess implements AutoCloseable {
 
     /** {@code nbdkit PLUGIN ARGS...} on a free loopback port, once it accepts connections. */
     static PeerProcess nbdkit(String... pluginAndArgs) throws IOException, InterruptedException {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = freePort();
         List<String> cmd = new java.util.ArrayList<>(List.of("nbdkit", "-f", "-i", "127.0.0.1", "-p", Integer.toString(port)));
         cmd.addAll(List.of(pluginAndArgs));
         return awaitPort(cmd, port);
+    }
+
+    /**
+     * {@code qemu-nbd} serving {@code image} read-only as export {@code name} (null: the default
+     * export), several clients at once; with a {@code bitmap}, also its meta context
+     * {@code qemu:dirty-bitmap:BITMAP} (qemu's changed block tracking).
+     */
+    static PeerProcess qemuNbd(java.nio.file.Path image, String format, String name, String bitmap)
+            throws IOException, InterruptedException {
+        int port = freePort();
+        List<String> cmd = new java.util.ArrayList<>(List.of("qemu-nbd", "-r", "-f", format, "-b", "127.0.0.1",
+                "-p", Integer.toString(port), "--persistent", "--shared=8"));
+        if (name != null) {
+            cmd.addAll(List.of("-x", name));
+        }
+        if (bitmap != null) {
+            cmd.addAll(List.of("-A", "-B", bitmap));
+        }
+        cmd.add(image.toString());
+        return awaitPort(cmd, port);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
     }
 
     /** Starts {@code cmd} and waits until it accepts connections on {@code port}. */

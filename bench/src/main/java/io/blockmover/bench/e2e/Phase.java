@@ -20,6 +20,12 @@ enum Phase {
     S3,
     /** Full, incremental and restore through a warm {@code blockmover serve}, against the CLI's peers. */
     PROXY,
+    /**
+     * An ext4 guest disk served by qemu-nbd: blockmover (CLI and warm proxy, each codec asked for)
+     * against restic, borg lz4 and zstd,3 and nbdcopy: full, incremental after a change inside the
+     * file system, restore, repository size, CPU-seconds per GiB.
+     */
+    FILESYSTEM,
     /** A whole VM job through the emulated vCenter, and its control plane. */
     VSPHERE,
     /** The emulated host against nbdkit, cold nbd-copy (plain, TLS, a large mixed disk), a large mixed backup. */

@@ -36,15 +36,37 @@ final class ProxySteps {
     private final String launcher;
     private final Processes processes;
     private final Path repo;
+    private final String tool;
+    private final List<String> initOptions;
+    private final ServerCpu server;
 
     ProxySteps(String launcher, Processes processes, Path work) {
+        this(launcher, processes, work, TOOL, List.of(), ServerCpu.NONE);
+    }
+
+    /**
+     * @param tool        the name in the report
+     * @param initOptions options of {@code init} for each fresh repository (a codec, say)
+     * @param server      the NBD server the timed jobs read, whose CPU time each sample carries
+     */
+    ProxySteps(String launcher, Processes processes, Path work, String tool, List<String> initOptions, ServerCpu server) {
         this.launcher = launcher;
         this.processes = processes;
         this.repo = work.resolve("proxy-repo");
+        this.tool = tool;
+        this.initOptions = initOptions;
+        this.server = server;
     }
 
-    /** A disk to back up: its NBD export and the changeId it represents. */
-    record Disk(String vm, String uri, String changeId) {}
+    /**
+     * A disk to back up: its NBD export, the changeId it represents and, for an incremental, the meta
+     * context of its changed areas (empty: the emulated host's, from the previous changeId).
+     */
+    record Disk(String vm, String uri, String changeId, String changesContext) {
+        Disk(String vm, String uri, String changeId) {
+            this(vm, uri, changeId, "");
+        }
+    }
 
     /**
      * Measures {@code runs} times a full backup of {@code full}, then an incremental of {@code incremental}
@@ -53,15 +75,23 @@ final class ProxySteps {
      */
     List<Measurement> measure(List<Disk> warmups, Disk full, Disk incremental, int runs, long logical, String fullStep,
                               String incrementalStep, String restoreStep) throws Exception {
+        return measure(warmups, full, incremental, runs, logical, logical, fullStep, incrementalStep, restoreStep);
+    }
+
+    /** The same, over a disk of which {@code data} bytes are allocated (for CPU-seconds per GiB). */
+    List<Measurement> measure(List<Disk> warmups, Disk full, Disk incremental, int runs, long logical, long data, String fullStep,
+                              String incrementalStep, String restoreStep) throws Exception {
         List<Sample> fulls = new ArrayList<>();
         List<Sample> incrementals = new ArrayList<>();
         List<Sample> restores = new ArrayList<>();
         Path restored = repo.resolveSibling("proxy-restored.raw");
         long repoBytes = 0;
         for (int i = 0; i < runs; i++) {
-            System.err.printf("measuring %s and %s with %s (run %d of %d)%n", fullStep, incrementalStep, TOOL, i + 1, runs);
+            System.err.printf("measuring %s and %s with %s (run %d of %d)%n", fullStep, incrementalStep, tool, i + 1, runs);
             Bench.delete(repo);
-            processes.run(ToolRun.of(launcher, "init", "--repo", repo.toString()));
+            List<String> init = new ArrayList<>(List.of(launcher, "init", "--repo", repo.toString()));
+            init.addAll(initOptions);
+            processes.run(new ToolRun(init, java.util.Map.of()));
             try (PeerProcess proxy = PeerProcess.proxy(launcher, repo, restored.getParent())) {
                 ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", proxy.port()).usePlaintext().build();
                 try {
@@ -71,9 +101,13 @@ final class ProxySteps {
                                 proxy.pid());
                     }
                     long warmupBytes = Bench.sizeOf(repo);
-                    fulls.add(backup(stub, full, BackupMode.BACKUP_MODE_FULL, proxy.pid()));
+                    double s0 = server.seconds();
+                    Sample f = backup(stub, full, BackupMode.BACKUP_MODE_FULL, proxy.pid());
+                    fulls.add(f.withServerCpu(server.seconds() - s0));
                     repoBytes = Bench.sizeOf(repo) - warmupBytes; // what the image added
-                    incrementals.add(backup(stub, incremental, BackupMode.BACKUP_MODE_INCREMENTAL, proxy.pid()));
+                    s0 = server.seconds();
+                    Sample inc = backup(stub, incremental, BackupMode.BACKUP_MODE_INCREMENTAL, proxy.pid());
+                    incrementals.add(inc.withServerCpu(server.seconds() - s0));
                     Files.deleteIfExists(restored);
                     restores.add(restore(stub, incremental.vm(), restored, proxy.pid()));
                 } finally {
@@ -82,16 +116,19 @@ final class ProxySteps {
             }
         }
         Files.deleteIfExists(restored);
-        return List.of(new Measurement(fullStep, TOOL, logical, fulls, OptionalLong.of(repoBytes)),
-                new Measurement(incrementalStep, TOOL, logical, incrementals, OptionalLong.empty()),
-                new Measurement(restoreStep, TOOL, logical, restores, OptionalLong.empty()));
+        return List.of(new Measurement(fullStep, tool, logical, data, fulls, OptionalLong.of(repoBytes)),
+                new Measurement(incrementalStep, tool, logical, data, incrementals, OptionalLong.empty()),
+                new Measurement(restoreStep, tool, logical, data, restores, OptionalLong.empty()));
     }
 
     /** One backup call, timed from request to result, with the proxy's CPU time over it. */
     private static Sample backup(BackupProxyGrpc.BackupProxyBlockingStub stub, Disk disk, BackupMode mode, long pid)
             throws IOException {
-        BackupRequest request = BackupRequest.newBuilder().setVm(disk.vm()).setMode(mode)
-                .addDisks(DiskSource.newBuilder().setDisk("disk0").setUri(disk.uri()).setChangeId(disk.changeId())).build();
+        DiskSource.Builder source = DiskSource.newBuilder().setDisk("disk0").setUri(disk.uri()).setChangeId(disk.changeId());
+        if (mode == BackupMode.BACKUP_MODE_INCREMENTAL && !disk.changesContext().isEmpty()) {
+            source.setChangesContext(disk.changesContext());
+        }
+        BackupRequest request = BackupRequest.newBuilder().setVm(disk.vm()).setMode(mode).addDisks(source).build();
         return timed(pid, () -> stub.withDeadlineAfter(30, TimeUnit.MINUTES).backup(request), BackupEvent::hasResult,
                 "the backup of " + disk.uri());
     }
@@ -120,7 +157,7 @@ final class ProxySteps {
     }
 
     /** utime + stime of a process, from /proc/PID/stat (fields 14 and 15, after the command name). */
-    private static double cpuSeconds(long pid) throws IOException {
+    static double cpuSeconds(long pid) throws IOException {
         String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / (double) CLOCK_TICKS_PER_SECOND;

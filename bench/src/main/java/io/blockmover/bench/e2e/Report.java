@@ -45,6 +45,13 @@ final class Report {
     record Figure(String label, double value, String unit) {
     }
 
+    /** "ours is N× the size of peer's" for the repositories two steps left behind. */
+    record SizeRatio(String label, Measurement ours, Measurement peer) {
+        double ratio() {
+            return ours.repositoryBytes().orElseThrow() / (double) peer.repositoryBytes().orElseThrow();
+        }
+    }
+
     private final String image;
     private final String phases;
     private final String load;
@@ -53,13 +60,14 @@ final class Report {
     private final List<Rate> rates;
     private final List<RateRatio> rateRatios;
     private final List<Figure> figures;
+    private final List<SizeRatio> sizeRatios;
 
     /**
      * {@code phases}: the bench phases that ran (a JSON without a phase did not measure it);
      * {@code load}: the machine's load average as each phase began and at the end.
      */
     Report(String image, String phases, String load, List<Measurement> measurements, List<Ratio> ratios, List<Rate> rates,
-           List<RateRatio> rateRatios, List<Figure> figures) {
+           List<RateRatio> rateRatios, List<Figure> figures, List<SizeRatio> sizeRatios) {
         this.image = image;
         this.phases = phases;
         this.load = load;
@@ -68,30 +76,34 @@ final class Report {
         this.rates = rates;
         this.rateRatios = rateRatios;
         this.figures = figures;
+        this.sizeRatios = sizeRatios;
     }
 
     void printTable(PrintStream out) {
         out.printf(Locale.ROOT, "%nimage: %s%n", image);
         out.printf(Locale.ROOT, "phases: %s%n", phases);
         out.printf(Locale.ROOT, "load while measuring: %s%n", load);
-        out.printf(Locale.ROOT, "%-34s %-22s %9s %9s %9s %10s %10s%n",
-                "step", "tool", "median s", "MB/s", "CPU s", "peak RSS", "repo MiB");
+        out.printf(Locale.ROOT, "%-38s %-30s %9s %9s %9s %9s %9s %10s %10s%n",
+                "step", "tool", "median s", "MB/s", "CPU s", "srv CPU s", "CPU s/GiB", "peak RSS", "repo MiB");
         for (Measurement m : measurements) {
-            out.printf(Locale.ROOT, "%-34s %-22s %9.2f %9.0f %9.2f %7d MiB %10s%n",
+            out.printf(Locale.ROOT, "%-38s %-30s %9.2f %9.0f %9.2f %9.2f %9.2f %7d MiB %10s%n",
                     m.step(), m.tool(), m.medianSeconds(), m.megabytesPerSecond(), m.medianCpuSeconds(),
-                    m.peakRssKiB() / 1024,
+                    m.medianServerCpuSeconds(), m.cpuSecondsPerGiB(), m.peakRssKiB() / 1024,
                     m.repositoryBytes().isPresent() ? String.format(Locale.ROOT, "%.0f", m.repositoryBytes().getAsLong() / 1048576.0) : "-");
         }
         for (Rate r : rates) {
             out.printf(Locale.ROOT, "%-70s %-32s %10.0f %s%n", r.step(), r.tool(), r.median(), r.unit());
         }
-        if (!ratios.isEmpty() || !rateRatios.isEmpty()) {
+        if (!ratios.isEmpty() || !rateRatios.isEmpty() || !sizeRatios.isEmpty()) {
             out.println();
             for (Ratio r : ratios) {
-                out.printf(Locale.ROOT, "%-60s %6.2fx%n", r.label(), r.speedup());
+                out.printf(Locale.ROOT, "%-100s %6.2fx%n", r.label(), r.speedup());
+            }
+            for (SizeRatio r : sizeRatios) {
+                out.printf(Locale.ROOT, "%-100s %6.3fx%n", r.label(), r.ratio());
             }
             for (RateRatio r : rateRatios) {
-                out.printf(Locale.ROOT, "%-60s %6.2fx%n", r.label(), r.ratio());
+                out.printf(Locale.ROOT, "%-100s %6.2fx%n", r.label(), r.ratio());
             }
         }
         if (!figures.isEmpty()) {
@@ -108,8 +120,11 @@ final class Report {
         ArrayNode rows = root.putArray("measurements");
         for (Measurement m : measurements) {
             ObjectNode row = rows.addObject().put("step", m.step()).put("tool", m.tool()).put("logicalBytes", m.logicalBytes())
+                    .put("dataBytes", m.dataBytes())
                     .put("medianSeconds", rounded(m.medianSeconds(), 3)).put("mbPerSecond", rounded(m.megabytesPerSecond(), 1))
-                    .put("medianCpuSeconds", rounded(m.medianCpuSeconds(), 3)).put("peakRssKiB", m.peakRssKiB());
+                    .put("medianCpuSeconds", rounded(m.medianCpuSeconds(), 3))
+                    .put("medianServerCpuSeconds", rounded(m.medianServerCpuSeconds(), 3))
+                    .put("cpuSecondsPerGiB", rounded(m.cpuSecondsPerGiB(), 3)).put("peakRssKiB", m.peakRssKiB());
             if (m.repositoryBytes().isPresent()) {
                 row.put("repositoryBytes", m.repositoryBytes().getAsLong());
             } else {
@@ -136,6 +151,10 @@ final class Report {
         ArrayNode figureRows = root.putArray("figures");
         for (Figure f : figures) {
             figureRows.addObject().put("label", f.label()).put("value", rounded(f.value(), 1)).put("unit", f.unit());
+        }
+        ArrayNode sizeRows = root.putArray("sizeRatios");
+        for (SizeRatio r : sizeRatios) {
+            sizeRows.addObject().put("label", r.label()).put("ratio", rounded(r.ratio(), 3));
         }
         Files.createDirectories(file.getParent());
         Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n");
