@@ -61,8 +61,10 @@ final class FileSystemPhase {
     /** Runs every step; adds the ratios to {@code ratios} and {@code sizes}. */
     List<Measurement> run(List<Report.Ratio> ratios, List<Report.SizeRatio> sizes) throws Exception {
         Path base = makeImage();
-        Path changed = work.resolve("filesystem-changed.raw");
-        Path overlay = work.resolve("filesystem-changed.qcow2");
+        // Named after the image: the CI's small image and the full one share a work directory.
+        String name = base.getFileName().toString().replaceFirst("\\.raw$", "");
+        Path changed = work.resolve(name + "-changed.raw");
+        Path overlay = work.resolve(name + "-changed.qcow2");
         if (!Files.exists(overlay) || Files.getLastModifiedTime(overlay).compareTo(Files.getLastModifiedTime(base)) < 0) {
             System.err.println(processes.run(ToolRun.of("python3", home.resolve("bench/scripts/change-filesystem.py").toString(),
                     base.toString(), changed.toString(), overlay.toString(), "1")).trim());
