@@ -78,6 +78,9 @@ final class Connector {
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        if (ch instanceof EpollSocketChannel) {
+                            ch.pipeline().addLast("quickack", QuickAck.INSTANCE);
+                        }
                         ch.pipeline().addLast("handshake-codec", new ClientHandshakeCodec());
                         ch.pipeline().addLast("handshake", handshake);
                     }
