@@ -58,6 +58,11 @@ public final class Bench implements Callable<Integer> {
     @Option(names = "--results", description = "Where the JSON result goes (default: <home>/bench/results).")
     Path results;
 
+    @Option(names = "--proxy-launcher", paramLabel = "PATH", description = "The blockmover launcher whose proxy the proxy "
+            + "phase measures (default: this checkout's). The emulated host stays this checkout's, so runs with two "
+            + "builds, alternated, compare their proxies on the same server.")
+    Path proxyLauncher;
+
     @Option(names = "--fs-codecs", split = ",", paramLabel = "CODEC", description = "Repository codecs measured on the "
             + "file-system image beside the default, as init's --compression values, e.g. lz4,zstd:3 (default: none).")
     List<String> fsCodecs = List.of();
@@ -198,7 +203,11 @@ public final class Bench implements Callable<Integer> {
                 EsxControl.SnapshotDisk w1 = control.snapshot("vm01", "w1").getFirst();
                 changeOnePercent(control, "vm01/disk-2000", 256L << 20);
                 EsxControl.SnapshotDisk w2 = control.snapshot("vm01", "w2").getFirst();
-                c.addAll(new ProxySteps(bm, processes, work).measure(
+                String proxy = proxyLauncher != null ? proxyLauncher.toAbsolutePath().toString() : bm;
+                if (proxyLauncher != null) {
+                    c.images.add("proxy phase: the proxy of " + proxy);
+                }
+                c.addAll(new ProxySteps(proxy, processes, work).measure(
                         List.of(new ProxySteps.Disk("warmup", nbd + w1.export(), w1.changeId()),
                                 new ProxySteps.Disk("warmup", nbd + w2.export(), w2.changeId())),
                         new ProxySteps.Disk(vm, nbd + s1.export(), s1.changeId()), new ProxySteps.Disk(vm, nbd + s2.export(), s2.changeId()),
