@@ -308,6 +308,7 @@ public final class BackupWriter implements AutoCloseable {
                         entries(buf, len, prefixes);
                     }
                 }
+                sink.recipeSources(prefixes);
             } finally {
                 activity.readLock().unlock();
             }

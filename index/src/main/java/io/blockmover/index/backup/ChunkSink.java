@@ -4,6 +4,7 @@ import io.blockmover.index.chunk.ChunkCodec;
 import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.pack.PackRecords;
+import io.blockmover.index.pack.PackRecords.ChunkPayload;
 import io.blockmover.index.pack.PackWriter;
 
 import java.io.IOException;
@@ -11,6 +12,9 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.function.LongConsumer;
+import java.util.function.Supplier;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -46,6 +50,23 @@ final class ChunkSink {
      */
     private final AtomicInteger working = new AtomicInteger();
     private static final int CORES = Runtime.getRuntime().availableProcessors();
+    /** Sub-chunk dedup (format 3), else null. */
+    private final RecipeBuilder recipes;
+    /** What the index learns with a pending chunk's location: its recipe's sources or its sampled blocks. */
+    private final Map<ChunkId, RecipeBuilder.Plan> plans = new ConcurrentHashMap<>();
+    /** Prefixes of every source a recipe of this backup uses, for gc catching up with the backup. */
+    private final Set<Long> recipeSources = ConcurrentHashMap.newKeySet();
+    /**
+     * Recipes in sealed packs whose sources (this backup's own chunks) are not published yet: their
+     * locations wait, so the index never names a recipe whose source a crash could still lose. Their
+     * packs stay in progress meanwhile (gc leaves them alone). Guarded by itself, with the two below.
+     */
+    private final List<Deferred> deferred = new ArrayList<>();
+    private final Map<Long, Integer> deferredPerPack = new java.util.HashMap<>();
+    private final Set<Long> sealedPacks = new java.util.HashSet<>();
+
+    private record Deferred(long packId, PackWriter.Entry entry, RecipeBuilder.Plan plan) {
+    }
 
     /** An open pack (or none yet); its monitor is taken by the borrower and by flush and abort. */
     private static final class Lane {
@@ -54,12 +75,16 @@ final class ChunkSink {
 
     ChunkSink(RepoContext ctx) {
         this.ctx = ctx;
+        this.recipes = ctx.db().hasSubchunks() && !ctx.readOnly() ? new RecipeBuilder(ctx, pending::contains) : null;
     }
 
-    /**
-     * Stores {@code plain} under {@code id} unless the repository or this backup already has it.
-     * Returns the bytes appended to the pack, or -1 for a duplicate.
-     */
+    /** Gives the prefix of every chunk a recipe of this backup refers to (it may not be in any manifest). */
+    void recipeSources(LongConsumer prefixes) {
+        for (long p : recipeSources) {
+            prefixes.accept(p);
+        }
+    }
+
     /** A thread starts hashing and storing a chunk; pair with {@link #endWork()}. */
     void beginWork() {
         working.incrementAndGet();
@@ -69,7 +94,13 @@ final class ChunkSink {
         working.decrementAndGet();
     }
 
-    long store(ChunkId id, ByteBuffer plain, ChunkCodec codec) throws IOException {
+    /**
+     * Stores {@code plain} under {@code id} unless the repository or this backup already has it.
+     * {@code previous}: the chunk before it on its disk, if known (sub-chunk dedup links the two);
+     * {@code previousVersion}: the parent backup's chunk at its offset, or null (never its recipe's source).
+     * Returns the bytes appended to the pack, or -1 for a duplicate.
+     */
+    long store(ChunkId id, ByteBuffer plain, ChunkCodec codec, ChunkId previous, Supplier<ChunkId> previousVersion) throws IOException {
         // Pending before index: publication writes the index before it clears pending, so a
         // chunk is always found in one of the two. A chunk gc has condemned is not reused from
         // the index (gc may be about to sweep that copy): it is stored afresh.
@@ -77,7 +108,19 @@ final class ChunkSink {
                 || !pending.add(id)) {
             return -1;
         }
-        ByteBuffer[] record = PackRecords.frameChunk(id, codec.encode(id, plain, working.get() >= CORES));
+        boolean cpuBound = working.get() >= CORES;
+        ChunkPayload payload;
+        RecipeBuilder.Plan plan = recipes == null ? null
+                : recipes.plan(id, plain, codec, previous, previousVersion.get(), source -> recipeSources.add(source.prefix()));
+        if (plan != null && plan.recipe() != null) {
+            payload = codec.encodeRecipe(id, plan.recipe(), cpuBound);
+        } else {
+            payload = codec.encode(id, plain, cpuBound);
+        }
+        if (plan != null && (plan.recipe() != null || !plan.fingerprints().isEmpty() || plan.previous() != null)) {
+            plans.put(id, plan);
+        }
+        ByteBuffer[] record = PackRecords.frameChunk(id, payload);
         long length = record[0].remaining() + record[1].remaining();
         PackWriter full = null;
         Lane lane = borrow();
@@ -142,8 +185,20 @@ final class ChunkSink {
         }
         if (open.size() == 1) {
             seal(open.getFirst());
-            return;
+        } else {
+            sealAll(open);
         }
+        publishDeferred();
+        synchronized (deferred) {
+            if (!deferred.isEmpty()) { // every pack is sealed and published: no source can still be pending
+                IllegalStateException e = new IllegalStateException(deferred.size() + " recipes wait for sources never published");
+                fail(e);
+                throw e;
+            }
+        }
+    }
+
+    private void sealAll(List<PackWriter> open) throws IOException {
         // One lane per thread leaves several partial packs: their fsyncs run at once (on one
         // filesystem they share a journal commit), not one after the other in the commit's time.
         List<Thread> sealing = new ArrayList<>();
@@ -187,7 +242,66 @@ final class ChunkSink {
         try {
             publish(pack);
         } finally {
-            ctx.packsInProgress().settled(pack.packId());
+            synchronized (deferred) {
+                sealedPacks.add(pack.packId());
+                if (!deferredPerPack.containsKey(pack.packId())) {
+                    ctx.packsInProgress().settled(pack.packId());
+                }
+            }
+        }
+        publishDeferred();
+    }
+
+    private boolean waitsForSources(RecipeBuilder.Plan plan) {
+        if (plan == null || plan.recipe() == null) {
+            return false;
+        }
+        for (ChunkId s : plan.recipe().sources()) {
+            if (pending.contains(s)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Publishes the held-back recipes whose sources are published now. */
+    private void publishDeferred() throws IOException {
+        synchronized (deferred) {
+            List<Deferred> ready = new ArrayList<>();
+            for (Deferred d : deferred) {
+                if (!waitsForSources(d.plan())) {
+                    ready.add(d);
+                }
+            }
+            if (ready.isEmpty()) {
+                return;
+            }
+            Lock publishing = ctx.fence().publishing();
+            publishing.lock();
+            try (WriteBatch batch = new WriteBatch()) {
+                for (Deferred d : ready) {
+                    batch.put(ctx.db().chunks(), d.entry().id().bytes(), d.entry().location().encode());
+                    SubchunkEntries.put(ctx.db(), batch, d.entry().id(), d.plan());
+                }
+                ctx.db().write(batch, false);
+            } catch (RuntimeException | RocksDBException e) {
+                fail(e);
+                throw new RepositoryException("cannot publish recipes: " + e.getMessage(), e);
+            } finally {
+                publishing.unlock();
+            }
+            deferred.removeAll(ready);
+            for (Deferred d : ready) {
+                plans.remove(d.entry().id());
+                pending.remove(d.entry().id());
+                int left = deferredPerPack.merge(d.packId(), -1, Integer::sum);
+                if (left == 0) {
+                    deferredPerPack.remove(d.packId());
+                    if (sealedPacks.contains(d.packId())) {
+                        ctx.packsInProgress().settled(d.packId());
+                    }
+                }
+            }
         }
     }
 
@@ -209,9 +323,20 @@ final class ChunkSink {
         }
         Lock publishing = ctx.fence().publishing();
         publishing.lock();
+        List<PackWriter.Entry> published = new ArrayList<>(entries.size());
+        List<Deferred> held = new ArrayList<>();
         try (WriteBatch batch = new WriteBatch()) {
             for (PackWriter.Entry e : entries) {
+                RecipeBuilder.Plan plan = plans.get(e.id());
+                if (waitsForSources(plan)) {
+                    held.add(new Deferred(pack.packId(), e, plan));
+                    continue;
+                }
                 batch.put(ctx.db().chunks(), e.id().bytes(), e.location().encode());
+                if (plan != null) {
+                    SubchunkEntries.put(ctx.db(), batch, e.id(), plan);
+                }
+                published.add(e);
             }
             // Not synced: the commit's synced batch comes later in the same WAL and makes this durable too;
             // a crash before it leaves locations of durable but unreferenced chunks, which gc removes.
@@ -223,7 +348,15 @@ final class ChunkSink {
         } finally {
             publishing.unlock();
         }
-        for (PackWriter.Entry e : entries) {
+        if (!held.isEmpty()) {
+            // Outside the publishing lock: publishDeferred takes the two the other way round.
+            synchronized (deferred) {
+                deferred.addAll(held);
+                deferredPerPack.merge(pack.packId(), held.size(), Integer::sum);
+            }
+        }
+        for (PackWriter.Entry e : published) {
+            plans.remove(e.id());
             pending.remove(e.id());
         }
     }
@@ -243,7 +376,17 @@ final class ChunkSink {
                 }
             }
         }
+        synchronized (deferred) {
+            for (long packId : deferredPerPack.keySet()) {
+                if (sealedPacks.contains(packId)) {
+                    ctx.packsInProgress().settled(packId); // durable but unindexed records: gc's
+                }
+            }
+            deferred.clear();
+            deferredPerPack.clear();
+        }
         pending.clear();
+        plans.clear();
     }
 
     void fail(Throwable t) {

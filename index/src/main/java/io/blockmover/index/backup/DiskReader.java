@@ -8,7 +8,6 @@ import io.blockmover.index.format.ChunkLocation;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
-import io.blockmover.index.pack.PackRecords;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -120,22 +119,7 @@ public final class DiskReader {
         }
         ChunkCodec codec = ctx.codecs().borrow();
         try {
-            ByteBuffer rec = codec.recordBuffer();
-            if (loc.recordLength() > rec.capacity()) {
-                throw new ChunkDamagedException(id.hex(), "index entry has an impossible length");
-            }
-            rec.limit(loc.recordLength());
-            int n;
-            try {
-                n = ctx.packs().readInOrder(loc.packId(), loc.offset(), rec);
-            } catch (java.nio.file.NoSuchFileException e) {
-                throw new ChunkDamagedException(id.hex(), "pack " + Long.toHexString(loc.packId()) + " is missing");
-            }
-            if (n < loc.recordLength()) {
-                throw new ChunkDamagedException(id.hex(), "pack " + Long.toHexString(loc.packId()) + " is truncated");
-            }
-            rec.flip();
-            int got = codec.decode(PackRecords.openChunk(rec, id, codec.chunkSize()), id, dst);
+            int got = ChunkReads.read(ctx, codec, index::location, id, loc, dst, true);
             if (got != length) {
                 throw new ChunkDamagedException(id.hex(), "holds " + got + " bytes where the disk needs " + length);
             }

@@ -9,6 +9,7 @@ import io.blockmover.index.manifest.StagedManifest;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -30,6 +31,11 @@ public final class DiskWriter {
     private final long parentId;
     private final ManifestStore parentManifests;
     private volatile CachedSegment lastParentSegment;
+    /** The last chunks digested, by index modulo its length: the predecessor a new chunk links to (sub-chunk dedup). */
+    private final AtomicReferenceArray<Digested> digested = new AtomicReferenceArray<>(256);
+
+    private record Digested(long index, ChunkId id) {
+    }
     final LongAdder newChunks = new LongAdder();
     final LongAdder newStoredBytes = new LongAdder();
 
@@ -100,7 +106,10 @@ public final class DiskWriter {
                 return ZERO;
             }
             ChunkId id = codec.digest(chunk);
-            long stored = sink.store(id, chunk, codec);
+            digested.set((int) (i & 255), new Digested(i, id));
+            Digested before = i == 0 ? null : digested.get((int) ((i - 1) & 255));
+            long stored = sink.store(id, chunk, codec, before != null && before.index() == i - 1 ? before.id() : null,
+                    () -> previousVersion(i));
             staged.set(i, id);
             if (stored >= 0) {
                 newChunks.increment();
@@ -174,6 +183,16 @@ public final class DiskWriter {
             staged.setRun(i, seg, from, count);
             i += count;
         }
+    }
+
+    /** The parent's chunk at index {@code i}, or null (no parent, a zero chunk there, or past its end). */
+    private ChunkId previousVersion(long i) {
+        if (parent == null || i >= parent.chunkCount()) {
+            return null;
+        }
+        byte[] seg = parentSegment((int) (i / ManifestKeys.SEGMENT_ENTRIES));
+        int at = (int) (i % ManifestKeys.SEGMENT_ENTRIES) * ManifestKeys.ENTRY;
+        return ChunkId.isZeroMarker(seg, at) ? null : ChunkId.copyOf(seg, at);
     }
 
     /** The pipeline reuses many short runs in offset order: keep the last parent segment read. */

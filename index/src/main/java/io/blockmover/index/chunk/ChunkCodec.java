@@ -7,6 +7,7 @@ import io.blockmover.index.pack.PackRecords.ChunkPayload;
 
 import static io.blockmover.index.format.PackFormat.FLAG_AES_GCM;
 import static io.blockmover.index.format.PackFormat.FLAG_LZ4;
+import static io.blockmover.index.format.PackFormat.FLAG_RECIPE;
 import static io.blockmover.index.format.PackFormat.FLAG_ZSTD;
 
 import com.github.luben.zstd.Zstd;
@@ -64,6 +65,8 @@ public final class ChunkCodec implements AutoCloseable {
     private final byte[] lookupScratch = new byte[32];
     private ByteBuffer recordBuffer;
     private int nonceCounter;
+    /** Made on first use: only sub-chunk dedup needs it. */
+    private BlockFingerprints fingerprints;
 
     public ChunkCodec(int chunkSize, int zstdLevel, ChunkKeys keys) {
         this(chunkSize, Compression.zstd(zstdLevel), keys);
@@ -106,6 +109,14 @@ public final class ChunkCodec implements AutoCloseable {
 
     public int chunkSize() {
         return chunkSize;
+    }
+
+    /** This repository's 4 KiB block fingerprints (keyed when encrypted). */
+    public BlockFingerprints fingerprints() {
+        if (fingerprints == null) {
+            fingerprints = new BlockFingerprints(keys);
+        }
+        return fingerprints;
     }
 
     /** Scratch for index lookups whose value is not needed. */
@@ -184,6 +195,18 @@ public final class ChunkCodec implements AutoCloseable {
     }
 
     /**
+     * Encodes a recipe for chunk {@code id}: its body compressed and encrypted like a plaintext, behind
+     * its source ids in the clear; the payload is a fresh buffer, the plaintext length the body's.
+     */
+    public ChunkPayload encodeRecipe(ChunkId id, Recipe recipe, boolean cpuBound) {
+        ChunkPayload body = encode(id, recipe.encodeBody(), cpuBound);
+        byte[] sources = recipe.encodeSources();
+        ByteBuffer payload = ByteBuffer.allocate(sources.length + body.payload().remaining());
+        payload.put(sources).put(body.payload().duplicate()).flip();
+        return new ChunkPayload(body.flags() | FLAG_RECIPE, body.plainLength(), payload);
+    }
+
+    /**
      * Compressing random data costs a quarter of SHA-256's time for nothing. Four small samples
      * spread over the chunk predict the outcome for a few percent of that: the first sample that
      * compresses at all means the whole chunk is tried (and kept only if smaller); if none does,
@@ -236,6 +259,33 @@ public final class ChunkCodec implements AutoCloseable {
      * left is made: GCM tag, zstd frame, length, and finally the digest of the plaintext.
      */
     public int decode(ChunkPayload stored, ChunkId expected, ByteBuffer dst) {
+        if ((stored.flags() & FLAG_RECIPE) != 0) {
+            throw new ChunkDamagedException(expected.hex(), "record is a recipe where a plain chunk was expected");
+        }
+        int start = dst.position();
+        int plainLength = expand(stored, expected, dst);
+        ChunkId actual = digest(dst.duplicate().flip().position(start));
+        if (!actual.equals(expected)) {
+            throw new ChunkDamagedException(expected.hex(), "content does not match its digest");
+        }
+        return plainLength;
+    }
+
+    /**
+     * Writes the body of recipe {@code expected} to {@code dst}: {@code stored} is a recipe record's
+     * payload whose framing is checked, {@code bodyOffset} where its body starts (after the source
+     * ids). Every check but the digest, which only the reassembled plaintext can pass.
+     */
+    public int decodeRecipeBody(ChunkPayload stored, int bodyOffset, ChunkId expected, ByteBuffer dst) {
+        if ((stored.flags() & FLAG_RECIPE) == 0) {
+            throw new ChunkDamagedException(expected.hex(), "record is not a recipe");
+        }
+        ByteBuffer p = stored.payload();
+        return expand(new ChunkPayload(stored.flags(), stored.plainLength(), p.slice(p.position() + bodyOffset, p.remaining() - bodyOffset)),
+                expected, dst);
+    }
+
+    private int expand(ChunkPayload stored, ChunkId expected, ByteBuffer dst) {
         String name = expected.hex();
         int flags = stored.flags();
         int plainLength = stored.plainLength();
@@ -246,7 +296,6 @@ public final class ChunkCodec implements AutoCloseable {
         if (dst.remaining() < plainLength) {
             throw new IllegalArgumentException("destination has " + dst.remaining() + " bytes, chunk needs " + plainLength);
         }
-        int start = dst.position();
         if ((flags & FLAG_ZSTD) != 0 && (flags & FLAG_LZ4) != 0) {
             throw new ChunkDamagedException(name, "record names two codecs");
         }
@@ -258,10 +307,6 @@ public final class ChunkCodec implements AutoCloseable {
             throw new ChunkDamagedException(name, "stored length differs from plaintext length");
         } else {
             dst.put(payload);
-        }
-        ChunkId actual = digest(dst.duplicate().flip().position(start));
-        if (!actual.equals(expected)) {
-            throw new ChunkDamagedException(name, "content does not match its digest");
         }
         return plainLength;
     }

@@ -38,6 +38,8 @@ public final class IndexDb implements AutoCloseable {
     public static final long MEMTABLES = 64L << 20;
     /** The chunks CF's hash index and bloom filter are keyed by this many leading bytes of a digest. */
     static final int CHUNK_PREFIX = 8;
+    /** The first index format with the sub-chunk dedup CFs (RepositoryConfig's format version). */
+    private static final int SUBCHUNK_FORMAT = 3;
     private static final byte[] FORMAT_KEY = "formatVersion".getBytes(StandardCharsets.US_ASCII);
 
     static {
@@ -53,6 +55,12 @@ public final class IndexDb implements AutoCloseable {
     private final ColumnFamilyHandle chunks;
     private final ColumnFamilyHandle catalog;
     private final ColumnFamilyHandle manifests;
+    /** Format 3 only (sub-chunk dedup), else null: sampled 4 KiB block fingerprint → chunk and block. */
+    private final ColumnFamilyHandle fingerprints;
+    /** Format 3 only, else null: recipe chunk id → its source chunk ids. */
+    private final ColumnFamilyHandle recipes;
+    /** Format 3 only, else null: chunk id → the chunk stored after it on the same disk. */
+    private final ColumnFamilyHandle successors;
     private final WriteOptions syncWrite = new WriteOptions().setSync(true);
     private final WriteOptions plainWrite = new WriteOptions();
     private final ReadOptions read = new ReadOptions();
@@ -66,17 +74,27 @@ public final class IndexDb implements AutoCloseable {
                 // No fallocate: a small (or nearly full) filesystem must fail on real data, not on preallocation.
                 .setAllowFAllocate(false).setManifestPreallocationSize(64 << 10)
                 .setAllowMmapReads(true);
-        List<ColumnFamilyDescriptor> descriptors = List.of(
+        List<ColumnFamilyDescriptor> descriptors = new ArrayList<>(List.of(
                 new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, options(4 << 20)),
                 new ColumnFamilyDescriptor("chunks".getBytes(StandardCharsets.US_ASCII), chunkOptions(32 << 20)),
                 new ColumnFamilyDescriptor("catalog".getBytes(StandardCharsets.US_ASCII), options(4 << 20)),
-                new ColumnFamilyDescriptor("manifests".getBytes(StandardCharsets.US_ASCII), options(32 << 20)));
+                new ColumnFamilyDescriptor("manifests".getBytes(StandardCharsets.US_ASCII), options(32 << 20))));
+        // Only in format 3: a format-2 index keeps exactly its four CFs, so builds that know only 2 still open it.
+        boolean subchunk = formatVersion >= SUBCHUNK_FORMAT;
+        if (subchunk) {
+            descriptors.add(new ColumnFamilyDescriptor("fingerprints".getBytes(StandardCharsets.US_ASCII), options(16 << 20)));
+            descriptors.add(new ColumnFamilyDescriptor("recipes".getBytes(StandardCharsets.US_ASCII), options(4 << 20)));
+            descriptors.add(new ColumnFamilyDescriptor("successors".getBytes(StandardCharsets.US_ASCII), options(8 << 20)));
+        }
         db = readOnly ? RocksDB.openReadOnly(dbOptions, dir.toString(), descriptors, handles)
                 : RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
         meta = handles.get(0);
         chunks = handles.get(1);
         catalog = handles.get(2);
         manifests = handles.get(3);
+        fingerprints = subchunk ? handles.get(4) : null;
+        recipes = subchunk ? handles.get(5) : null;
+        successors = subchunk ? handles.get(6) : null;
         byte[] v = db.get(meta, FORMAT_KEY);
         if (v == null && readOnly) {
             close();
@@ -172,6 +190,26 @@ public final class IndexDb implements AutoCloseable {
 
     public ColumnFamilyHandle manifests() {
         return manifests;
+    }
+
+    /** True when the index has the sub-chunk dedup CFs (format 3). */
+    public boolean hasSubchunks() {
+        return recipes != null;
+    }
+
+    /** Sampled 4 KiB block fingerprints (format 3; check {@link #hasSubchunks()}). */
+    public ColumnFamilyHandle fingerprints() {
+        return fingerprints;
+    }
+
+    /** Recipe chunk id → source ids (format 3; check {@link #hasSubchunks()}). */
+    public ColumnFamilyHandle recipes() {
+        return recipes;
+    }
+
+    /** Chunk id → the next chunk of the disk it was stored from (format 3; check {@link #hasSubchunks()}). */
+    public ColumnFamilyHandle successors() {
+        return successors;
     }
 
     /** True when the chunk is indexed. {@code scratch} must hold 25 bytes (one per thread). */

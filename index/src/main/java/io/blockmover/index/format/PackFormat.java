@@ -24,6 +24,11 @@ public final class PackFormat {
     public static final int FLAG_AES_GCM = 2;
     /** The payload is an LZ4 block (before encryption); never together with {@link #FLAG_ZSTD}. */
     public static final int FLAG_LZ4 = 4;
+    /**
+     * The chunk is stored as a recipe (format 3, sub-chunk dedup): the payload is the recipe's source
+     * ids in the clear, then the recipe body as a codec payload (see FORMAT.md and {@code chunk.Recipe}).
+     */
+    public static final int FLAG_RECIPE = 8;
 
     public static final int FOOTER_MAGIC = 0x424D5345; // "BMSE"
     public static final int FOOTER = 16;

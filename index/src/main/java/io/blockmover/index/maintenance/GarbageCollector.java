@@ -122,6 +122,7 @@ public final class GarbageCollector {
                 committedAtS0.add(b.id());
                 GcMark.mark(atS0, b, live);
             }
+            SubchunkGc.markSources(s0, live); // a live recipe keeps its sources
             candidates = new GcMark.Candidates(live, modified, now - graceMillis);
             liveAtMark = candidates.find(s0);
             if (candidates.count > 0) {
@@ -148,6 +149,9 @@ public final class GarbageCollector {
                                 GcMark.mark(atS1, b, reprieved);
                             }
                         }
+                        // Recipes the writers or new backups reference keep their sources (the writers'
+                        // own unpublished recipes gave theirs above).
+                        SubchunkGc.markSources(s1, reprieved);
                     }
                     deletedEntries = sweep.sweep(s0, candidates, reprieved);
                 } finally {
@@ -156,6 +160,10 @@ public final class GarbageCollector {
             }
         }
         long orphanSegments = sweep.sweepOrphanManifests();
+        long subchunkEntries = SubchunkGc.sweep(ctx);
+        if (subchunkEntries > 0) {
+            log.info("gc: {} recipe and fingerprint entries of swept chunks deleted", subchunkEntries);
+        }
         ctx.fence().reached(Phase.SWEPT);
 
         // Packs: which are dead, which sparse. In-progress first, then the index and catalog, so a

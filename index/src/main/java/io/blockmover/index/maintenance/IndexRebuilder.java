@@ -1,12 +1,22 @@
 package io.blockmover.index.maintenance;
 
+import io.blockmover.index.backup.SubchunkEntries;
+import io.blockmover.index.chunk.ChunkCodec;
+import io.blockmover.index.chunk.ChunkKeys;
+import io.blockmover.index.chunk.KeyWrap;
+import io.blockmover.index.chunk.Recipe;
 import io.blockmover.index.db.IndexDb;
+import io.blockmover.index.format.ChunkDamagedException;
+import io.blockmover.index.format.ChunkId;
+import io.blockmover.index.pack.PackRecords;
+import io.blockmover.index.repo.Encryption;
 import io.blockmover.index.format.ChunkLocation;
 import io.blockmover.index.format.PackFormat;
 import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
+import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.pack.LocalPackStore;
 import io.blockmover.index.pack.PackStore;
 import io.blockmover.index.repo.RepositoryConfig;
@@ -36,7 +46,10 @@ import org.slf4j.LoggerFactory;
  * indexed (chunks by digest; manifest segments and backup records from each backup's manifest
  * pack). A backup is recovered only if its manifest pack is complete. The new index replaces the
  * old one, which is kept beside it as {@code index.old-<millis>}. Needs no passphrase: records
- * carry their (keyed) digests in clear headers and are checked by CRC.
+ * carry their (keyed) digests in clear headers and are checked by CRC, and a recipe its sources in
+ * the clear. With sub-chunk dedup, the fingerprint index is refilled from every plain chunk's
+ * plaintext; in an encrypted repository that needs the passphrase (without it, only chunks
+ * stored from then on are found again: a loss of dedup, never of data).
  */
 public final class IndexRebuilder {
     private static final Logger log = LoggerFactory.getLogger(IndexRebuilder.class);
@@ -46,13 +59,23 @@ public final class IndexRebuilder {
     }
 
     public static RebuildReport rebuild(Path root) throws IOException {
+        return rebuild(root, null);
+    }
+
+    /** {@code passphrase}: of an encrypted repository, to refill its keyed fingerprint index; may be null. */
+    public static RebuildReport rebuild(Path root, char[] passphrase) throws IOException {
         RepositoryConfig config = RepositoryConfig.readRebuildable(root);
+        ChunkCodec codec = fingerprintCodec(config, passphrase);
         try (RepositoryLock lock = RepositoryLock.acquire(root)) {
             Path fresh = root.resolve("index.rebuild");
             deleteTree(fresh);
             RebuildReport report;
-            try (IndexDb db = IndexDb.open(fresh, RepositoryConfig.FORMAT_VERSION); PackStore packs = new LocalPackStore(root.resolve("packs"))) {
-                report = new Scan(db, packs).run();
+            try (IndexDb db = IndexDb.open(fresh, config.rebuiltVersion()); PackStore packs = new LocalPackStore(root.resolve("packs"))) {
+                report = new Scan(db, packs, codec).run();
+            } finally {
+                if (codec != null) {
+                    codec.close();
+                }
             }
             Path index = root.resolve("index");
             if (Files.exists(index)) {
@@ -62,19 +85,39 @@ public final class IndexRebuilder {
             try (FileChannel ch = FileChannel.open(root, StandardOpenOption.READ)) {
                 ch.force(true);
             }
-            if (config.formatVersion() != RepositoryConfig.FORMAT_VERSION) {
+            if (config.formatVersion() != config.rebuiltVersion()) {
                 // Only now: a crash before this leaves the old version in config, and rebuild runs again.
                 config.upgraded().write(root);
-                log.info("rebuild-index: repository format {} upgraded to {}", config.formatVersion(), RepositoryConfig.FORMAT_VERSION);
+                log.info("rebuild-index: repository format {} upgraded to {}", config.formatVersion(), config.rebuiltVersion());
             }
             log.info("rebuild-index: {}", report);
             return report;
         }
     }
 
+    /** A codec that can decode chunks to fingerprint them, or null when there is nothing to fingerprint or no key. */
+    private static ChunkCodec fingerprintCodec(RepositoryConfig config, char[] passphrase) {
+        if (!config.subchunkDedup()) {
+            return null;
+        }
+        ChunkKeys keys = null;
+        if (config.encryption() instanceof Encryption.AesGcm a) {
+            if (passphrase == null) {
+                log.warn("rebuild-index: no passphrase, so the keyed fingerprint index of sub-chunk dedup stays empty; chunks"
+                        + " stored from now on fill it again");
+                return null;
+            }
+            keys = ChunkKeys.fromMaterial(KeyWrap.unwrap(passphrase, a.salt(), a.iterations(), a.wrappedKey(), config.repoId()));
+        }
+        return new ChunkCodec(config.chunkSize(), config.compression(), keys);
+    }
+
     private static final class Scan {
         private final IndexDb db;
         private final PackStore packs;
+        /** Decodes plain chunks to refill the fingerprint index; null: none to refill. */
+        private final ChunkCodec codec;
+        private final ByteBuffer plain;
         private final List<String> problems = new ArrayList<>();
         private final Map<Long, Set<Long>> segmentsFound = new HashMap<>();
         private final Map<Long, BackupRecord> backups = new HashMap<>();
@@ -85,9 +128,11 @@ public final class IndexRebuilder {
         private long chunks;
         private long damaged;
 
-        Scan(IndexDb db, PackStore packs) {
+        Scan(IndexDb db, PackStore packs, ChunkCodec codec) {
             this.db = db;
             this.packs = packs;
+            this.codec = codec;
+            this.plain = codec == null ? null : ByteBuffer.allocateDirect(codec.chunkSize());
         }
 
         RebuildReport run() throws IOException {
@@ -108,6 +153,9 @@ public final class IndexRebuilder {
                     }
                 }
                 db.write(batch, true);
+                if (db.hasSubchunks()) {
+                    linkSuccessors();
+                }
                 return new RebuildReport(scanned, chunks, damaged, recovered, problems);
             } catch (RocksDBException e) {
                 throw new RepositoryException("rebuild-index cannot write the new index: " + e.getMessage(), e);
@@ -191,6 +239,9 @@ public final class IndexRebuilder {
                     ChunkLocation loc = new ChunkLocation(packId, pos, length, header.getInt(PackFormat.H_PLAIN), header.get(PackFormat.H_FLAGS) & 0xFF);
                     batch.put(db.chunks(), key, loc.encode());
                     chunks++;
+                    if (db.hasSubchunks()) {
+                        subchunkEntries(ChunkId.wrap(key), loc);
+                    }
                 }
                 case PackFormat.KIND_MANIFEST -> {
                     ByteBuffer k = ByteBuffer.wrap(key);
@@ -219,6 +270,57 @@ public final class IndexRebuilder {
                 db.write(batch, false);
                 batch.close();
                 batch = new WriteBatch();
+            }
+        }
+
+        /** The successor links of sub-chunk dedup, from the recovered manifests: each plain chunk follows the chunk before it. */
+        private void linkSuccessors() throws RocksDBException {
+            ManifestStore manifests = new ManifestStore(db);
+            WriteBatch links = new WriteBatch();
+            try {
+                for (BackupRecord b : manifests.backups()) {
+                    for (DiskRecord d : b.disks()) {
+                        byte[] previous = null;
+                        for (int s = 0; s < d.segments(); s++) {
+                            byte[] seg = manifests.segment(b.id(), d, s);
+                            for (int at = 0; at < seg.length; at += ManifestKeys.ENTRY) {
+                                if (ChunkId.isZeroMarker(seg, at)) {
+                                    previous = null;
+                                    continue;
+                                }
+                                ChunkId id = ChunkId.copyOf(seg, at);
+                                ChunkLocation loc = db.location(id);
+                                if (previous != null && loc != null && (loc.flags() & PackFormat.FLAG_RECIPE) == 0) {
+                                    links.put(db.successors(), previous, id.bytes());
+                                    if (links.count() >= BATCH) {
+                                        db.write(links, false);
+                                        links.close();
+                                        links = new WriteBatch();
+                                    }
+                                }
+                                previous = id.bytes();
+                            }
+                        }
+                    }
+                }
+                db.write(links, true);
+            } finally {
+                links.close();
+            }
+        }
+
+        /** A recipe's sources (clear in its payload), or a plain chunk's sampled blocks (from its plaintext). */
+        private void subchunkEntries(ChunkId id, ChunkLocation loc) throws RocksDBException {
+            ByteBuffer p = payload.duplicate().position(0).limit(loc.payloadLength());
+            try {
+                if ((loc.flags() & PackFormat.FLAG_RECIPE) != 0) {
+                    batch.put(db.recipes(), id.bytes(), SubchunkEntries.encodeSources(Recipe.decodeSources(p, id.hex())));
+                } else if (codec != null) {
+                    codec.decode(new PackRecords.ChunkPayload(loc.flags(), loc.plainLength(), p), id, plain.clear());
+                    SubchunkEntries.indexBlocks(db, batch, id, plain.flip(), codec);
+                }
+            } catch (ChunkDamagedException e) {
+                problems.add("chunk " + id.hex() + ": " + e.reason());
             }
         }
     }

@@ -8,6 +8,7 @@ import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.format.ChunkLocation;
 import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.pack.PackRecords;
+import io.blockmover.index.backup.ChunkReads;
 import io.blockmover.index.pack.PackWriter;
 
 import java.io.IOException;
@@ -60,7 +61,7 @@ final class PackCompactor {
                         throw new ChunkDamagedException(id.hex(), "truncated");
                     }
                     rec.flip();
-                    codec.decode(PackRecords.openChunk(rec, id, codec.chunkSize()), id, check.clear());
+                    ChunkReads.checkRecord(codec, id, rec, check.clear());
                 } catch (ChunkDamagedException e) {
                     keep.add(loc.packId());
                     continue;

@@ -13,7 +13,7 @@ import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
-import io.blockmover.index.pack.PackRecords;
+import io.blockmover.index.backup.ChunkReads;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.index.repo.internal.RepoInternals;
 
@@ -106,7 +106,7 @@ public final class Verifier {
                         dst = ByteBuffer.allocateDirect(ctx.chunkSize());
                     }
                     try {
-                        String problem = check(id, value, dst.clear());
+                        String problem = check(index, id, value, dst.clear());
                         if (problem != null) {
                             damaged.put(id, problem);
                         } else {
@@ -133,7 +133,7 @@ public final class Verifier {
     }
 
     /** Returns null when the chunk reads back exactly, else why not. */
-    private String check(ChunkId id, byte[] value, ByteBuffer dst) {
+    private String check(IndexSnapshot index, ChunkId id, byte[] value, ByteBuffer dst) {
         ChunkLocation loc;
         try {
             loc = ChunkLocation.decode(value, value.length);
@@ -142,26 +142,13 @@ public final class Verifier {
         }
         ChunkCodec codec = ctx.codecs().borrow();
         try {
-            ByteBuffer rec = codec.recordBuffer();
-            if (loc.recordLength() > rec.capacity() || loc.recordLength() < 0) {
-                return "index entry has an impossible length";
-            }
-            rec.limit(loc.recordLength());
-            int n;
-            try {
-                n = ctx.packs().read(loc.packId(), loc.offset(), rec);
-            } catch (java.nio.file.NoSuchFileException e) {
-                return "pack " + Long.toHexString(loc.packId()) + " is missing";
-            } catch (IOException e) {
-                return "pack " + Long.toHexString(loc.packId()) + " cannot be read: " + e.getMessage();
-            }
-            if (n < loc.recordLength()) {
-                return "pack " + Long.toHexString(loc.packId()) + " is truncated";
-            }
-            codec.decode(PackRecords.openChunk(rec.flip(), id, codec.chunkSize()), id, dst);
+            // A recipe is checked whole: its body, each source it refers to, the digest of the reassembly.
+            ChunkReads.read(ctx, codec, index::location, id, loc, dst, false);
             return null;
         } catch (ChunkDamagedException e) {
             return e.reason();
+        } catch (IOException e) {
+            return "pack " + Long.toHexString(loc.packId()) + " cannot be read: " + e.getMessage();
         } finally {
             ctx.codecs().release(codec);
         }

@@ -7,17 +7,20 @@ import io.blockmover.index.chunk.KeyWrap;
  * Choices made once, at {@code init}. Defaults: 128 KiB chunks (see docs/chunk-store.md for the
  * measurement), {@link #DEFAULT_COMPRESSION}, 64 MiB packs, no encryption.
  */
-public record InitOptions(int chunkSize, Compression compression, long packTargetSize, char[] passphrase, int kdfIterations) {
+public record InitOptions(int chunkSize, Compression compression, long packTargetSize, char[] passphrase, int kdfIterations,
+                          boolean subchunkDedup) {
     public static final int DEFAULT_CHUNK_SIZE = 128 << 10;
     public static final long DEFAULT_PACK_SIZE = 64L << 20;
     public static final Compression DEFAULT_COMPRESSION = Compression.zstd(1);
+    /** Sub-chunk (4 KiB) dedup in a new local repository: docs/performance.md "2026-12-05, issue 18: 4 KiB duplicates". */
+    public static final boolean DEFAULT_SUBCHUNK_DEDUP = true;
 
     public static InitOptions defaults() {
-        return new InitOptions(DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE, null, KeyWrap.DEFAULT_ITERATIONS);
+        return new InitOptions(DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION, DEFAULT_PACK_SIZE, null, KeyWrap.DEFAULT_ITERATIONS, DEFAULT_SUBCHUNK_DEDUP);
     }
 
     public InitOptions withChunkSize(int size) {
-        return new InitOptions(size, compression, packTargetSize, passphrase, kdfIterations);
+        return new InitOptions(size, compression, packTargetSize, passphrase, kdfIterations, subchunkDedup);
     }
 
     public InitOptions withZstdLevel(int level) {
@@ -25,11 +28,11 @@ public record InitOptions(int chunkSize, Compression compression, long packTarge
     }
 
     public InitOptions withCompression(Compression c) {
-        return new InitOptions(chunkSize, c, packTargetSize, passphrase, kdfIterations);
+        return new InitOptions(chunkSize, c, packTargetSize, passphrase, kdfIterations, subchunkDedup);
     }
 
     public InitOptions withPackTargetSize(long size) {
-        return new InitOptions(chunkSize, compression, size, passphrase, kdfIterations);
+        return new InitOptions(chunkSize, compression, size, passphrase, kdfIterations, subchunkDedup);
     }
 
     /** Encrypts the repository; {@code iterations} of PBKDF2 (tests use few, users keep the default). */
@@ -37,6 +40,11 @@ public record InitOptions(int chunkSize, Compression compression, long packTarge
         if (iterations < 1000) {
             throw new IllegalArgumentException("at least 1000 PBKDF2 iterations");
         }
-        return new InitOptions(chunkSize, compression, packTargetSize, pass, iterations);
+        return new InitOptions(chunkSize, compression, packTargetSize, pass, iterations, subchunkDedup);
+    }
+
+    /** Deduplicates 4 KiB blocks inside new chunks against stored chunks (repository format 3). */
+    public InitOptions withSubchunkDedup(boolean on) {
+        return new InitOptions(chunkSize, compression, packTargetSize, passphrase, kdfIterations, on);
     }
 }

@@ -82,9 +82,8 @@ public final class Repository implements AutoCloseable {
             enc = new Encryption.AesGcm(KeyWrap.KDF_NAME, options.kdfIterations(), salt,
                     KeyWrap.wrap(options.passphrase(), salt, options.kdfIterations(), material, repoId, random));
         }
-        RepositoryConfig config = new RepositoryConfig(RepositoryConfig.FORMAT_VERSION, repoId, options.chunkSize(),
-                options.compression(), options.packTargetSize(), enc);
-        return config;
+        return RepositoryConfig.create(repoId, options.chunkSize(), options.compression(), options.packTargetSize(), enc,
+                options.subchunkDedup());
     }
 
     /** Opens an existing repository; {@code passphrase} is required when it is encrypted, else ignored. */
@@ -317,7 +316,7 @@ public final class Repository implements AutoCloseable {
         Encryption.AesGcm updated = new Encryption.AesGcm(a.kdf(), a.iterations(), salt,
                 KeyWrap.wrap(newPassphrase, salt, a.iterations(), material, config.repoId(), ctx.random()));
         RepositoryConfig c = config;
-        new RepositoryConfig(c.formatVersion(), c.repoId(), c.chunkSize(), c.compression(), c.packTargetSize(), updated).write(ctx.root());
+        c.withEncryption(updated).write(ctx.root());
     }
 
     /**

@@ -21,9 +21,18 @@ import java.util.Map;
  * by an atomic replace of the whole file.
  */
 public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, Compression compression,
-                               long packTargetSize, Encryption encryption) {
-    /** 2: the index's chunks CF is a PlainTable (FORMAT.md); packs are as in 1. */
-    public static final int FORMAT_VERSION = 2;
+                               long packTargetSize, Encryption encryption, boolean subchunkDedup) {
+    /**
+     * The newest format this build reads and writes. 2: the index's chunks CF is a PlainTable
+     * (FORMAT.md); packs are as in 1. 3: sub-chunk dedup (recipe records, the {@code fingerprints}
+     * and {@code recipes} CFs); a repository is 3 only when it has {@code subchunkDedup=on}, so one
+     * without stays readable by builds that know only 2.
+     */
+    public static final int FORMAT_VERSION = 3;
+    /** The format of a repository without sub-chunk dedup. */
+    public static final int PLAIN_FORMAT_VERSION = 2;
+    /** The first format with sub-chunk dedup. */
+    public static final int SUBCHUNK_FORMAT_VERSION = 3;
     /** The oldest format whose packs this build reads: rebuild-index upgrades its index. */
     public static final int OLDEST_REBUILDABLE = 1;
     public static final String FILE = "config";
@@ -36,6 +45,21 @@ public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, 
         if (packTargetSize < chunkSize) {
             throw new RepositoryException("pack target size " + packTargetSize + " is smaller than a chunk");
         }
+        if (subchunkDedup && formatVersion < SUBCHUNK_FORMAT_VERSION) {
+            throw new RepositoryException("sub-chunk dedup needs repository format " + SUBCHUNK_FORMAT_VERSION + ", not " + formatVersion);
+        }
+    }
+
+    /** A repository of the format its settings need: 3 with sub-chunk dedup, else 2. */
+    public static RepositoryConfig create(String repoId, int chunkSize, Compression compression, long packTargetSize,
+                                          Encryption encryption, boolean subchunkDedup) {
+        return new RepositoryConfig(subchunkDedup ? SUBCHUNK_FORMAT_VERSION : PLAIN_FORMAT_VERSION, repoId, chunkSize, compression,
+                packTargetSize, encryption, subchunkDedup);
+    }
+
+    /** The same settings under another encryption (a changed passphrase). */
+    public RepositoryConfig withEncryption(Encryption e) {
+        return new RepositoryConfig(formatVersion, repoId, chunkSize, compression, packTargetSize, e, subchunkDedup);
     }
 
     public boolean encrypted() {
@@ -57,6 +81,9 @@ public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, 
         kv.put("compressionLevel", Integer.toString(compression.level()));
         kv.put("packTargetSize", Long.toString(packTargetSize));
         kv.put("encryption", encryption.name());
+        if (formatVersion >= SUBCHUNK_FORMAT_VERSION) {
+            kv.put("subchunkDedup", subchunkDedup ? "on" : "off");
+        }
         if (encryption instanceof Encryption.AesGcm a) {
             kv.put("kdf", a.kdf());
             kv.put("kdfIterations", Integer.toString(a.iterations()));
@@ -77,17 +104,22 @@ public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, 
         }
     }
 
-    /** This repository at the current format version (what rebuild-index writes after rebuilding an older index). */
+    /** The format version rebuild-index gives this repository: an index older than 2 is rebuilt as 2; 2 and 3 stay. */
+    public int rebuiltVersion() {
+        return Math.max(PLAIN_FORMAT_VERSION, formatVersion);
+    }
+
+    /** This repository at {@link #rebuiltVersion()} (what rebuild-index writes after rebuilding an older index). */
     public RepositoryConfig upgraded() {
-        return new RepositoryConfig(FORMAT_VERSION, repoId, chunkSize, compression, packTargetSize, encryption);
+        return new RepositoryConfig(rebuiltVersion(), repoId, chunkSize, compression, packTargetSize, encryption, subchunkDedup);
     }
 
     /** Reads the config of a repository of the current format; an older one is a clear error that names the upgrade. */
     public static RepositoryConfig read(Path root) throws IOException {
         RepositoryConfig c = readRebuildable(root);
-        if (c.formatVersion() != FORMAT_VERSION) {
+        if (c.formatVersion() < PLAIN_FORMAT_VERSION) {
             throw new RepositoryException("repository format version " + c.formatVersion() + " has an index this build cannot read"
-                    + " (it reads " + FORMAT_VERSION + "): run rebuild-index on " + root + " once to rebuild the index from the packs,"
+                    + " (it reads " + PLAIN_FORMAT_VERSION + " and " + FORMAT_VERSION + "): run rebuild-index on " + root + " once to rebuild the index from the packs,"
                     + " which stay as they are");
         }
         return c;
@@ -131,8 +163,12 @@ public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, 
         } catch (IllegalArgumentException e) { // a codec of a newer build, say
             throw new RepositoryException("repository config: " + e.getMessage());
         }
+        String subchunk = kv.getOrDefault("subchunkDedup", "off");
+        if (!subchunk.equals("on") && !subchunk.equals("off")) {
+            throw new RepositoryException("repository config: subchunkDedup must be on or off, not '" + subchunk + "'");
+        }
         return new RepositoryConfig(version, need(kv, "repoId"), Integer.parseInt(need(kv, "chunkSize")), compression,
-                Long.parseLong(need(kv, "packTargetSize")), enc);
+                Long.parseLong(need(kv, "packTargetSize")), enc, subchunk.equals("on"));
     }
 
     private static String need(Map<String, String> kv, String key) {

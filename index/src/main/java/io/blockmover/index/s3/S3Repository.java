@@ -37,8 +37,13 @@ public final class S3Repository {
     private S3Repository() {
     }
 
-    /** Creates the repository (and the bucket if it does not exist) and opens it. */
+    /**
+     * Creates the repository (and the bucket if it does not exist) and opens it. Always without
+     * sub-chunk dedup: index segments carry chunk locations only, so another proxy would fold in a
+     * recipe without its sources and its gc could sweep them (the CLI refuses an explicit request).
+     */
     public static Repository init(Access a, InitOptions options) throws IOException {
+        options = options.withSubchunkDedup(false);
         try (ObjectStore store = new ObjectStore(a.target(), a.settings())) {
             store.createBucketIfMissing();
             if (store.get(CONFIG) != null) {

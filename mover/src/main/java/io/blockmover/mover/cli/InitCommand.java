@@ -37,6 +37,12 @@ final class InitCommand implements Callable<Integer> {
             + "(from --passphrase-file or $" + RepositoryOptions.PASSPHRASE_ENV + ").")
     boolean encrypt;
 
+    @Option(names = "--subchunk-dedup", paramLabel = "on|off",
+            description = "Deduplicate 4 KiB blocks inside new chunks against stored chunks (a copied file inside a guest "
+                    + "file system), storing such a chunk as a recipe; local repositories only. Default: on for a local "
+                    + "repository, off in an object store.")
+    String subchunkDedup;
+
     @Mixin
     JsonOption output;
 
@@ -44,6 +50,18 @@ final class InitCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         InitOptions options = InitOptions.defaults().withCompression(
                 zstdLevel != null ? Compression.zstd(zstdLevel) : Compression.parse(compression));
+        if (subchunkDedup != null) {
+            boolean on = switch (subchunkDedup) {
+                case "on" -> true;
+                case "off" -> false;
+                default -> throw new IllegalArgumentException("--subchunk-dedup takes on or off, not '" + subchunkDedup + "'");
+            };
+            if (on && repository.inObjectStore()) {
+                throw new IllegalArgumentException("--subchunk-dedup on is for local repositories: an object store's index "
+                        + "segments carry no recipes");
+            }
+            options = options.withSubchunkDedup(on);
+        }
         if (chunkSize != null) {
             options = options.withChunkSize((int) Sizes.parseBytes(chunkSize));
         }
@@ -63,11 +81,13 @@ final class InitCommand implements Callable<Integer> {
                 m.put("chunkSize", repo.config().chunkSize());
                 m.put("compression", repo.config().compression().toString());
                 m.put("encrypted", encrypt);
+                m.put("subchunkDedup", repo.config().subchunkDedup());
                 System.out.println(JsonWriter.write(m));
                 return 0;
             }
-            System.out.printf("created repository %s (chunk size %s, compression %s%s)%n", repository.describe(),
-                    Sizes.human(repo.config().chunkSize()), repo.config().compression(), encrypt ? ", encrypted" : "");
+            System.out.printf("created repository %s (chunk size %s, compression %s%s%s)%n", repository.describe(),
+                    Sizes.human(repo.config().chunkSize()), repo.config().compression(), encrypt ? ", encrypted" : "",
+                    repo.config().subchunkDedup() ? ", 4 KiB sub-chunk dedup" : "");
         }
         return 0;
     }

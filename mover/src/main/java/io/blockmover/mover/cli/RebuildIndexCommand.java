@@ -27,7 +27,7 @@ final class RebuildIndexCommand implements Callable<Integer> {
             }
             return 0;
         }
-        RebuildReport r = IndexRebuilder.rebuild(repository.directory());
+        RebuildReport r = IndexRebuilder.rebuild(repository.directory(), repository.passphrase());
         System.out.printf("scanned %d packs: %d chunk records (%d damaged), %d backups recovered%n",
                 r.packsScanned(), r.chunkRecords(), r.damagedRecords(), r.backupsRecovered());
         r.problems().forEach(p -> System.out.println("PROBLEM " + p));
