@@ -120,8 +120,10 @@ final class FileSystemPhase {
                         topCpu, logical, data));
             }
             out.addAll(ourIncrementals);
+            // --force: restic skips a file whose size and mtime its parent snapshot already has, so
+            // every run after the first would read nothing; borg and blockmover re-read each time.
             out.add(measure(new Step(INCREMENTAL, RESTIC, Step.Preparation.NONE,
-                    ToolRun.of("restic", "backup", "-q", "-r", restic.toString(), changed.toString()).withEnv(RESTIC_ENV),
+                    ToolRun.of("restic", "backup", "-q", "--force", "-r", restic.toString(), changed.toString()).withEnv(RESTIC_ENV),
                     Optional.of(restic)), ServerCpu.NONE, logical, data));
             out.add(measure(borgIncremental(borgLz4, BORG_LZ4, "lz4", changed), ServerCpu.NONE, logical, data));
             out.add(measure(borgIncremental(borgZstd, BORG_ZSTD, "zstd,3", changed), ServerCpu.NONE, logical, data));
