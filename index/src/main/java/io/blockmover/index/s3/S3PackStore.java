@@ -196,6 +196,12 @@ public final class S3PackStore implements PackStore {
         return n;
     }
 
+    /** A pack's sync is its upload. */
+    @Override
+    public boolean sealsInBackground() {
+        return true;
+    }
+
     @Override
     public List<PackInfo> list() throws IOException {
         List<PackInfo> out = new ArrayList<>();
