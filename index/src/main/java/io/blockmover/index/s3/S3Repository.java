@@ -23,6 +23,12 @@ import java.util.stream.Stream;
  */
 public final class S3Repository {
     static final String CONFIG = "config";
+    /**
+     * Packs in a bucket are smaller than on a disk (64 MiB): a pack is uploaded when it is sealed,
+     * and 16 MiB ones seal often enough that their uploads overlap the backup's reading instead of
+     * queueing at its end; each is one PUT (below the multipart threshold), as restic's are.
+     */
+    public static final long DEFAULT_PACK_SIZE = 16L << 20;
     private static final Pattern PROXY_ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
     /** Where the repository is, how to reach it, who this proxy is and where its cache lives. */
@@ -51,7 +57,8 @@ public final class S3Repository {
             }
             Files.createDirectories(a.cacheDir());
             clearCache(a.cacheDir());
-            Repository.newConfig(options).write(a.cacheDir());
+            InitOptions o = options.packTargetSize() == InitOptions.DEFAULT_PACK_SIZE ? options.withPackTargetSize(DEFAULT_PACK_SIZE) : options;
+            Repository.newConfig(o).write(a.cacheDir());
             store.put(CONFIG, ByteBuffer.wrap(Files.readAllBytes(a.cacheDir().resolve(RepositoryConfig.FILE))));
         }
         return open(a, options.passphrase());
