@@ -174,15 +174,43 @@ public final class BucketPeers implements RepositoryPeers {
 
     @Override
     public synchronized void indexRewritten(RepoContext ctx) throws IOException {
+        publishGeneration(ctx.db(), "gc");
+    }
+
+    /**
+     * After rebuild-index scanned the bucket's packs into {@code db} (under an exclusive lock): the
+     * scan is the bucket's index from now on, as gc's sweep is (a new generation of one segment),
+     * and every backup it recovered whose backup object is missing is published again.
+     */
+    synchronized void republish(IndexDb db) throws IOException {
+        Set<String> inBucket = new HashSet<>();
+        for (ObjectStore.ObjectInfo o : store.list(BACKUPS)) {
+            inBucket.add(o.name());
+        }
+        int restored = 0;
+        for (BackupRecord b : new ManifestStore(db).backups()) {
+            if (!inBucket.contains(backupName(b.id()))) {
+                store.put(backupName(b.id()), ByteBuffer.wrap(b.encode()));
+                restored++;
+            }
+        }
+        byte[] g = store.get(GENERATION);
+        generation = g == null ? 0 : Long.parseLong(new String(g, StandardCharsets.US_ASCII).strip());
+        publishGeneration(db, "rebuild");
+        log.info("rebuild-index: {} backup objects published again", restored);
+    }
+
+    /** A new generation of one segment holding {@code db}'s whole index, switched to, the older ones deleted. */
+    private void publishGeneration(IndexDb db, String tag) throws IOException {
         long next = Math.max(generation, 0) + 1;
         IndexSegment all = new IndexSegment();
-        try (RocksIterator it = ctx.db().iterator(ctx.db().chunks())) {
+        try (RocksIterator it = db.iterator(db.chunks())) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 all.add(it.key(), it.value());
             }
-            IndexDb.checkScan(it, "writing the index after gc");
+            IndexDb.checkScan(it, "writing the index after " + tag);
         }
-        String name = INDEX + "g" + next + "/" + proxy + "/" + System.currentTimeMillis() + "-gc.seg";
+        String name = INDEX + "g" + next + "/" + proxy + "/" + System.currentTimeMillis() + "-" + tag + ".seg";
         byte[] bytes = all.encode();
         store.put(name, ByteBuffer.wrap(bytes));
         keep(name, bytes);
@@ -197,7 +225,7 @@ public final class BucketPeers implements RepositoryPeers {
                 store.delete(o.name());
             }
         }
-        log.info("gc: published index generation {} ({} entries)", next, all.count());
+        log.info("{}: published index generation {} ({} entries)", tag, next, all.count());
     }
 
     @Override
