@@ -84,6 +84,8 @@ public final class ObjectStore implements AutoCloseable {
     private final LongAdder retries = new LongAdder();
     private final LongAdder bytesUp = new LongAdder();
     private final LongAdder bytesDown = new LongAdder();
+    /** Requests sent and not answered: close lets them finish (a caller interrupted mid-request leaves one behind). */
+    private final java.util.Set<CompletableFuture<?>> inFlight = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public ObjectStore(S3Target target, S3Settings settings) throws IOException {
         this.target = target;
@@ -444,7 +446,10 @@ public final class ObjectStore implements AutoCloseable {
             counter.increment();
             Throwable failure;
             try {
-                T result = call.get().get();
+                CompletableFuture<T> request = call.get();
+                inFlight.add(request);
+                request.whenComplete((r, t) -> inFlight.remove(request));
+                T result = request.get();
                 if (log.isDebugEnabled()) {
                     log.debug("{} on {}: {} ms", what, where, (System.nanoTime() - start) / 1_000_000.0);
                 }
@@ -508,6 +513,18 @@ public final class ObjectStore implements AutoCloseable {
 
     @Override
     public void close() {
+        // A request cut off by the client's close is reported by Netty as a stack trace on the console.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (CompletableFuture<?> f : List.copyOf(inFlight)) {
+            try {
+                f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (ExecutionException | java.util.concurrent.TimeoutException | java.util.concurrent.CancellationException ignored) {
+                // answered with an error, or still not answered: closed either way
+            }
+        }
         client.close();
         // 0.3 s lets the connection pool's last close notices through (mostly: under heavy load one may be
         // logged as rejected, harmlessly); Netty's default quiet period is 2 s.

@@ -219,9 +219,19 @@ public final class S3PackStore implements PackStore {
         store.delete(name(packId));
     }
 
+    /**
+     * Waits for the read-ahead GETs still in flight (a restore's last windows), so that none is
+     * cut off by the client's close, which Netty reports as a stack trace on the console. The
+     * object store itself belongs to the repository, which closes it after this.
+     */
     @Override
     public void close() {
-        prefetch.shutdown(); // the object store belongs to the repository, which closes it
+        prefetch.shutdown();
+        try {
+            prefetch.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** A pack in memory until {@link #sync()} uploads it; appends after that are a programming error. */
