@@ -30,6 +30,7 @@ module io.blockmover.index {
     requires software.amazon.awssdk.utils;
     requires io.netty.transport;
     requires io.netty.common;
+    requires org.reactivestreams; // the SDK hands a response body over as a reactive-streams publisher
 
     exports io.blockmover.index.format;
     exports io.blockmover.index.pack;

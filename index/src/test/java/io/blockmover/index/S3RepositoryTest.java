@@ -14,6 +14,7 @@ import io.blockmover.index.maintenance.GarbageCollector;
 import io.blockmover.index.maintenance.GcOptions;
 import io.blockmover.index.maintenance.GcReport;
 import io.blockmover.index.maintenance.Pruner;
+import io.blockmover.index.maintenance.RebuildReport;
 import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.maintenance.VerifyReport;
 import io.blockmover.index.maintenance.Verifier;
@@ -188,6 +189,49 @@ class S3RepositoryTest {
         try (Repository repo = S3Repository.rebuildIndex(p, null)) {
             assertEquals(2, repo.backups().size());
             assertTrue(new Verifier(repo).run(2).ok());
+        }
+    }
+
+    @Test
+    void rebuildIndexScansTheBucketsPacksWhenItsIndexAndCatalogAreLost() throws Exception {
+        String bucket = newBucket();
+        LongUnaryOperator seeds = i -> 400 + i;
+        LongUnaryOperator changed = i -> i < 3 ? 4400 + i : seeds.applyAsLong(i);
+        S3Repository.Access p1 = proxy(bucket, "p1", Duration.ofSeconds(10));
+        long first;
+        long second;
+        try (Repository repo = S3Repository.init(p1, small())) {
+            first = Fixtures.backup(repo, "vm1", 24, seeds);
+            second = Fixtures.backup(repo, "vm1", 24, changed);
+        }
+        // Everything but the packs and the config is gone: the index segments, the backup objects, the cache.
+        Path root = s3.dataDir().resolve(bucket).resolve("repo");
+        deleteTree(root.resolve("index"));
+        deleteTree(root.resolve("backups"));
+        deleteTree(p1.cacheDir());
+        RebuildReport report = S3Repository.rebuildFromPacks(p1, null);
+        assertEquals(2, report.backupsRecovered(), report.toString());
+        assertTrue(report.packsScanned() >= 3 && report.chunkRecords() >= 27 && report.problems().isEmpty(), report.toString());
+        try (Repository repo = S3Repository.open(p1, null)) {
+            assertEquals(2, repo.backups().size());
+            Fixtures.assertRestores(repo, first, seeds);
+            Fixtures.assertRestores(repo, second, changed);
+            assertTrue(new Verifier(repo).run(2).ok());
+        }
+        // Another proxy, with no cache, learns it all from the bucket: the republished backups and index.
+        try (Repository repo = S3Repository.open(proxy(bucket, "p2", Duration.ofSeconds(10)), null)) {
+            assertEquals(2, repo.backups().size());
+            Fixtures.assertRestores(repo, second, changed);
+            long again = Fixtures.backup(repo, "vm1", 24, changed);
+            assertEquals(0, repo.backup(again).orElseThrow().disks().getFirst().newChunks(), "the rebuilt index dedups");
+        }
+    }
+
+    private static void deleteTree(Path p) throws Exception {
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path f : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(f);
+            }
         }
     }
 

@@ -188,17 +188,10 @@ public final class Bench implements Callable<Integer> {
                 c.addAll(instant.copies());
                 c.rates.addAll(instant.rates());
             }
-            if (selected.contains(Phase.S3)) {
-                // The same three, with the repository in an object store; restic restores beside it from the same server.
-                c.load.add("s3 " + Load.now());
-                S3Steps s3 = new S3Steps(bm, processes, work);
-                c.addAll(s3.measure(nbd + s1.export(), s1.changeId(), nbd + s2.export(), s2.changeId(), image, n, logical,
-                        FULL, INCREMENTAL, RESTORE));
-                c.figures.addAll(figures(s3.cost()));
-            }
-            if (selected.contains(Phase.PROXY)) {
+            if (selected.contains(Phase.PROXY) || selected.contains(Phase.S3)) {
                 // The proxy's untimed warm-up: a full and an incremental of vm01, which shares nothing
                 // with the image, so that its code paths are as warm as a proxy's that has run for a while.
+                // s3 compares the warm proxy on a bucket with the same proxy on a local repository.
                 c.load.add("proxy " + Load.now());
                 EsxControl.SnapshotDisk w1 = control.snapshot("vm01", "w1").getFirst();
                 changeOnePercent(control, "vm01/disk-2000", 256L << 20);
@@ -207,11 +200,22 @@ public final class Bench implements Callable<Integer> {
                 if (proxyLauncher != null) {
                     c.images.add("proxy phase: the proxy of " + proxy);
                 }
-                c.addAll(new ProxySteps(proxy, processes, work).measure(
-                        List.of(new ProxySteps.Disk("warmup", nbd + w1.export(), w1.changeId()),
-                                new ProxySteps.Disk("warmup", nbd + w2.export(), w2.changeId())),
-                        new ProxySteps.Disk(vm, nbd + s1.export(), s1.changeId()), new ProxySteps.Disk(vm, nbd + s2.export(), s2.changeId()),
-                        n, logical, FULL, INCREMENTAL, RESTORE));
+                List<ProxySteps.Disk> warmups = List.of(new ProxySteps.Disk("warmup", nbd + w1.export(), w1.changeId()),
+                        new ProxySteps.Disk("warmup", nbd + w2.export(), w2.changeId()));
+                ProxySteps.Disk full = new ProxySteps.Disk(vm, nbd + s1.export(), s1.changeId());
+                ProxySteps.Disk incremental = new ProxySteps.Disk(vm, nbd + s2.export(), s2.changeId());
+                c.addAll(new ProxySteps(proxy, processes, work).measure(warmups, full, incremental, n, logical, FULL, INCREMENTAL, RESTORE));
+                if (selected.contains(Phase.S3)) {
+                    // The same three with the repository in an object store, by the CLI and through the warm proxy
+                    // (this build's); restic restores beside them from the same server.
+                    c.load.add("s3 " + Load.now());
+                    try (S3Steps s3 = S3Steps.start(bm, processes, work)) {
+                        c.addAll(s3.cli(full.uri(), full.changeId(), incremental.uri(), incremental.changeId(), image, n, logical,
+                                FULL, INCREMENTAL, RESTORE));
+                        c.addAll(s3.proxy(warmups, full, incremental, n, logical, FULL, INCREMENTAL, RESTORE));
+                        c.figures.addAll(figures(s3.cost()));
+                    }
+                }
             }
         }
     }
@@ -308,17 +312,33 @@ public final class Bench implements Callable<Integer> {
         out.add(controlShare(m));
         out.add(new Report.Ratio("instant restore: nbdcopy from the export vs from the snapshot it was taken of (target >= 0.8)",
                 m.get(ExportSteps.TOOL + "|" + ExportSteps.STEP), m.get(ExportSteps.SNAPSHOT + "|" + ExportSteps.STEP)));
-        out.add(new Report.Ratio("full backup into s3proxy vs into a local repository (goal >= 0.7)",
-                m.get(S3Steps.TOOL + "|" + FULL), m.get(OURS + "|" + FULL)));
-        out.add(new Report.Ratio("incremental 1% into s3proxy vs into a local repository (goal >= 0.5)",
-                m.get(S3Steps.TOOL + "|" + INCREMENTAL), m.get(OURS + "|" + INCREMENTAL)));
-        out.add(new Report.Ratio("restore from s3proxy: blockmover vs restic restore (same server)",
-                m.get(S3Steps.TOOL + "|" + RESTORE), m.get(S3Steps.RESTIC + "|" + RESTORE)));
-        out.add(new Report.Ratio("restore from s3proxy vs from a local repository",
-                m.get(S3Steps.TOOL + "|" + RESTORE), m.get(OURS + "|" + RESTORE)));
+        out.addAll(s3Ratios(m));
         out.add(new Report.Ratio("esxsim serving random data vs nbdkit pattern (target >= 0.8)",
                 m.get("nbdcopy <- esxsim (random)|" + TO_NULL), m.get("nbdcopy <- nbdkit pattern|" + TO_NULL)));
         return out;
+    }
+
+    /** The object store against the local repository, each way a job runs, and against restic's restore. */
+    private static List<Report.Ratio> s3Ratios(Map<String, Measurement> m) {
+        String proxy = S3Steps.PROXY_TOOL;
+        String local = ProxySteps.TOOL;
+        return List.of(
+                new Report.Ratio("full backup into s3proxy vs into a local repository, warm proxy (goal >= 0.7)",
+                        m.get(proxy + "|" + FULL), m.get(local + "|" + FULL)),
+                new Report.Ratio("incremental 1% into s3proxy vs into a local repository, warm proxy (goal >= 0.5)",
+                        m.get(proxy + "|" + INCREMENTAL), m.get(local + "|" + INCREMENTAL)),
+                new Report.Ratio("restore from s3proxy, warm proxy, vs restic restore (same server)",
+                        m.get(proxy + "|" + RESTORE), m.get(S3Steps.RESTIC + "|" + RESTORE)),
+                new Report.Ratio("restore from s3proxy vs from a local repository, warm proxy",
+                        m.get(proxy + "|" + RESTORE), m.get(local + "|" + RESTORE)),
+                new Report.Ratio("full backup into s3proxy vs into a local repository, CLI (goal >= 0.7)",
+                        m.get(S3Steps.TOOL + "|" + FULL), m.get(OURS + "|" + FULL)),
+                new Report.Ratio("incremental 1% into s3proxy vs into a local repository, CLI (goal >= 0.5)",
+                        m.get(S3Steps.TOOL + "|" + INCREMENTAL), m.get(OURS + "|" + INCREMENTAL)),
+                new Report.Ratio("restore from s3proxy, CLI, vs restic restore (same server)",
+                        m.get(S3Steps.TOOL + "|" + RESTORE), m.get(S3Steps.RESTIC + "|" + RESTORE)),
+                new Report.Ratio("restore from s3proxy vs from a local repository, CLI",
+                        m.get(S3Steps.TOOL + "|" + RESTORE), m.get(OURS + "|" + RESTORE)));
     }
 
     /** The object store's bill: requests per GiB the backups stored. */

@@ -77,10 +77,12 @@ final class PeerProcess implements AutoCloseable {
         return controlUrl;
     }
 
-    /** {@code blockmover serve}: the backup proxy over {@code repo}, restoring files into {@code restoreDir}, once ready. */
-    static PeerProcess proxy(String launcher, java.nio.file.Path repo, java.nio.file.Path restoreDir) throws IOException {
-        return startUntilReady(List.of(launcher, "serve", "--no-auth", "--repo", repo.toString(), "--listen", "127.0.0.1:0",
-                "--restore-dir", restoreDir.toString(), "--allow-source", "127.0.0.1:*"), PROXY_ADDRESS);
+    /** {@code blockmover serve}: the backup proxy over the repository {@code repoArgs} name, restoring files into {@code restoreDir}, once ready. */
+    static PeerProcess proxy(String launcher, List<String> repoArgs, java.nio.file.Path restoreDir) throws IOException {
+        List<String> cmd = new java.util.ArrayList<>(List.of(launcher, "serve", "--no-auth", "--listen", "127.0.0.1:0",
+                "--restore-dir", restoreDir.toString(), "--allow-source", "127.0.0.1:*"));
+        cmd.addAll(repoArgs);
+        return startUntilReady(cmd, PROXY_ADDRESS);
     }
 
     long pid() {

@@ -16,7 +16,11 @@ enum Phase {
     VDDK,
     /** Instant restore: {@code blockmover export} of the CLI's backups against the snapshot, and fio's random reads. */
     EXPORT,
-    /** The CLI's full, incremental and restore with the repository in s3proxy, against the local repository and restic. */
+    /**
+     * Full, incremental and restore with the repository in s3proxy, by the CLI and through a warm
+     * proxy, against the same into a local repository (the CLI's and the warm proxy's), and restic's
+     * restore from the same s3proxy.
+     */
     S3,
     /** Full, incremental and restore through a warm {@code blockmover serve}, against the CLI's peers. */
     PROXY,

@@ -26,17 +26,29 @@ import java.util.function.Supplier;
  * long-running proxy ({@code blockmover serve}) over gRPC, so no job pays JVM start, index open or
  * JIT warm-up. Each run starts a proxy on an empty repository and gives it untimed jobs on other
  * data (a full and an incremental of a disk of the emulated host that shares nothing with the
- * image: a proxy in service has run both kinds many times) before the timed full and incremental.
- * CPU and peak memory are the proxy process's own, from /proc.
+ * image: a proxy in service has run both kinds many times), and a restore of it, before the timed full,
+ * incremental and restore. CPU is the proxy's own and its store's (s3proxy), peak memory the proxy's, from /proc.
  */
 final class ProxySteps {
     static final String TOOL = "blockmover serve (warm proxy)";
     private static final long CLOCK_TICKS_PER_SECOND = 100;
 
+    /**
+     * Where the proxy keeps its repository: the name in the report, the {@code --repo} arguments
+     * (with an object store's options), what {@code empty} does before each run's {@code init},
+     * the directory whose size is what the backups stored, and the store's processes whose CPU a
+     * job spends beside the proxy's own (s3proxy on the same cores: counted as the proxy's).
+     */
+    record Repo(String tool, List<String> args, Step.Preparation empty, Path stored, List<Long> storePids) {
+        static Repo local(String tool, Path dir) {
+            return new Repo(tool, List.of("--repo", dir.toString()), () -> Bench.delete(dir), dir, List.of());
+        }
+    }
+
     private final String launcher;
     private final Processes processes;
-    private final Path repo;
-    private final String tool;
+    private final Path work;
+    private final Repo repo;
     private final List<String> initOptions;
     private final ServerCpu server;
 
@@ -50,10 +62,14 @@ final class ProxySteps {
      * @param server      the NBD server the timed jobs read, whose CPU time each sample carries
      */
     ProxySteps(String launcher, Processes processes, Path work, String tool, List<String> initOptions, ServerCpu server) {
+        this(launcher, processes, work, Repo.local(tool, work.resolve("proxy-repo")), initOptions, server);
+    }
+
+    ProxySteps(String launcher, Processes processes, Path work, Repo repo, List<String> initOptions, ServerCpu server) {
         this.launcher = launcher;
         this.processes = processes;
-        this.repo = work.resolve("proxy-repo");
-        this.tool = tool;
+        this.work = work;
+        this.repo = repo;
         this.initOptions = initOptions;
         this.server = server;
     }
@@ -84,65 +100,72 @@ final class ProxySteps {
         List<Sample> fulls = new ArrayList<>();
         List<Sample> incrementals = new ArrayList<>();
         List<Sample> restores = new ArrayList<>();
-        Path restored = repo.resolveSibling("proxy-restored.raw");
+        Path restored = work.resolve("proxy-restored.raw");
         long repoBytes = 0;
         for (int i = 0; i < runs; i++) {
-            System.err.printf("measuring %s and %s with %s (run %d of %d)%n", fullStep, incrementalStep, tool, i + 1, runs);
-            Bench.delete(repo);
-            List<String> init = new ArrayList<>(List.of(launcher, "init", "--repo", repo.toString()));
+            System.err.printf("measuring %s and %s with %s (run %d of %d)%n", fullStep, incrementalStep, repo.tool(), i + 1, runs);
+            repo.empty().run();
+            List<String> init = new ArrayList<>(List.of(launcher, "init"));
+            init.addAll(repo.args());
             init.addAll(initOptions);
             processes.run(new ToolRun(init, java.util.Map.of()));
-            try (PeerProcess proxy = PeerProcess.proxy(launcher, repo, restored.getParent())) {
+            try (PeerProcess proxy = PeerProcess.proxy(launcher, repo.args(), restored.getParent())) {
                 ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", proxy.port()).usePlaintext().build();
                 try {
                     BackupProxyGrpc.BackupProxyBlockingStub stub = BackupProxyGrpc.newBlockingStub(channel);
+                    List<Long> pids = new ArrayList<>(List.of(proxy.pid()));
+                    pids.addAll(repo.storePids());
                     for (int w = 0; w < warmups.size(); w++) {
-                        backup(stub, warmups.get(w), w == 0 ? BackupMode.BACKUP_MODE_FULL : BackupMode.BACKUP_MODE_INCREMENTAL,
-                                proxy.pid());
+                        backup(stub, warmups.get(w), w == 0 ? BackupMode.BACKUP_MODE_FULL : BackupMode.BACKUP_MODE_INCREMENTAL, pids);
                     }
-                    long warmupBytes = Bench.sizeOf(repo);
+                    // A proxy in service has restored too: its read path (an object store's GETs) is as warm as its writes.
+                    Files.deleteIfExists(restored);
+                    restore(stub, warmups.getLast().vm(), restored, pids);
+                    long warmupBytes = Bench.sizeOf(repo.stored());
                     double s0 = server.seconds();
-                    Sample f = backup(stub, full, BackupMode.BACKUP_MODE_FULL, proxy.pid());
+                    Sample f = backup(stub, full, BackupMode.BACKUP_MODE_FULL, pids);
                     fulls.add(f.withServerCpu(server.seconds() - s0));
-                    repoBytes = Bench.sizeOf(repo) - warmupBytes; // what the image added
+                    repoBytes = Bench.sizeOf(repo.stored()) - warmupBytes; // what the image added
                     s0 = server.seconds();
-                    Sample inc = backup(stub, incremental, BackupMode.BACKUP_MODE_INCREMENTAL, proxy.pid());
+                    Sample inc = backup(stub, incremental, BackupMode.BACKUP_MODE_INCREMENTAL, pids);
                     incrementals.add(inc.withServerCpu(server.seconds() - s0));
                     Files.deleteIfExists(restored);
-                    restores.add(restore(stub, incremental.vm(), restored, proxy.pid()));
+                    restores.add(restore(stub, incremental.vm(), restored, pids));
                 } finally {
                     channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
                 }
             }
         }
         Files.deleteIfExists(restored);
-        return List.of(new Measurement(fullStep, tool, logical, data, fulls, OptionalLong.of(repoBytes)),
-                new Measurement(incrementalStep, tool, logical, data, incrementals, OptionalLong.empty()),
-                new Measurement(restoreStep, tool, logical, data, restores, OptionalLong.empty()));
+        return List.of(new Measurement(fullStep, repo.tool(), logical, data, fulls, OptionalLong.of(repoBytes)),
+                new Measurement(incrementalStep, repo.tool(), logical, data, incrementals, OptionalLong.empty()),
+                new Measurement(restoreStep, repo.tool(), logical, data, restores, OptionalLong.empty()));
     }
 
-    /** One backup call, timed from request to result, with the proxy's CPU time over it. */
-    private static Sample backup(BackupProxyGrpc.BackupProxyBlockingStub stub, Disk disk, BackupMode mode, long pid)
+    /** One backup call, timed from request to result, with the CPU time of the proxy (and its store) over it. */
+    private static Sample backup(BackupProxyGrpc.BackupProxyBlockingStub stub, Disk disk, BackupMode mode, List<Long> pids)
             throws IOException {
         DiskSource.Builder source = DiskSource.newBuilder().setDisk("disk0").setUri(disk.uri()).setChangeId(disk.changeId());
         if (mode == BackupMode.BACKUP_MODE_INCREMENTAL && !disk.changesContext().isEmpty()) {
             source.setChangesContext(disk.changesContext());
         }
         BackupRequest request = BackupRequest.newBuilder().setVm(disk.vm()).setMode(mode).addDisks(source).build();
-        return timed(pid, () -> stub.withDeadlineAfter(30, TimeUnit.MINUTES).backup(request), BackupEvent::hasResult,
+        return timed(pids, () -> stub.withDeadlineAfter(30, TimeUnit.MINUTES).backup(request), BackupEvent::hasResult,
                 "the backup of " + disk.uri());
     }
 
     /** The VM's latest backup restored to a file (sparse, digests checked, fsynced), timed like a backup. */
-    private static Sample restore(BackupProxyGrpc.BackupProxyBlockingStub stub, String vm, Path to, long pid) throws IOException {
+    private static Sample restore(BackupProxyGrpc.BackupProxyBlockingStub stub, String vm, Path to, List<Long> pids)
+            throws IOException {
         RestoreRequest request = RestoreRequest.newBuilder().setVm(vm).setTarget(to.toString()).build();
-        return timed(pid, () -> stub.withDeadlineAfter(30, TimeUnit.MINUTES).restore(request), RestoreEvent::hasResult,
+        return timed(pids, () -> stub.withDeadlineAfter(30, TimeUnit.MINUTES).restore(request), RestoreEvent::hasResult,
                 "the restore to " + to);
     }
 
-    /** Runs a streaming call to its end; it must end with a result event. */
-    private static <E> Sample timed(long pid, Supplier<Iterator<E>> call, Predicate<E> isResult, String what) throws IOException {
-        double cpuBefore = cpuSeconds(pid);
+    /** Runs a streaming call to its end; it must end with a result event. Peak memory is the proxy's (the first pid). */
+    private static <E> Sample timed(List<Long> pids, Supplier<Iterator<E>> call, Predicate<E> isResult, String what)
+            throws IOException {
+        double cpuBefore = cpuSeconds(pids);
         long start = System.nanoTime();
         Iterator<E> events = call.get();
         E last = null;
@@ -153,7 +176,15 @@ final class ProxySteps {
         if (last == null || !isResult.test(last)) {
             throw new IOException("the proxy ended " + what + " without a result");
         }
-        return new Sample(seconds, peakRssKiB(pid), cpuSeconds(pid) - cpuBefore);
+        return new Sample(seconds, peakRssKiB(pids.getFirst()), cpuSeconds(pids) - cpuBefore);
+    }
+
+    static double cpuSeconds(List<Long> pids) throws IOException {
+        double sum = 0;
+        for (long pid : pids) {
+            sum += cpuSeconds(pid);
+        }
+        return sum;
     }
 
     /** utime + stime of a process, from /proc/PID/stat (fields 14 and 15, after the command name). */

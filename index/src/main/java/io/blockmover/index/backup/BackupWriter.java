@@ -144,29 +144,48 @@ public final class BackupWriter implements AutoCloseable {
         }
         state = State.COMMITTING;
         try {
-            // 1. Every new chunk durable in a sealed pack and indexed.
-            sink.flush();
+            // 1. Every new chunk durable in a sealed pack and indexed, while step 2 runs: neither
+            //    needs the other until the catalog write, and on an object store each is an upload.
+            Throwable[] flushFailure = new Throwable[1];
+            Thread flushing = Thread.ofVirtual().name("flush-" + id).start(() -> {
+                try {
+                    sink.flush();
+                } catch (Throwable t) {
+                    flushFailure[0] = t;
+                }
+            });
             // 2. Manifests into the index (invisible until the catalog entry exists) and into this
             //    backup's own manifest pack, sealed before the catalog write, for rebuild-index.
             // In progress until the catalog names it: gc running beside us must not take it for an orphan.
-            long manifestPackId = ctx.newPackId();
-            ctx.packsInProgress().started(manifestPackId);
-            manifestPackStarted = manifestPackId;
-            PackWriter manifestPack = PackWriter.create(ctx.packs(), manifestPackId);
             BackupRecord record;
             try {
-                List<DiskRecord> records = new ArrayList<>();
-                byte[] buf = new byte[ManifestKeys.SEGMENT_ENTRIES * ManifestKeys.ENTRY];
-                for (DiskWriter d : disks) {
-                    records.add(d.record(writeManifest(d, buf, manifestPack)));
+                long manifestPackId = ctx.newPackId();
+                ctx.packsInProgress().started(manifestPackId);
+                manifestPackStarted = manifestPackId;
+                PackWriter manifestPack = PackWriter.create(ctx.packs(), manifestPackId);
+                try {
+                    List<DiskRecord> records = new ArrayList<>();
+                    byte[] buf = new byte[ManifestKeys.SEGMENT_ENTRIES * ManifestKeys.ENTRY];
+                    for (DiskWriter d : disks) {
+                        records.add(d.record(writeManifest(d, buf, manifestPack)));
+                    }
+                    record = new BackupRecord(id, spec.vmId(), spec.label(), spec.parentId(), started, Instant.now(),
+                            manifestPack.packId(), records);
+                    manifestPack.appendMeta(PackFormat.KIND_BACKUP, ManifestKeys.packKey(id, 0, 0), ByteBuffer.wrap(record.encode()));
+                    manifestPack.seal();
+                } catch (IOException | RuntimeException e) {
+                    manifestPack.abandon();
+                    throw e;
                 }
-                record = new BackupRecord(id, spec.vmId(), spec.label(), spec.parentId(), started, Instant.now(),
-                        manifestPack.packId(), records);
-                manifestPack.appendMeta(PackFormat.KIND_BACKUP, ManifestKeys.packKey(id, 0, 0), ByteBuffer.wrap(record.encode()));
-                manifestPack.seal();
-            } catch (IOException | RuntimeException e) {
-                manifestPack.abandon();
-                throw e;
+            } finally {
+                joinUninterruptibly(flushing); // nothing of the flush is left running once commit returns
+            }
+            if (flushFailure[0] instanceof IOException io) {
+                throw io;
+            } else if (flushFailure[0] instanceof RuntimeException re) {
+                throw re;
+            } else if (flushFailure[0] != null) {
+                throw new IOException("flushing backup " + id + " failed: " + flushFailure[0], flushFailure[0]);
             }
             // 3. Visible to the other processes sharing the repository (a bucket's backup object), then
             //    the one synced write that makes the backup visible here.
@@ -194,6 +213,21 @@ public final class BackupWriter implements AutoCloseable {
             } else {
                 finish();
             }
+        }
+    }
+
+    private static void joinUninterruptibly(Thread t) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                t.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 

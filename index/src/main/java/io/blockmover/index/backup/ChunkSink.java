@@ -17,7 +17,9 @@ import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Lock;
 import org.rocksdb.RocksDBException;
@@ -44,6 +46,14 @@ final class ChunkSink {
     /** Every lane ever opened, for flush and abort. */
     private final ConcurrentLinkedQueue<Lane> lanes = new ConcurrentLinkedQueue<>();
     private volatile Throwable failure;
+    /**
+     * Full packs being sealed off the workers' threads (a store whose seal is an upload): at most
+     * {@link #BACKGROUND_SEALS} at once, each holding its pack in memory, so a backup that reads
+     * faster than the store takes packs waits for a slot instead of growing without bound.
+     */
+    private static final int BACKGROUND_SEALS = 4;
+    private final Semaphore sealSlots = new Semaphore(BACKGROUND_SEALS);
+    private final ConcurrentLinkedQueue<CompletableFuture<Void>> sealing = new ConcurrentLinkedQueue<>();
     /**
      * Threads storing a chunk of this backup right now (hashing, compressing, appending). When there
      * are at least as many as cores, the backup is compression-bound: {@code auto} then takes LZ4.
@@ -145,9 +155,71 @@ final class ChunkSink {
             idle.add(lane);
         }
         if (full != null) {
-            seal(full);
+            if (ctx.packs().sealsInBackground()) {
+                sealInBackground(full);
+            } else {
+                seal(full);
+            }
         }
         return length;
+    }
+
+    /** Seals {@code full} on a thread of its own once a slot is free; a failure fails the backup (publish records it). */
+    private void sealInBackground(PackWriter full) throws IOException {
+        try {
+            sealSlots.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            full.abandon();
+            ctx.packsInProgress().settled(full.packId());
+            throw new java.io.InterruptedIOException("interrupted while waiting to upload pack " + Long.toHexString(full.packId()));
+        }
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        sealing.add(done);
+        Thread.ofVirtual().name("seal-" + Long.toHexString(full.packId())).start(() -> {
+            try {
+                seal(full);
+                done.complete(null);
+            } catch (Throwable t) {
+                fail(t);
+                done.completeExceptionally(t);
+            } finally {
+                sealSlots.release();
+            }
+        });
+    }
+
+    /** Waits for every background seal started so far; rethrows the first failure. */
+    private void awaitBackgroundSeals() throws IOException {
+        Throwable first = null;
+        for (CompletableFuture<Void> f; (f = sealing.poll()) != null; ) {
+            boolean interrupted = false;
+            while (true) { // a seal in flight is finished, not left half-published
+                try {
+                    f.get();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (first == null) {
+                        first = e.getCause();
+                    }
+                    break;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (first instanceof IOException io) {
+            throw io;
+        }
+        if (first instanceof RuntimeException re) {
+            throw re;
+        }
+        if (first != null) {
+            throw new IOException("sealing a pack failed: " + first, first);
+        }
     }
 
     private Lane borrow() {
@@ -173,6 +245,7 @@ final class ChunkSink {
 
     /** Seals the open packs (if any) and publishes them; after this every stored chunk is durable and indexed. */
     void flush() throws IOException {
+        awaitBackgroundSeals();
         List<PackWriter> open = new ArrayList<>();
         for (Lane lane : lanes) {
             synchronized (lane) {
@@ -366,6 +439,11 @@ final class ChunkSink {
         // First, so that a store taking a lane after this point stops before it opens a pack.
         if (failure == null) {
             failure = new IllegalStateException("aborted");
+        }
+        try {
+            awaitBackgroundSeals(); // none may publish into a repository its caller is about to close
+        } catch (IOException | RuntimeException ignored) {
+            // the backup is being aborted for a reason of its own; a failed seal leaves what gc removes
         }
         for (Lane lane : lanes) {
             synchronized (lane) {

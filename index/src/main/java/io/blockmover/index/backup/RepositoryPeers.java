@@ -24,6 +24,14 @@ public interface RepositoryPeers {
     default void refresh() throws IOException {
     }
 
+    /**
+     * Like {@link #refresh()}, unless one began less than {@code maxAgeMillis} ago: for reads of
+     * the catalog, which a job makes several times in a row before it starts.
+     */
+    default void refresh(long maxAgeMillis) throws IOException {
+        refresh();
+    }
+
     /** {@code packId} is durable and holds {@code entries}; called before this process publishes them to its own index. */
     default void packSealed(long packId, List<PackWriter.Entry> entries) throws IOException {
     }

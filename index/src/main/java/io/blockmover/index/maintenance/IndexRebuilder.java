@@ -112,6 +112,22 @@ public final class IndexRebuilder {
         return new ChunkCodec(config.chunkSize(), config.compression(), keys);
     }
 
+    /**
+     * Scans every pack of {@code packs} into {@code db}, a new, empty index of
+     * {@code config.rebuiltVersion()}: what {@link #rebuild} does for a local repository, for a
+     * caller that keeps its packs elsewhere (a bucket) and places the index itself.
+     */
+    public static RebuildReport scan(IndexDb db, PackStore packs, RepositoryConfig config, char[] passphrase) throws IOException {
+        ChunkCodec codec = fingerprintCodec(config, passphrase);
+        try {
+            return new Scan(db, packs, codec).run();
+        } finally {
+            if (codec != null) {
+                codec.close();
+            }
+        }
+    }
+
     private static final class Scan {
         private final IndexDb db;
         private final PackStore packs;

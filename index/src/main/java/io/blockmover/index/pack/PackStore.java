@@ -22,6 +22,15 @@ public interface PackStore extends AutoCloseable {
         return read(packId, position, dst);
     }
 
+    /**
+     * True when {@link Output#sync()} sends the whole pack over a network (an object store's
+     * upload): a backup then seals its full packs on threads of their own and keeps filling others
+     * meanwhile, instead of holding a worker for the upload's round trips.
+     */
+    default boolean sealsInBackground() {
+        return false;
+    }
+
     List<PackInfo> list() throws IOException;
 
     void delete(long packId) throws IOException;

@@ -278,13 +278,13 @@ public final class Repository implements AutoCloseable {
 
     public List<BackupRecord> backups() {
         checkOpen();
-        refreshFromPeers();
+        refreshCatalog();
         return ctx.manifests().backups();
     }
 
     public Optional<BackupRecord> backup(long id) {
         checkOpen();
-        refreshFromPeers();
+        refreshCatalog();
         return ctx.manifests().backup(id);
     }
 
@@ -329,6 +329,23 @@ public final class Repository implements AutoCloseable {
         }
         try {
             ctx.peers().refresh();
+        } catch (IOException e) {
+            throw new RepositoryException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * How old the peers' state may be for a read of the catalog: a job looks up its parent two or
+     * three times before it starts, and each whole refresh is requests to a shared store.
+     */
+    private static final long CATALOG_MAX_AGE_MILLIS = 1_000;
+
+    private void refreshCatalog() {
+        if (ctx.readOnly()) {
+            return;
+        }
+        try {
+            ctx.peers().refresh(CATALOG_MAX_AGE_MILLIS);
         } catch (IOException e) {
             throw new RepositoryException(e.getMessage(), e);
         }

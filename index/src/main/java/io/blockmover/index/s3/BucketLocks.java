@@ -111,13 +111,25 @@ final class BucketLocks implements AutoCloseable {
         return null;
     }
 
-    /** Under the map's monitor, like a refresh of it: a refresh never rewrites a lock just deleted. */
+    /**
+     * Under the map's monitor, like a refresh of it: a refresh never rewrites a lock just deleted.
+     * The delete itself runs on the refresher's thread, so a job ends without waiting for its
+     * round trip; {@link #close()} waits for it.
+     */
     private void release(String name) {
         synchronized (held) {
             if (held.remove(name) == null) {
                 return;
             }
         }
+        try {
+            refresher.execute(() -> delete(name));
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+            delete(name);
+        }
+    }
+
+    private void delete(String name) {
         try {
             store.delete(name);
         } catch (IOException e) {
@@ -141,14 +153,14 @@ final class BucketLocks implements AutoCloseable {
 
     @Override
     public void close() {
-        refresher.shutdown(); // not interrupted: a refresh in flight finishes, then the locks go
+        refresher.shutdown(); // not interrupted: a refresh or a release in flight finishes, then the locks go
         try {
             refresher.awaitTermination(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         for (String name : held.keySet()) {
-            release(name);
+            release(name); // refused by the stopped refresher: deleted here
         }
     }
 }

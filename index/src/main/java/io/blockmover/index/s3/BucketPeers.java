@@ -25,6 +25,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
@@ -64,6 +65,39 @@ public final class BucketPeers implements RepositoryPeers {
     /** Guarded by this: what the local index holds of the bucket. */
     private long generation = -1;
     private final Set<String> folded = new LinkedHashSet<>();
+    /** Guarded by this: System.nanoTime() when the last refresh began. */
+    private long lastRefreshStart = System.nanoTime() - (1L << 62);
+
+    /** A request of the store's on a virtual thread of its own, so that several go out at once. */
+    private interface Request<T> {
+        T send() throws IOException;
+    }
+
+    private static <T> CompletableFuture<T> async(Request<T> r) {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        Thread.ofVirtual().name("s3-request").start(() -> {
+            try {
+                f.complete(r.send());
+            } catch (Throwable t) {
+                f.completeExceptionally(t);
+            }
+        });
+        return f;
+    }
+
+    private static <T> T await(CompletableFuture<T> f) throws IOException {
+        try {
+            return f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IOException(e.getCause());
+        }
+    }
 
     BucketPeers(ObjectStore store, String proxy, Path cache, LockTiming timing) throws IOException {
         this.store = store;
@@ -140,15 +174,43 @@ public final class BucketPeers implements RepositoryPeers {
 
     @Override
     public synchronized void indexRewritten(RepoContext ctx) throws IOException {
+        publishGeneration(ctx.db(), "gc");
+    }
+
+    /**
+     * After rebuild-index scanned the bucket's packs into {@code db} (under an exclusive lock): the
+     * scan is the bucket's index from now on, as gc's sweep is (a new generation of one segment),
+     * and every backup it recovered whose backup object is missing is published again.
+     */
+    synchronized void republish(IndexDb db) throws IOException {
+        Set<String> inBucket = new HashSet<>();
+        for (ObjectStore.ObjectInfo o : store.list(BACKUPS)) {
+            inBucket.add(o.name());
+        }
+        int restored = 0;
+        for (BackupRecord b : new ManifestStore(db).backups()) {
+            if (!inBucket.contains(backupName(b.id()))) {
+                store.put(backupName(b.id()), ByteBuffer.wrap(b.encode()));
+                restored++;
+            }
+        }
+        byte[] g = store.get(GENERATION);
+        generation = g == null ? 0 : Long.parseLong(new String(g, StandardCharsets.US_ASCII).strip());
+        publishGeneration(db, "rebuild");
+        log.info("rebuild-index: {} backup objects published again", restored);
+    }
+
+    /** A new generation of one segment holding {@code db}'s whole index, switched to, the older ones deleted. */
+    private void publishGeneration(IndexDb db, String tag) throws IOException {
         long next = Math.max(generation, 0) + 1;
         IndexSegment all = new IndexSegment();
-        try (RocksIterator it = ctx.db().iterator(ctx.db().chunks())) {
+        try (RocksIterator it = db.iterator(db.chunks())) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 all.add(it.key(), it.value());
             }
-            IndexDb.checkScan(it, "writing the index after gc");
+            IndexDb.checkScan(it, "writing the index after " + tag);
         }
-        String name = INDEX + "g" + next + "/" + proxy + "/" + System.currentTimeMillis() + "-gc.seg";
+        String name = INDEX + "g" + next + "/" + proxy + "/" + System.currentTimeMillis() + "-" + tag + ".seg";
         byte[] bytes = all.encode();
         store.put(name, ByteBuffer.wrap(bytes));
         keep(name, bytes);
@@ -163,7 +225,7 @@ public final class BucketPeers implements RepositoryPeers {
                 store.delete(o.name());
             }
         }
-        log.info("gc: published index generation {} ({} entries)", next, all.count());
+        log.info("{}: published index generation {} ({} entries)", tag, next, all.count());
     }
 
     @Override
@@ -175,15 +237,31 @@ public final class BucketPeers implements RepositoryPeers {
         }
     }
 
+    /** The refresh after a job's lock is always a whole {@link #refresh()}: only catalog reads take a recent one. */
+    @Override
+    public synchronized void refresh(long maxAgeMillis) throws IOException {
+        if (System.nanoTime() - lastRefreshStart < maxAgeMillis * 1_000_000L) {
+            return;
+        }
+        refresh();
+    }
+
     private void refreshLocked() throws IOException, RocksDBException {
+        lastRefreshStart = System.nanoTime();
         // The local catalog before the bucket's listing: a backup this process commits meanwhile is in
         // the bucket before it is local, so it is never taken for one pruned elsewhere.
         Set<Long> local = new HashSet<>();
         for (BackupRecord b : new ManifestStore(db).backups()) {
             local.add(b.id());
         }
-        byte[] g = store.get(GENERATION);
-        long current = g == null ? 0 : Long.parseLong(new String(g, StandardCharsets.US_ASCII).strip());
+        // The three requests at once (one round trip, not three): the segments of the generation
+        // this cache holds are listed beside the question whether it is still the bucket's.
+        long assumed = Math.max(generation, 0);
+        CompletableFuture<byte[]> g = async(() -> store.get(GENERATION));
+        CompletableFuture<List<ObjectStore.ObjectInfo>> listed = async(() -> store.list(INDEX + "g" + assumed + "/"));
+        CompletableFuture<List<ObjectStore.ObjectInfo>> backups = async(() -> store.list(BACKUPS));
+        byte[] gen = await(g);
+        long current = gen == null ? 0 : Long.parseLong(new String(gen, StandardCharsets.US_ASCII).strip());
         if (current != generation) {
             if (generation >= 0) {
                 log.info("the bucket's index is at generation {} (this cache: {}): refolding it", current, generation);
@@ -193,16 +271,18 @@ public final class BucketPeers implements RepositoryPeers {
             folded.clear();
             writeState();
         }
+        List<ObjectStore.ObjectInfo> segmentsListed = current == assumed ? await(listed) : store.list(INDEX + "g" + current + "/");
         int segments = 0;
-        for (ObjectStore.ObjectInfo o : store.list(INDEX + "g" + current + "/")) {
+        for (ObjectStore.ObjectInfo o : segmentsListed) {
             if (!folded.contains(o.name()) && o.name().endsWith(".seg")) {
                 fold(o.name());
                 segments++;
             }
         }
+        List<ObjectStore.ObjectInfo> backupsListed = await(backups);
         Set<Long> inBucket = new HashSet<>();
         int added = 0;
-        for (ObjectStore.ObjectInfo o : store.list(BACKUPS)) {
+        for (ObjectStore.ObjectInfo o : backupsListed) {
             long id;
             try {
                 id = Long.parseUnsignedLong(o.name().substring(BACKUPS.length()), 16);

@@ -31,6 +31,9 @@ import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
 import software.amazon.awssdk.core.ResponseBytes;
 import software.amazon.awssdk.core.async.AsyncRequestBody;
 import software.amazon.awssdk.core.async.AsyncResponseTransformer;
+import software.amazon.awssdk.core.async.SdkPublisher;
+import org.reactivestreams.Subscriber;
+import org.reactivestreams.Subscription;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkClientException;
@@ -81,6 +84,8 @@ public final class ObjectStore implements AutoCloseable {
     private final LongAdder retries = new LongAdder();
     private final LongAdder bytesUp = new LongAdder();
     private final LongAdder bytesDown = new LongAdder();
+    /** Requests sent and not answered: close lets them finish (a caller interrupted mid-request leaves one behind). */
+    private final java.util.Set<CompletableFuture<?>> inFlight = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public ObjectStore(S3Target target, S3Settings settings) throws IOException {
         this.target = target;
@@ -199,17 +204,34 @@ public final class ObjectStore implements AutoCloseable {
         String uploadId = retrying("start upload of " + name, puts,
                 () -> client.createMultipartUpload(r -> r.bucket(target.bucket()).key(key))).uploadId();
         try {
-            List<CompletedPart> done = new ArrayList<>();
-            int number = 1;
-            for (long from = 0; from < length; from += PART_SIZE, number++) {
-                long partLength = Math.min(PART_SIZE, length - from);
+            // The parts go up at once, each retried on its own: one part's round trip need not wait for another's.
+            List<long[]> ranges = new ArrayList<>();
+            for (long from = 0; from < length; from += PART_SIZE) {
+                ranges.add(new long[] {from, Math.min(PART_SIZE, length - from)});
+            }
+            List<CompletableFuture<CompletedPart>> uploads = new ArrayList<>();
+            for (int i = 0; i < ranges.size(); i++) {
+                int n = i + 1;
+                long from = ranges.get(i)[0];
+                long partLength = ranges.get(i)[1];
                 ByteBuffer[] body = slice(parts, from, partLength);
-                int n = number;
-                String etag = retrying("upload part " + n + " of " + name, puts, () -> client.uploadPart(
-                        r -> r.bucket(target.bucket()).key(key).uploadId(uploadId).partNumber(n).contentLength(partLength),
-                        AsyncRequestBody.fromByteBuffersUnsafe(duplicates(body)))).eTag();
-                done.add(CompletedPart.builder().partNumber(n).eTag(etag).build());
-                bytesUp.add(partLength);
+                CompletableFuture<CompletedPart> part = new CompletableFuture<>();
+                Thread.ofVirtual().name("s3-part-" + n).start(() -> {
+                    try {
+                        String etag = retrying("upload part " + n + " of " + name, puts, () -> client.uploadPart(
+                                r -> r.bucket(target.bucket()).key(key).uploadId(uploadId).partNumber(n).contentLength(partLength),
+                                AsyncRequestBody.fromByteBuffersUnsafe(duplicates(body)))).eTag();
+                        bytesUp.add(partLength);
+                        part.complete(CompletedPart.builder().partNumber(n).eTag(etag).build());
+                    } catch (Throwable t) {
+                        part.completeExceptionally(t);
+                    }
+                });
+                uploads.add(part);
+            }
+            List<CompletedPart> done = new ArrayList<>();
+            for (CompletableFuture<CompletedPart> u : uploads) {
+                done.add(await(u));
             }
             retrying("complete upload of " + name, puts, () -> client.completeMultipartUpload(r -> r.bucket(target.bucket()).key(key)
                     .uploadId(uploadId).multipartUpload(m -> m.parts(done))));
@@ -221,6 +243,21 @@ public final class ObjectStore implements AutoCloseable {
                 e.addSuppressed(abort); // the store's lifecycle rules or the next gc of uploads clear it
             }
             throw e;
+        }
+    }
+
+    /** The value of a future whose failure is one of ours; waits out every part so that none is in flight after an abort. */
+    private static <T> T await(CompletableFuture<T> f) throws IOException {
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IOException(e.getCause());
         }
     }
 
@@ -279,21 +316,82 @@ public final class ObjectStore implements AutoCloseable {
             return 0;
         }
         String range = "bytes=" + position + "-" + (position + dst.remaining() - 1);
-        ResponseBytes<GetObjectResponse> r;
+        int n;
         try {
-            r = retrying("read " + name, gets,
-                    () -> client.getObject(q -> q.bucket(target.bucket()).key(target.key(name)).range(range), AsyncResponseTransformer.toBytes()));
+            n = retrying("read " + name, gets,
+                    () -> client.getObject(q -> q.bucket(target.bucket()).key(target.key(name)).range(range), new IntoBuffer(dst)));
         } catch (ObjectStoreException e) {
             if (e.getCause() instanceof S3Exception s && s.statusCode() == 416) {
                 return -1;
             }
             throw e;
         }
-        ByteBuffer got = r.asByteBuffer();
-        int n = Math.min(got.remaining(), dst.remaining());
-        dst.put(got.limit(got.position() + n));
         bytesDown.add(n);
         return n;
+    }
+
+    /**
+     * A response body copied straight into the caller's buffer as Netty hands it over: the SDK's
+     * {@code toBytes()} gathers it in a growing array and copies it again, which made a restore's
+     * 4 MiB reads cost three copies each. Each attempt (a retry calls {@link #prepare()} again)
+     * starts over at the buffer's original position; bytes past its end are dropped (a ranged GET
+     * sends no more than asked).
+     */
+    private static final class IntoBuffer implements AsyncResponseTransformer<GetObjectResponse, Integer> {
+        private final ByteBuffer dst;
+        private final int start;
+        private volatile CompletableFuture<Integer> result;
+
+        IntoBuffer(ByteBuffer dst) {
+            this.dst = dst;
+            this.start = dst.position();
+        }
+
+        @Override
+        public CompletableFuture<Integer> prepare() {
+            dst.position(start);
+            result = new CompletableFuture<>();
+            return result;
+        }
+
+        @Override
+        public void onResponse(GetObjectResponse response) {
+        }
+
+        @Override
+        public void onStream(SdkPublisher<ByteBuffer> body) {
+            CompletableFuture<Integer> done = result;
+            body.subscribe(new Subscriber<>() {
+                @Override
+                public void onSubscribe(Subscription s) {
+                    s.request(Long.MAX_VALUE);
+                }
+
+                @Override
+                public void onNext(ByteBuffer b) {
+                    int n = Math.min(b.remaining(), dst.remaining());
+                    dst.put(b.slice(b.position(), n));
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    done.completeExceptionally(t);
+                }
+
+                @Override
+                public void onComplete() {
+                    done.complete(dst.position() - start);
+                }
+            });
+        }
+
+        @Override
+        public void exceptionOccurred(Throwable error) {
+            CompletableFuture<Integer> r = result;
+            if (r != null) {
+                r.completeExceptionally(error);
+            }
+        }
     }
 
     /** Every object whose name starts with {@code namePrefix}, in key order. */
@@ -348,7 +446,14 @@ public final class ObjectStore implements AutoCloseable {
             counter.increment();
             Throwable failure;
             try {
-                return call.get().get();
+                CompletableFuture<T> request = call.get();
+                inFlight.add(request);
+                request.whenComplete((r, t) -> inFlight.remove(request));
+                T result = request.get();
+                if (log.isDebugEnabled()) {
+                    log.debug("{} on {}: {} ms", what, where, (System.nanoTime() - start) / 1_000_000.0);
+                }
+                return result;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new ObjectStoreException("interrupted during " + what + " on " + where, e, false);
@@ -408,6 +513,18 @@ public final class ObjectStore implements AutoCloseable {
 
     @Override
     public void close() {
+        // A request cut off by the client's close is reported by Netty as a stack trace on the console.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (CompletableFuture<?> f : List.copyOf(inFlight)) {
+            try {
+                f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (ExecutionException | java.util.concurrent.TimeoutException | java.util.concurrent.CancellationException ignored) {
+                // answered with an error, or still not answered: closed either way
+            }
+        }
         client.close();
         // 0.3 s lets the connection pool's last close notices through (mostly: under heavy load one may be
         // logged as rejected, harmlessly); Netty's default quiet period is 2 s.

@@ -28,13 +28,15 @@ public final class S3ProxyServer implements AutoCloseable {
     private final int port;
     private final int tlsPort;
     private final Path jar;
+    private final List<String> jvmOptions;
     private Process process;
 
-    private S3ProxyServer(Path dir, int port, int tlsPort, Path jar) {
+    private S3ProxyServer(Path dir, int port, int tlsPort, Path jar, List<String> jvmOptions) {
         this.dir = dir;
         this.port = port;
         this.tlsPort = tlsPort;
         this.jar = jar;
+        this.jvmOptions = List.copyOf(jvmOptions);
     }
 
     /** Starts s3proxy storing under {@code dir/data}, on a free loopback port. */
@@ -47,10 +49,16 @@ public final class S3ProxyServer implements AutoCloseable {
      * 127.0.0.1 (made here with keytool) is {@link #caFile()}.
      */
     public static S3ProxyServer start(Path dir, boolean tls) throws IOException, InterruptedException {
+        // C1 only and a small serial heap: a test's server starts fast and moves little data.
+        return start(dir, tls, List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
+    }
+
+    /** Starts s3proxy in a JVM with these options (the bench's runs with the default compilers). */
+    public static S3ProxyServer start(Path dir, boolean tls, List<String> jvmOptions) throws IOException, InterruptedException {
         Files.createDirectories(dir.resolve("data"));
         int port = freePort();
         int tlsPort = tls ? freePort() : -1;
-        S3ProxyServer server = new S3ProxyServer(dir, port, tlsPort, findJar());
+        S3ProxyServer server = new S3ProxyServer(dir, port, tlsPort, findJar(), jvmOptions);
         List<String> tlsLines = List.of();
         if (tls) {
             server.makeCertificate();
@@ -127,8 +135,10 @@ public final class S3ProxyServer implements AutoCloseable {
             return;
         }
         String java = ProcessHandle.current().info().command().orElse("java");
-        process = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", jar.toString(),
-                "--properties", dir.resolve("s3proxy.properties").toString())
+        List<String> cmd = new java.util.ArrayList<>(List.of(java));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-jar", jar.toString(), "--properties", dir.resolve("s3proxy.properties").toString()));
+        process = new ProcessBuilder(cmd)
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("s3proxy.log").toFile())).start();
         long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
         while (System.nanoTime() < deadline) {
@@ -159,6 +169,11 @@ public final class S3ProxyServer implements AutoCloseable {
             process.destroyForcibly();
             process.waitFor(30, TimeUnit.SECONDS);
         }
+    }
+
+    /** The server's process id (its CPU is part of what a job into it costs on a shared machine). */
+    public synchronized long pid() {
+        return process.pid();
     }
 
     public URI endpoint() {

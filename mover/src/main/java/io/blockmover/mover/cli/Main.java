@@ -63,6 +63,7 @@ public final class Main implements Runnable {
     }
 
     private static final String YAVIJAVA_LOG = "org.slf4j.simpleLogger.log.com.vmware";
+    private static final String NETTY_PIPELINE_LOG = "org.slf4j.simpleLogger.log.io.netty.channel.DefaultChannelPipeline";
 
     /** Runs the command line and returns the exit code (used by tests as well as main). */
     public static int execute(String... args) {
@@ -80,6 +81,12 @@ public final class Main implements Runnable {
             // yavijava logs every vSphere fault at ERROR with a stack trace before throwing it; the
             // command reports the fault in one line itself.
             System.setProperty(YAVIJAVA_LOG, "off");
+        }
+        if (!debug && System.getProperty(NETTY_PIPELINE_LOG) == null) {
+            // The AWS SDK's Netty client reports a request it aborted itself (a timeout it retries, a
+            // request cut off at close) as an unhandled exception with a stack trace (aws-sdk-java-v2
+            // issues 452 and 2713); the object store's retries and errors are reported in one line.
+            System.setProperty(NETTY_PIPELINE_LOG, "error");
         }
         CommandLine cl = commandLine(args);
         try {

@@ -2,7 +2,6 @@ package io.blockmover.mover.cli;
 
 import io.blockmover.index.maintenance.IndexRebuilder;
 import io.blockmover.index.maintenance.RebuildReport;
-import io.blockmover.index.repo.Repository;
 import io.blockmover.index.s3.S3Repository;
 
 import picocli.CommandLine.Command;
@@ -20,14 +19,9 @@ final class RebuildIndexCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (repository.inObjectStore()) {
-            // The bucket's own index segments and manifest packs are the record; the local index is a cache of them.
-            try (Repository repo = S3Repository.rebuildIndex(repository.access(), repository.passphrase())) {
-                System.out.printf("rebuilt the local index of %s from the bucket: %d backups%n", repository.describe(), repo.backups().size());
-            }
-            return 0;
-        }
-        RebuildReport r = IndexRebuilder.rebuild(repository.directory(), repository.passphrase());
+        // In a bucket as on a disk the packs are the record: the scan becomes the bucket's index and this proxy's cache.
+        RebuildReport r = repository.inObjectStore() ? S3Repository.rebuildFromPacks(repository.access(), repository.passphrase())
+                : IndexRebuilder.rebuild(repository.directory(), repository.passphrase());
         System.out.printf("scanned %d packs: %d chunk records (%d damaged), %d backups recovered%n",
                 r.packsScanned(), r.chunkRecords(), r.damagedRecords(), r.backupsRecovered());
         r.problems().forEach(p -> System.out.println("PROBLEM " + p));

@@ -48,10 +48,14 @@ public final class StartupTraining {
             if (args.length == 0) {
                 plain(dir);
                 tls(dir);
+            } else if (args.length == 2 && args[0].equals("--s3proxy")) {
+                plain(dir);
+                tls(dir);
+                s3(dir, Path.of(args[1]));
             } else if (args.length == 1 && args[0].equals("nbd")) {
                 nbd(dir);
             } else {
-                throw new IllegalArgumentException("usage: StartupTraining [nbd]");
+                throw new IllegalArgumentException("usage: StartupTraining [nbd | --s3proxy JAR]");
             }
         } finally {
             System.setOut(out);
@@ -82,6 +86,81 @@ public final class StartupTraining {
             run("stats", "--repo", repo);
             run("nbd-info", base + "s2");
             run("nbd-copy", base + "s2", "null:", "--no-progress");
+        }
+    }
+
+    /**
+     * The same jobs with the repository in a bucket of s3proxy (a child JVM from the jar the build
+     * copies for the tests): without them every command on an s3:// repository loaded and linked
+     * the AWS SDK's classes (~4,000) from the jars, about a CPU-second of each start.
+     */
+    private static void s3(Path dir, Path jar) throws Exception {
+        try (EsxSimulator sim = EsxSimulator.start(EsxSimulator.Options.plain(
+                new HostSpec(7, 1, 1, DISK, Profile.MIXED, true)));
+             S3Server s3 = S3Server.start(dir.resolve("s3proxy"), jar)) {
+            VirtualMachine vm = sim.host().requireVm("vm01");
+            String base = "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/vm01/disk-2000@";
+            String[] repo = {"--repo", "s3://training/repo", "--s3-endpoint", s3.endpoint(), "--s3-credentials-file",
+                    s3.credentials().toString(), "--s3-proxy-id", "training", "--cache-dir", dir.resolve("s3-cache").toString()};
+            run(with(repo, "init"));
+            Snapshot s1 = vm.createSnapshot("s1");
+            run(with(repo, "backup", "--source", base + "s1", "--no-progress", "--json",
+                    "--change-id", s1.disks().getFirst().changeId().orElseThrow().toString()));
+            sim.workload().writeGrains(256);
+            Snapshot s2 = vm.createSnapshot("s2");
+            run(with(repo, "backup", "--source", base + "s2", "--no-progress", "--json",
+                    "--change-id", s2.disks().getFirst().changeId().orElseThrow().toString()));
+            run(with(repo, "restore", "--to", dir.resolve("s3-restored.raw").toString(), "--no-progress"));
+            run(with(repo, "verify", "--no-progress"));
+            run(with(repo, "list"));
+        }
+    }
+
+    private static String[] with(String[] repo, String command, String... args) {
+        List<String> all = new ArrayList<>(List.of(command));
+        all.addAll(List.of(repo));
+        all.addAll(List.of(args));
+        return all.toArray(String[]::new);
+    }
+
+    /** s3proxy on a free loopback port (filesystem backend, fixed training keys), stopped on close. */
+    private record S3Server(Process process, int port, Path credentials) implements AutoCloseable {
+        static S3Server start(Path dir, Path jar) throws IOException, InterruptedException {
+            Files.createDirectories(dir.resolve("data"));
+            int port;
+            try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                port = probe.getLocalPort();
+            }
+            Path props = Files.writeString(dir.resolve("s3proxy.properties"), String.join("\n",
+                    "s3proxy.endpoint=http://127.0.0.1:" + port, "s3proxy.authorization=aws-v2-or-v4",
+                    "s3proxy.identity=training", "s3proxy.credential=training-secret", "jclouds.provider=filesystem",
+                    "jclouds.filesystem.basedir=" + dir.resolve("data").toAbsolutePath(), ""));
+            Path credentials = Files.writeString(dir.resolve("credentials"),
+                    "[default]\naws_access_key_id = training\naws_secret_access_key = training-secret\n");
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
+                    "-XX:TieredStopAtLevel=1", "-jar", jar.toString(), "--properties", props.toString())
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (System.nanoTime() < deadline && p.isAlive()) {
+                try (java.net.Socket probe = new java.net.Socket()) {
+                    probe.connect(new java.net.InetSocketAddress("127.0.0.1", port), 200);
+                    return new S3Server(p, port, credentials);
+                } catch (IOException notYet) {
+                    Thread.sleep(100);
+                }
+            }
+            p.destroyForcibly();
+            throw new IllegalStateException("s3proxy for training did not start");
+        }
+
+        String endpoint() {
+            return "http://127.0.0.1:" + port;
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            process.destroyForcibly();
+            process.waitFor(30, TimeUnit.SECONDS);
         }
     }
 

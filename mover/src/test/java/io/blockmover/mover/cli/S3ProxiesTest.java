@@ -50,6 +50,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class S3ProxiesTest {
     private static final Pattern ADDRESS = Pattern.compile("blockmover proxy: grpc 127\\.0\\.0\\.1:(\\d+)");
+    private static final Pattern METRICS = Pattern.compile("metrics (http://\\S+/metrics)");
     private static final int MIB = 1 << 20;
     @TempDir
     static Path dir;
@@ -111,8 +112,10 @@ class S3ProxiesTest {
 
     private static Process blockmover(Path log, List<String> args) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName()));
+        // C1 and the serial collector, as KillPipelineTest's children: these processes move a few MiB,
+        // and C2's compiler threads and a parallel collector only take the test machine's two cores.
+        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:TieredStopAtLevel=1",
+                "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         if (log != null) {
@@ -161,14 +164,24 @@ class S3ProxiesTest {
         List<ManagedChannel> channels = new ArrayList<>();
         try (Peers.Peer n1 = serveNbd(vm1, p1); Peers.Peer n2 = serveNbd(vm2, p2)) {
             a = blockmover(null, with(s3Args(bucket, "proxy-a"), "serve", "--no-auth", "--listen", "127.0.0.1:0",
-                    "--allow-source", "127.0.0.1:*"));
+                    "--allow-source", "127.0.0.1:*", "--metrics", "0"));
             b = blockmover(null, with(s3Args(bucket, "proxy-b"), "serve", "--no-auth", "--listen", "127.0.0.1:0",
                     "--allow-source", "127.0.0.1:*"));
-            BackupProxyGrpc.BackupProxyBlockingStub proxyA = stub(awaitReady(a), channels);
-            BackupProxyGrpc.BackupProxyBlockingStub proxyB = stub(awaitReady(b), channels);
+            Ready readyA = awaitReady(a);
+            BackupProxyGrpc.BackupProxyBlockingStub proxyA = stub(readyA.grpcPort(), channels);
+            BackupProxyGrpc.BackupProxyBlockingStub proxyB = stub(awaitReady(b).grpcPort(), channels);
 
+            Metrics before = Metrics.scrape(readyA.metricsUrl());
             BackupResult first = backup(proxyA, "vm1", p1);
             assertTrue(first.getDisks(0).getStoredBytes() >= 16L * MIB, "a stores all of vm1: " + first);
+            // What the first backup cost, as Prometheus sees it: its uploads (packs, their index
+            // segments, the manifest pack, the backup object, the lock) and every byte it stored.
+            Metrics after = Metrics.scrape(readyA.metricsUrl());
+            assertTrue(after.minus(before, "blockmover_object_store_requests_total{op=\"put\"}") >= 5, after.text());
+            assertTrue(after.minus(before, "blockmover_object_store_requests_total{op=\"list\"}") >= 2, after.text());
+            assertTrue(after.minus(before, "blockmover_object_store_bytes_total{direction=\"up\"}") >= first.getDisks(0).getStoredBytes(),
+                    after.text());
+            assertEquals(0, after.minus(before, "blockmover_object_store_retries_total"), after.text());
             // Both proxies at once: a backs vm1 up again, b backs vm2 up for the first time.
             CompletableFuture<BackupResult> again = CompletableFuture.supplyAsync(() -> backup(proxyA, "vm1", p1));
             BackupResult second = backup(proxyB, "vm2", p2);
@@ -230,9 +243,14 @@ class S3ProxiesTest {
         }
         Path out = dir.resolve("restored-vm3.raw");
         List<String> c = s3Args(bucket, "proxy-c");
-        Run r = cli(with(c, "restore", "--vm", "vm3", "--to", out.toString(), "--no-progress"));
+        Run r = cli(with(c, "restore", "--vm", "vm3", "--to", out.toString(), "--no-progress", "--json"));
         assertEquals(0, r.exit(), r.err());
         assertEquals(sha256(vm), sha256(out));
+        // The restore's own requests in its --json report: GETs of the packs' bytes (24 MiB of random data, stored as is).
+        Matcher gets = Pattern.compile("\"restoreObjectStoreRequests\": \\{\"put\": (\\d+), \"get\": (\\d+).*?\"bytesDown\": (\\d+)")
+                .matcher(r.out());
+        assertTrue(gets.find(), r.out());
+        assertTrue(Long.parseLong(gets.group(2)) >= 6 && Long.parseLong(gets.group(3)) >= 24L * MIB, r.out());
         assertEquals(0, cli(with(c, "verify", "--all", "--no-progress")).exit());
     }
 
@@ -270,9 +288,13 @@ class S3ProxiesTest {
         throw new AssertionError("the backup of " + vm + " ended without a result");
     }
 
-    private static int awaitReady(Process proxy) throws Exception {
+    /** The proxy's gRPC port and, when started with --metrics, its scrape URL (else null). */
+    private record Ready(int grpcPort, String metricsUrl) {}
+
+    private static Ready awaitReady(Process proxy) throws Exception {
         BufferedReader out = new BufferedReader(new InputStreamReader(proxy.getInputStream(), StandardCharsets.UTF_8));
         int port = -1;
+        String metrics = null;
         StringBuilder seen = new StringBuilder();
         for (String line; (line = out.readLine()) != null; ) {
             seen.append(line).append('\n');
@@ -280,11 +302,41 @@ class S3ProxiesTest {
             if (m.find()) {
                 port = Integer.parseInt(m.group(1));
             }
+            Matcher mm = METRICS.matcher(line);
+            if (mm.find()) {
+                metrics = mm.group(1);
+            }
             if (line.equals("ready") && port > 0) {
                 Thread.ofVirtual().start(() -> out.lines().forEach(l -> { }));
-                return port;
+                return new Ready(port, metrics);
             }
         }
         throw new AssertionError("the proxy exited before it was ready:\n" + seen);
+    }
+
+    /** One scrape of a proxy's Prometheus endpoint, in the text format. */
+    private record Metrics(String text) {
+        static Metrics scrape(String url) throws Exception {
+            try (java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient()) {
+                java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url)).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, r.statusCode(), r.body());
+                return new Metrics(r.body());
+            }
+        }
+
+        /** The sample named exactly {@code series} (name and labels); it must be there. */
+        double value(String series) {
+            for (String line : text.lines().toList()) {
+                if (line.startsWith(series + " ")) {
+                    return Double.parseDouble(line.substring(series.length() + 1).trim());
+                }
+            }
+            throw new AssertionError("no " + series + " in:\n" + text);
+        }
+
+        double minus(Metrics earlier, String series) {
+            return value(series) - earlier.value(series);
+        }
     }
 }
