@@ -341,10 +341,9 @@ final class ChunkSink {
     private void publishDeferred() throws IOException {
         synchronized (deferred) {
             List<Deferred> ready = new ArrayList<>();
+            List<Deferred> waiting = new ArrayList<>();
             for (Deferred d : deferred) {
-                if (!waitsForSources(d.plan())) {
-                    ready.add(d);
-                }
+                (waitsForSources(d.plan()) ? waiting : ready).add(d);
             }
             if (ready.isEmpty()) {
                 return;
@@ -363,7 +362,8 @@ final class ChunkSink {
             } finally {
                 publishing.unlock();
             }
-            deferred.removeAll(ready);
+            deferred.clear(); // not removeAll: records compare by value, recipes and all
+            deferred.addAll(waiting);
             for (Deferred d : ready) {
                 plans.remove(d.entry().id());
                 pending.remove(d.entry().id());
