@@ -8,14 +8,13 @@ import io.blockmover.index.chunk.Recipe;
 import io.blockmover.index.format.ChunkDamagedException;
 import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.backup.RecentChunks.BlockRef;
+import io.blockmover.index.backup.RecentChunks.Entry;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 
@@ -46,22 +45,9 @@ final class RecipeBuilder {
     private static final long RECENT_BYTES = 24L << 20;
 
     private final RepoContext ctx;
-    private final int recentMax;
     /** Chunks of this backup stored but not yet published (sources a recipe waits for). */
     private final Predicate<ChunkId> pendingHere;
-    /** Most recently used last; guarded by itself, with {@link #blockIndex}. */
-    private final LinkedHashMap<ChunkId, Source> recent = new LinkedHashMap<>(64, 0.75f, true);
-    private final Map<Long, BlockRef> blockIndex = new HashMap<>();
-
-    /** A stored chunk read back, with the cheap hash of each of its blocks. */
-    private record Source(ChunkId id, byte[] plain, long[] hashes) {
-        int blocks() {
-            return hashes.length;
-        }
-    }
-
-    private record BlockRef(Source source, int block) {
-    }
+    private final RecentChunks recent;
 
     /**
      * What to store for a new chunk: a recipe, or the plaintext with these sampled blocks for the
@@ -77,7 +63,7 @@ final class RecipeBuilder {
     RecipeBuilder(RepoContext ctx, Predicate<ChunkId> pendingHere) {
         this.ctx = ctx;
         this.pendingHere = pendingHere;
-        this.recentMax = (int) Math.max(16, RECENT_BYTES / ctx.chunkSize());
+        this.recent = new RecentChunks((int) Math.max(16, RECENT_BYTES / ctx.chunkSize()), ctx.chunkSize());
     }
 
     /**
@@ -102,14 +88,14 @@ final class RecipeBuilder {
                 hashes[b] = fp.hash(plain, base + b * BLOCK);
             }
         }
-        Source[] from = new Source[blocks];
+        Entry[] from = new Entry[blocks];
         int[] fromBlock = new int[blocks];
-        List<Source> used = new ArrayList<>();
+        List<Entry> used = new ArrayList<>();
         match(plain, base, hashes, zero, from, fromBlock, used, fp, codec, excluded, true);
         // A copy at a shift spans two stored chunks; the second may have no sampled block in this
         // chunk's part of it, but it is the first's successor on its disk.
         if (!used.isEmpty() && used.size() < MAX_SOURCES && uncovered(from, zero)) {
-            for (Source s : List.copyOf(used)) {
+            for (Entry s : List.copyOf(used)) {
                 byte[] next = ctx.db().get(ctx.db().successors(), s.id().bytes());
                 if (next != null && next.length == ChunkId.LENGTH && !ChunkId.wrap(next).equals(excluded)) {
                     load(ChunkId.wrap(next), codec, fp);
@@ -118,21 +104,21 @@ final class RecipeBuilder {
             match(plain, base, hashes, zero, from, fromBlock, used, fp, codec, excluded, false);
         }
         int referenced = 0;
-        for (Source s : from) {
+        for (Entry s : from) {
             referenced += s == null ? 0 : 1;
         }
         if (referenced < MIN_REFERENCED_BLOCKS) {
-            return storedPlain(id, plain, base, hashes, zero, fp, previous);
+            return storedPlain(id, plain, base, hashes, zero, fp, previous, codec);
         }
         // A source is this backup's own chunk not yet published (the recipe's publication waits for
         // it, ChunkSink), or an indexed one not condemned by a running gc; this check and the
         // caller's record of the sources happen inside the backup's chunk operation that gc waits for.
-        for (Source s : used) {
+        for (Entry s : used) {
             if (!pendingHere.test(s.id()) && (ctx.fence().isCondemned(s.id()) || !ctx.db().contains(s.id(), codec.lookupScratch()))) {
-                return storedPlain(id, plain, base, hashes, zero, fp, previous);
+                return storedPlain(id, plain, base, hashes, zero, fp, previous, codec);
             }
         }
-        for (Source s : used) {
+        for (Entry s : used) {
             useSource.accept(s.id());
         }
         return new Plan(toRecipe(plain, base, blocks, from, fromBlock, used), List.of(), null);
@@ -140,53 +126,46 @@ final class RecipeBuilder {
 
     /** A chunk stored whole: its sampled blocks go to the index and it joins the recent chunks. */
     private Plan storedPlain(ChunkId id, ByteBuffer plain, int base, long[] hashes, boolean[] zero, BlockFingerprints fp,
-                             ChunkId previous) {
-        byte[] bytes = new byte[plain.remaining()];
-        plain.get(base, bytes);
-        remember(new Source(id, bytes, hashes), zero);
+                             ChunkId previous, ChunkCodec codec) throws IOException {
+        recent.add(id, slot -> {
+            slot.put(plain.duplicate().position(base));
+            return true;
+        }, fp, codec);
         return new Plan(null, sampled(hashes, zero, plain, base, fp), previous);
     }
 
     /** Matches the blocks not yet matched; {@code useIndex}: look sampled blocks up in the fingerprint index too. */
-    private void match(ByteBuffer plain, int base, long[] hashes, boolean[] zero, Source[] from, int[] fromBlock, List<Source> used,
+    private void match(ByteBuffer plain, int base, long[] hashes, boolean[] zero, Entry[] from, int[] fromBlock, List<Entry> used,
                        BlockFingerprints fp, ChunkCodec codec, ChunkId excluded, boolean useIndex) throws IOException {
         int blocks = hashes.length;
-        BlockRef[] known = new BlockRef[blocks];
-        synchronized (recent) { // one hold per chunk, not one per block: four workers share this map
-            for (int b = 0; b < blocks; b++) {
-                if (from[b] == null && !zero[b]) {
-                    known[b] = blockIndex.get(hashes[b]);
-                }
-            }
-        }
         for (int b = 0; b < blocks; b++) {
             if (from[b] != null || zero[b]) {
                 continue; // zero blocks cost nothing compressed: never worth a lookup
             }
-            BlockRef c = known[b];
+            BlockRef c = recent.block(hashes[b]);
             if (c == null && useIndex && used.size() < MAX_SOURCES && BlockFingerprints.sampled(hashes[b])) {
                 c = fromIndex(hashes[b], plain, base + b * BLOCK, fp, codec, excluded);
             }
-            if (c == null || c.source().id().equals(excluded) || !(used.contains(c.source()) || used.size() < MAX_SOURCES) || !equal(plain, base, b, c.source(), c.block())) {
+            if (c == null || c.entry().id().equals(excluded) || !(used.contains(c.entry()) || used.size() < MAX_SOURCES) || !equal(plain, base, b, c.entry(), c.block())) {
                 continue;
             }
-            if (!used.contains(c.source())) {
-                used.add(c.source());
+            if (!used.contains(c.entry())) {
+                used.add(c.entry());
             }
             // Extend both ways while the blocks keep matching at the same shift.
             for (int k = 0; b - k >= 0 && c.block() - k >= 0 && from[b - k] == null
-                    && (k == 0 || equal(plain, base, b - k, c.source(), c.block() - k)); k++) {
-                from[b - k] = c.source();
+                    && (k == 0 || equal(plain, base, b - k, c.entry(), c.block() - k)); k++) {
+                from[b - k] = c.entry();
                 fromBlock[b - k] = c.block() - k;
             }
-            for (int k = 1; b + k < blocks && c.block() + k < c.source().blocks() && equal(plain, base, b + k, c.source(), c.block() + k); k++) {
-                from[b + k] = c.source();
+            for (int k = 1; b + k < blocks && c.block() + k < c.entry().blocks() && equal(plain, base, b + k, c.entry(), c.block() + k); k++) {
+                from[b + k] = c.entry();
                 fromBlock[b + k] = c.block() + k;
             }
         }
     }
 
-    private static boolean uncovered(Source[] from, boolean[] zero) {
+    private static boolean uncovered(Entry[] from, boolean[] zero) {
         for (int b = 0; b < from.length; b++) {
             if (from[b] == null && !zero[b]) {
                 return true;
@@ -195,8 +174,8 @@ final class RecipeBuilder {
         return false;
     }
 
-    private static boolean equal(ByteBuffer plain, int base, int block, Source s, int sourceBlock) {
-        return plain.slice(base + block * BLOCK, BLOCK).mismatch(ByteBuffer.wrap(s.plain(), sourceBlock * BLOCK, BLOCK)) < 0;
+    private boolean equal(ByteBuffer plain, int base, int block, Entry s, int sourceBlock) {
+        return recent.equal(plain, base + block * BLOCK, s, sourceBlock);
     }
 
     private static List<Fingerprint> sampled(long[] hashes, boolean[] zero, ByteBuffer plain, int base, BlockFingerprints fp) {
@@ -221,17 +200,15 @@ final class RecipeBuilder {
             return null;
         }
         int block = ((v[ChunkId.LENGTH] & 0xFF) << 8) | (v[ChunkId.LENGTH + 1] & 0xFF);
-        Source s = load(sourceId, codec, fp);
+        Entry s = load(sourceId, codec, fp);
         return s == null || block >= s.blocks() ? null : new BlockRef(s, block);
     }
 
-    /** Reads a published plain chunk and keeps it among the recent sources; null if it cannot serve. */
-    private Source load(ChunkId id, ChunkCodec codec, BlockFingerprints fp) throws IOException {
-        synchronized (recent) {
-            Source s = recent.get(id);
-            if (s != null) {
-                return s;
-            }
+    /** Reads a published plain chunk and keeps it among the recent chunks; null if it cannot serve. */
+    private Entry load(ChunkId id, ChunkCodec codec, BlockFingerprints fp) throws IOException {
+        Entry known = recent.get(id);
+        if (known != null) {
+            return known;
         }
         if (ctx.fence().isCondemned(id)) {
             return null;
@@ -240,52 +217,18 @@ final class RecipeBuilder {
         if (loc == null || ChunkReads.isRecipe(loc)) {
             return null; // swept since it was sampled, or a recipe: never a source (reads stay one level deep)
         }
-        ByteBuffer buf = ByteBuffer.allocate(codec.chunkSize());
-        try {
-            ChunkReads.readPlain(ctx, codec, id, loc, buf, false);
-        } catch (ChunkDamagedException e) {
-            return null; // verify reports it; this chunk is simply stored whole
-        }
-        buf.flip();
-        int blocks = buf.remaining() / BLOCK;
-        long[] hashes = new long[blocks];
-        for (int b = 0; b < blocks; b++) {
-            hashes[b] = fp.hash(buf, b * BLOCK);
-        }
-        Source s = new Source(id, java.util.Arrays.copyOf(buf.array(), buf.remaining()), hashes);
-        boolean[] zero = new boolean[blocks];
-        for (int b = 0; b < blocks; b++) {
-            zero[b] = codec.isZero(buf.slice(b * BLOCK, BLOCK));
-        }
-        remember(s, zero);
-        return s;
-    }
-
-    /** Adds a chunk to the recent ones (its non-zero blocks to the block map), evicting the least recently used. */
-    private void remember(Source s, boolean[] zero) {
-        synchronized (recent) {
-            if (recent.putIfAbsent(s.id(), s) != null) {
-                return;
+        return recent.add(id, slot -> {
+            try {
+                ChunkReads.readPlain(ctx, codec, id, loc, slot, false);
+                return true;
+            } catch (ChunkDamagedException e) {
+                return false; // verify reports it; the new chunk is simply stored whole
             }
-            for (int b = 0; b < s.blocks(); b++) {
-                if (!zero[b]) {
-                    blockIndex.putIfAbsent(s.hashes()[b], new BlockRef(s, b));
-                }
-            }
-            if (recent.size() > recentMax) {
-                Source old = recent.pollFirstEntry().getValue();
-                for (int b = 0; b < old.blocks(); b++) {
-                    BlockRef r = blockIndex.get(old.hashes()[b]);
-                    if (r != null && r.source() == old) {
-                        blockIndex.remove(old.hashes()[b]);
-                    }
-                }
-            }
-        }
+        }, fp, codec);
     }
 
     /** Runs of referenced blocks (same source, consecutive source blocks) and literal runs between them. */
-    private static Recipe toRecipe(ByteBuffer plain, int base, int blocks, Source[] from, int[] fromBlock, List<Source> used) {
+    private static Recipe toRecipe(ByteBuffer plain, int base, int blocks, Entry[] from, int[] fromBlock, List<Entry> used) {
         List<Recipe.Part> parts = new ArrayList<>();
         int length = plain.remaining();
         int b = 0;
@@ -300,7 +243,7 @@ final class RecipeBuilder {
                 plain.get(base + b * BLOCK, bytes);
                 parts.add(new Recipe.Literal(bytes));
                 if (e == blocks) {
-                    return new Recipe(length, used.stream().map(Source::id).toList(), parts);
+                    return new Recipe(length, used.stream().map(Entry::id).toList(), parts);
                 }
             } else {
                 while (e < blocks && from[e] == from[b] && fromBlock[e] == fromBlock[b] + (e - b)) {
@@ -315,6 +258,6 @@ final class RecipeBuilder {
             plain.get(base + blocks * BLOCK, tail);
             parts.add(new Recipe.Literal(tail));
         }
-        return new Recipe(length, used.stream().map(Source::id).toList(), parts);
+        return new Recipe(length, used.stream().map(Entry::id).toList(), parts);
     }
 }
