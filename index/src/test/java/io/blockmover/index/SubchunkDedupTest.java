@@ -377,6 +377,10 @@ class SubchunkDedupTest {
             assertEquals(RepositoryConfig.SUBCHUNK_FORMAT_VERSION, repo.config().formatVersion());
             assertTrue(repo.config().subchunkDedup());
         }
+        // The CFs follow the setting, not the version: a tool opening the index by version alone finds them.
+        try (IndexDb db = IndexDb.open(dir.resolve("s").resolve("index"), RepositoryConfig.SUBCHUNK_FORMAT_VERSION)) {
+            assertTrue(db.hasSubchunks());
+        }
     }
 
     /**

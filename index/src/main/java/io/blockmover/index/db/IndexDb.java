@@ -67,7 +67,7 @@ public final class IndexDb implements AutoCloseable {
     /** Scans see every key in order, not only those of the first key's prefix (the chunks CF has a prefix extractor). */
     private final ReadOptions scan = new ReadOptions().setTotalOrderSeek(true);
 
-    private IndexDb(Path dir, int formatVersion, boolean readOnly) throws RocksDBException {
+    private IndexDb(Path dir, int formatVersion, boolean readOnly, boolean subchunks) throws RocksDBException {
         cache = new LRUCache(BLOCK_CACHE);
         dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
                 .setDbWriteBufferSize(MEMTABLES).setMaxOpenFiles(1024).setKeepLogFileNum(4)
@@ -79,8 +79,9 @@ public final class IndexDb implements AutoCloseable {
                 new ColumnFamilyDescriptor("chunks".getBytes(StandardCharsets.US_ASCII), chunkOptions(32 << 20)),
                 new ColumnFamilyDescriptor("catalog".getBytes(StandardCharsets.US_ASCII), options(4 << 20)),
                 new ColumnFamilyDescriptor("manifests".getBytes(StandardCharsets.US_ASCII), options(32 << 20))));
-        // Only in format 3: a format-2 index keeps exactly its four CFs, so builds that know only 2 still open it.
-        boolean subchunk = formatVersion >= SUBCHUNK_FORMAT;
+        // Only with sub-chunk dedup (format 3, config subchunkDedup=on): any other index keeps exactly
+        // its four CFs, so builds that know only format 2 still open it. An index that has them opens them.
+        boolean subchunk = (subchunks && formatVersion >= SUBCHUNK_FORMAT) || hasSubchunkFamilies(dir);
         if (subchunk) {
             descriptors.add(new ColumnFamilyDescriptor("fingerprints".getBytes(StandardCharsets.US_ASCII), options(16 << 20)));
             descriptors.add(new ColumnFamilyDescriptor("recipes".getBytes(StandardCharsets.US_ASCII), options(4 << 20)));
@@ -105,6 +106,20 @@ public final class IndexDb implements AutoCloseable {
             close();
             throw new RepositoryException("index format " + new String(v, StandardCharsets.US_ASCII) + " does not match repository format " + formatVersion);
         }
+    }
+
+    private static boolean hasSubchunkFamilies(Path dir) throws RocksDBException {
+        if (!java.nio.file.Files.exists(dir.resolve("CURRENT"))) {
+            return false;
+        }
+        try (org.rocksdb.Options o = new org.rocksdb.Options()) {
+            for (byte[] name : RocksDB.listColumnFamilies(o, dir.toString())) {
+                if (new String(name, StandardCharsets.US_ASCII).equals("recipes")) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private ColumnFamilyOptions options(long writeBuffer) {
@@ -169,8 +184,17 @@ public final class IndexDb implements AutoCloseable {
      * it can sit beside the process that writes the repository.
      */
     public static IndexDb open(Path dir, int formatVersion, boolean readOnly) {
+        return open(dir, formatVersion, readOnly, false);
+    }
+
+    /**
+     * {@code subchunks}: the repository has sub-chunk dedup, so the index has (or is given) the
+     * {@code fingerprints}, {@code recipes} and {@code successors} CFs; an index that has them
+     * opens them whatever this says.
+     */
+    public static IndexDb open(Path dir, int formatVersion, boolean readOnly, boolean subchunks) {
         try {
-            return new IndexDb(dir, formatVersion, readOnly);
+            return new IndexDb(dir, formatVersion, readOnly, subchunks);
         } catch (RocksDBException e) {
             throw new RepositoryException("cannot open the index at " + dir + ": " + e.getMessage(), e);
         }

@@ -70,7 +70,7 @@ public final class IndexRebuilder {
             Path fresh = root.resolve("index.rebuild");
             deleteTree(fresh);
             RebuildReport report;
-            try (IndexDb db = IndexDb.open(fresh, config.rebuiltVersion()); PackStore packs = new LocalPackStore(root.resolve("packs"))) {
+            try (IndexDb db = IndexDb.open(fresh, config.rebuiltVersion(), false, config.subchunkDedup()); PackStore packs = new LocalPackStore(root.resolve("packs"))) {
                 report = new Scan(db, packs, codec).run();
             } finally {
                 if (codec != null) {

@@ -143,7 +143,7 @@ public final class Repository implements AutoCloseable {
                 Files.createDirectories(tmp);
                 clearDirectory(tmp); // staged manifests of a crashed process
             }
-            db = IndexDb.open(root.resolve("index"), config.formatVersion(), readOnly);
+            db = IndexDb.open(root.resolve("index"), config.formatVersion(), readOnly, config.subchunkDedup());
             ChunkKeys k = keys;
             CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression(), k));
             RepoContext ctx = new RepoContext(root, config.chunkSize(), config.packTargetSize(), db, new ManifestStore(db), packs.open(),
