@@ -44,7 +44,7 @@ record Measurement(String step, String tool, long logicalBytes, long dataBytes, 
         return (medianCpuSeconds() + medianServerCpuSeconds()) / (dataBytes / (double) (1L << 30));
     }
 
-    private static double median(double[] values) {
+    static double median(double[] values) {
         double[] v = values.clone();
         Arrays.sort(v);
         int n = v.length;
