@@ -183,11 +183,10 @@ public final class Bench implements Callable<Integer> {
             if (selected.contains(Phase.EXPORT)) {
                 // Instant restore of the latest backup (s2's): its export against s2's snapshot and qemu-nbd on the restored file.
                 c.load.add("export " + Load.now());
-                ExportSteps.Results instant = new ExportSteps(bm, processes).measure(repo, nbd + s2.export(), esx.pid(), restored,
+                ExportSteps.Results instant = new ExportSteps(bm, processes).measure(repo, nbd + s2.export(), ServerCpu.of(esx), restored,
                         logical, n, ci ? 3 : 10);
                 c.addAll(instant.copies());
                 c.rates.addAll(instant.rates());
-                c.figures.addAll(instant.figures());
             }
             if (selected.contains(Phase.S3)) {
                 // The same three, with the repository in an object store; restic restores beside it from the same server.

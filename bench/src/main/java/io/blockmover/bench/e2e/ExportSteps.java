@@ -4,9 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.LinkedHashMap;
 import java.util.Locale;
-import java.util.Map;
 import java.util.OptionalLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -42,17 +40,16 @@ final class ExportSteps {
         this.processes = processes;
     }
 
-    /** What was measured: the copies as measurements, the random reads as rates, each server's median CPU per copy as figures. */
-    record Results(List<Measurement> copies, List<Report.Rate> rates, List<Report.Figure> figures) {}
+    /** What was measured: the copies as measurements (with each server's CPU per copy), the random reads as rates. */
+    record Results(List<Measurement> copies, List<Report.Rate> rates) {}
 
-    Results measure(Path repo, String snapshotUri, long snapshotServerPid, Path restoredRaw, long logical, int runs, int fioSeconds)
+    Results measure(Path repo, String snapshotUri, ServerCpu snapshotServer, Path restoredRaw, long logical, int runs, int fioSeconds)
             throws Exception {
         List<Measurement> copies = new ArrayList<>();
-        Map<String, List<Double>> cpu = new LinkedHashMap<>();
         // Every copy decodes: no cache. The JIT settles like the emulator's: untimed full reads of both first.
         try (PeerProcess export = PeerProcess.export(launcher, repo, List.of("--cache-size", "0"))) {
             warmUp(export.uri(), snapshotUri);
-            copies.addAll(alternate(STEP, export, snapshotUri, snapshotServerPid, runs, logical, cpu));
+            copies.addAll(alternate(STEP, export, snapshotUri, snapshotServer, runs, logical));
         }
         // A one-shot restore: each run a fresh export process, its first copy timed (from "ready").
         List<Sample> first = new ArrayList<>();
@@ -60,9 +57,9 @@ final class ExportSteps {
         for (int i = 0; i < runs; i++) {
             System.err.printf("measuring %s against %s (run %d of %d)%n", STEP_FIRST, SNAPSHOT, i + 1, runs);
             try (PeerProcess export = PeerProcess.export(launcher, repo, List.of())) {
-                first.add(timedCopy(export.uri(), export.pid(), cpu, STEP_FIRST + ", export server"));
+                first.add(timedCopy(export.uri(), ServerCpu.of(export)));
             }
-            firstPeer.add(timedCopy(snapshotUri, snapshotServerPid, cpu, STEP_FIRST + ", esxsim server"));
+            firstPeer.add(timedCopy(snapshotUri, snapshotServer));
         }
         copies.add(new Measurement(STEP_FIRST, TOOL, logical, first, OptionalLong.empty()));
         copies.add(new Measurement(STEP_FIRST, SNAPSHOT, logical, firstPeer, OptionalLong.empty()));
@@ -78,7 +75,7 @@ final class ExportSteps {
             String uri = export.uri();
             warmUp(uri, snapshotUri);
             processes.run(ToolRun.of("nbdcopy", uri, "null:"));
-            copies.addAll(alternate(STEP_CACHED, export, snapshotUri, snapshotServerPid, runs, logical, cpu));
+            copies.addAll(alternate(STEP_CACHED, export, snapshotUri, snapshotServer, runs, logical));
             try (PeerProcess qemuNbd = PeerProcess.qemuNbd(restoredRaw)) {
                 String qemuUri = "nbd://127.0.0.1:" + qemuNbd.port() + "/";
                 // Warm both: every chunk of the region decoded into the cache, every page of the file in the page cache.
@@ -92,10 +89,7 @@ final class ExportSteps {
             }
         }
         String step = RANDOM_READS + String.format(Locale.ROOT, ", %d MiB region, cache %s", region >> 20, cache);
-        List<Report.Figure> figures = cpu.entrySet().stream().map(e -> new Report.Figure(e.getKey() + " (median of " + e.getValue().size() + ")",
-                Measurement.median(e.getValue().stream().mapToDouble(Double::doubleValue).toArray()), "CPU-s")).toList();
-        return new Results(copies, List.of(new Report.Rate(step, FIO_OURS, "IOPS", ours), new Report.Rate(step, FIO_QEMU, "IOPS", qemu)),
-                figures);
+        return new Results(copies, List.of(new Report.Rate(step, FIO_OURS, "IOPS", ours), new Report.Rate(step, FIO_QEMU, "IOPS", qemu)));
     }
 
     private void warmUp(String exportUri, String snapshotUri) throws IOException, InterruptedException {
@@ -105,27 +99,25 @@ final class ExportSteps {
         }
     }
 
-    /** {@code runs} copies from the export and from the snapshot in turn; each server's median CPU per copy as a figure. */
-    private List<Measurement> alternate(String step, PeerProcess export, String snapshotUri, long snapshotServerPid, int runs,
-                                        long logical, Map<String, List<Double>> cpu) throws IOException, InterruptedException {
+    /** {@code runs} copies from the export and from the snapshot in turn. */
+    private List<Measurement> alternate(String step, PeerProcess export, String snapshotUri, ServerCpu snapshotServer, int runs,
+                                        long logical) throws IOException, InterruptedException {
         System.err.printf("measuring %s with %s and %s in turn (%d runs each)%n", step, TOOL, SNAPSHOT, runs);
         List<Sample> ours = new ArrayList<>();
         List<Sample> peer = new ArrayList<>();
         for (int i = 0; i < runs; i++) {
-            ours.add(timedCopy(export.uri(), export.pid(), cpu, step + ", export server"));
-            peer.add(timedCopy(snapshotUri, snapshotServerPid, cpu, step + ", esxsim server"));
+            ours.add(timedCopy(export.uri(), ServerCpu.of(export)));
+            peer.add(timedCopy(snapshotUri, snapshotServer));
         }
         return List.of(new Measurement(step, TOOL, logical, ours, OptionalLong.empty()),
                 new Measurement(step, SNAPSHOT, logical, peer, OptionalLong.empty()));
     }
 
-    /** One timed {@code nbdcopy URI null:}; the server's CPU-seconds for it go into {@code cpu} under {@code label}. */
-    private Sample timedCopy(String uri, long serverPid, Map<String, List<Double>> cpu, String label)
-            throws IOException, InterruptedException {
-        double before = ProxySteps.cpuSeconds(serverPid);
+    /** One timed {@code nbdcopy URI null:}, with the CPU its server spent meanwhile. */
+    private Sample timedCopy(String uri, ServerCpu server) throws IOException, InterruptedException {
+        double before = server.seconds();
         Sample s = processes.timed(ToolRun.of("nbdcopy", uri, "null:"));
-        cpu.computeIfAbsent(label + " CPU per copy", k -> new ArrayList<>()).add(ProxySteps.cpuSeconds(serverPid) - before);
-        return s;
+        return s.withServerCpu(server.seconds() - before);
     }
 
     /** One fio job of random 4 KiB reads over [offset, offset + length); its read IOPS. */

@@ -44,7 +44,7 @@ record Measurement(String step, String tool, long logicalBytes, long dataBytes, 
         return (medianCpuSeconds() + medianServerCpuSeconds()) / (dataBytes / (double) (1L << 30));
     }
 
-    static double median(double[] values) {
+    private static double median(double[] values) {
         double[] v = values.clone();
         Arrays.sort(v);
         int n = v.length;
