@@ -58,7 +58,9 @@ final class ExportCommand implements Callable<Integer> {
     Path overlayDir;
 
     @Option(names = "--cache-size", paramLabel = "SIZE", defaultValue = "64M",
-            description = "Decoded chunks kept for small reads (a booting guest's 4 KiB reads), e.g. 256M; 0: none (default ${DEFAULT-VALUE}).")
+            description = "Decoded, checked chunks kept in memory (off the heap) for small reads (a booting guest's 4 KiB reads) "
+                    + "and for chunks copied a second time, e.g. 256M, or the disk's data size to serve repeated copies "
+                    + "from memory; 0: none (default ${DEFAULT-VALUE}).")
     String cacheSize;
 
     @Option(names = "--tls-cert", paramLabel = "PEM", description = "Server certificate chain; enables STARTTLS.")

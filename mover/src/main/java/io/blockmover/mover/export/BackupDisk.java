@@ -71,27 +71,58 @@ final class BackupDisk implements BlockDevice {
             if (id == null) {
                 dst.writeZero(n);
             } else if (n == chunkLength) {
-                // A whole chunk (a sequential copy): decoded straight into the reply, not worth caching.
-                dst.ensureWritable(n);
-                ByteBuffer into = dst.nioBuffer(dst.writerIndex(), n);
-                decode(chunkStart, into);
-                dst.writerIndex(dst.writerIndex() + n);
+                whole(id, chunkStart, n, dst);
             } else {
-                dst.writeBytes(cached(id, chunkStart, chunkLength), within, n);
+                part(id, chunkStart, chunkLength, within, n, dst);
             }
             pos += n;
         }
     }
 
-    /** The chunk's decoded bytes, from the cache or decoded into it. */
-    private byte[] cached(ChunkId id, long chunkStart, int chunkLength) throws IOException {
-        byte[] data = cache.get(id);
-        if (data == null) {
-            data = new byte[chunkLength];
-            decode(chunkStart, ByteBuffer.wrap(data));
-            cache.put(id, data);
+    /**
+     * A whole chunk (a sequential copy): from the cache, or decoded and checked straight into the
+     * reply's buffer, then copied into the cache if it admits the chunk.
+     */
+    private void whole(ChunkId id, long chunkStart, int n, ByteBuf dst) throws IOException {
+        ByteBuf data = cache.get(id);
+        if (data != null) {
+            try {
+                dst.writeBytes(data, 0, n);
+            } finally {
+                data.release();
+            }
+            return;
         }
-        return data;
+        int at = dst.writerIndex();
+        dst.ensureWritable(n);
+        decode(chunkStart, dst.nioBuffer(at, n));
+        dst.writerIndex(at + n);
+        if (cache.admitsWhole(id, n)) {
+            ByteBuf copy = cache.allocate(n);
+            copy.writeBytes(dst, at, n);
+            cache.putWhole(id, copy);
+        }
+    }
+
+    /** Part of a chunk (a guest's small read): from the cache, or the whole chunk decoded into it first. */
+    private void part(ChunkId id, long chunkStart, int chunkLength, int within, int n, ByteBuf dst) throws IOException {
+        ByteBuf data = cache.get(id);
+        if (data == null) {
+            data = cache.allocate(chunkLength);
+            try {
+                decode(chunkStart, data.nioBuffer(0, chunkLength));
+            } catch (IOException | RuntimeException e) {
+                data.release();
+                throw e;
+            }
+            data.writerIndex(chunkLength);
+            cache.putPart(id, data.retain());
+        }
+        try {
+            dst.writeBytes(data, within, n);
+        } finally {
+            data.release();
+        }
     }
 
     /** Decodes and digest-checks the chunk at {@code chunkStart} into {@code dst}; damage becomes an IOException. */

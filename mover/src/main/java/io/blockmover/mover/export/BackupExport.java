@@ -212,6 +212,7 @@ public final class BackupExport implements AutoCloseable {
             closeQuietly(o);
         }
         reader.close();
+        cache.close();
         hold.close();
     }
 

@@ -16,7 +16,7 @@ import java.util.Optional;
  * @param writable   guest writes go to an overlay beside the repository; else they fail with EPERM
  * @param overlayDir where overlays live; empty: {@code <repo>.overlays} next to the repository
  * @param tls        STARTTLS, as the emulated host offers it
- * @param cacheBytes decoded chunks kept for reads smaller than a chunk (0: none)
+ * @param cacheBytes decoded, digest-checked chunks kept off the heap for small reads and repeated copies (0: none)
  */
 public record ExportOptions(long backupId, Optional<String> disk, SocketAddress listen, boolean writable,
                             Optional<Path> overlayDir, Optional<ServerTls> tls, long cacheBytes) {

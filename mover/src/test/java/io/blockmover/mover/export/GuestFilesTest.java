@@ -2,6 +2,7 @@ package io.blockmover.mover.export;
 
 import io.blockmover.mover.cli.Main;
 import io.blockmover.nbd.testing.Peers;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -184,8 +185,31 @@ class GuestFilesTest {
         assertNoMountsLeft();
     }
 
+    /** FUSE mounts of `files` on this machine: other test runs beside this one (the mount table is shared) make them too. */
+    private static List<String> filesMounts() throws Exception {
+        return Files.readAllLines(Path.of("/proc/self/mountinfo")).stream().filter(l -> l.contains("blockmover-files-")).toList();
+    }
+
+    private List<String> mountsBefore = List.of();
+
+    @BeforeEach
+    void noteMountsOfOtherRuns() throws Exception {
+        mountsBefore = filesMounts();
+    }
+
+    /**
+     * No mount of this test is left. A mount that appeared meanwhile may be another run's on this
+     * shared machine: those come and go within seconds, a leaked one stays; so each new one must go
+     * within 10 s.
+     */
     private void assertNoMountsLeft() throws Exception {
-        String mounts = Files.readString(Path.of("/proc/self/mountinfo"));
-        assertFalse(mounts.contains("blockmover-files-"), "every FUSE mount is gone:\n" + mounts);
+        List<String> left = List.of();
+        for (long deadline = System.nanoTime() + 10_000_000_000L; System.nanoTime() < deadline; Thread.sleep(200)) {
+            left = filesMounts().stream().filter(m -> !mountsBefore.contains(m)).toList();
+            if (left.isEmpty()) {
+                return;
+            }
+        }
+        fail("every FUSE mount is gone:\n" + String.join("\n", left));
     }
 }

@@ -205,6 +205,30 @@ class InstantRestoreTest {
     }
 
     @Test
+    void aChunkCopiedWholeIsCachedOnItsSecondReadAndServedFromTheCacheAfter() throws Exception {
+        byte[] source = Files.readAllBytes(image);
+        try (Repository repo = Repository.open(repoDir, null); BackupExport export = BackupExport.start(repo, options(false));
+             NbdClient client = NbdClient.connect(NbdUri.parse(export.uris().getFirst()), ConnectOptions.DEFAULT)) {
+            long chunk = firstDataChunk(repo, 1);
+            int chunkSize = repo.config().chunkSize();
+            for (int i = 0; i < 3; i++) {
+                ByteBuf b = client.read(chunk, chunkSize).get(30, TimeUnit.SECONDS);
+                try {
+                    byte[] got = new byte[chunkSize];
+                    b.readBytes(got);
+                    assertArrayEquals(java.util.Arrays.copyOfRange(source, (int) chunk, (int) chunk + chunkSize), got, "read " + i);
+                } finally {
+                    b.release();
+                }
+            }
+            ChunkCache.Stats stats = export.cacheStats();
+            assertEquals(2, stats.misses(), "decoded and checked on the first two reads: " + stats);
+            assertEquals(1, stats.hits(), stats.toString());
+            assertEquals(1, stats.entries(), stats.toString());
+        }
+    }
+
+    @Test
     void aDamagedPackAnswersEioForThatChunkOnlyAndTheExportKeepsServing() throws Exception {
         Path repoCopy = dir.resolve("damaged-repo");
         GuestImages.backup(image, repoCopy, "ext4");
