@@ -86,9 +86,7 @@ final class ChunkSink {
 
     ChunkSink(RepoContext ctx) {
         this.ctx = ctx;
-        // The setting, not the index's column families: a format-4 index has them (frames came after
-        // sub-chunk dedup) whether or not the repository dedups sub-chunks (an object store never does).
-        this.recipes = ctx.subchunkDedup() && ctx.db().hasSubchunks() && !ctx.readOnly() ? new RecipeBuilder(ctx, pending::contains) : null;
+        this.recipes = ctx.db().hasSubchunks() && !ctx.readOnly() ? new RecipeBuilder(ctx, pending::contains) : null;
     }
 
     /** Gives the prefix of every chunk a recipe of this backup refers to (it may not be in any manifest). */

@@ -146,7 +146,7 @@ public final class Repository implements AutoCloseable {
             db = IndexDb.open(root.resolve("index"), config.formatVersion(), readOnly, config.subchunkDedup());
             ChunkKeys k = keys;
             CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression(), k));
-            RepoContext ctx = new RepoContext(root, config.chunkSize(), config.frameSize(), config.subchunkDedup(), config.packTargetSize(), db, new ManifestStore(db), packs.open(),
+            RepoContext ctx = new RepoContext(root, config.chunkSize(), config.frameSize(), config.packTargetSize(), db, new ManifestStore(db), packs.open(),
                     codecs, new MaintenanceGate(), new GcFence(), new ReaderEpochs(), new PacksInProgress(),
                     new AtomicLong(Math.max(nextBackupId(db), peers.firstBackupId())), tmp, new SecureRandom(), readOnly,
                     new BackupHolds(), peers);
