@@ -20,6 +20,7 @@ import io.blockmover.index.maintenance.VerifyReport;
 import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.repo.InitOptions;
+import io.blockmover.index.repo.RepositoryConfig;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.s3.LockTiming;
@@ -132,6 +133,30 @@ class S3RepositoryTest {
             assertEquals(1, other.backups().size());
             Fixtures.assertRestores(other, other.backups().getFirst().id(), second);
             assertTrue(new Verifier(other).run(2).ok());
+        }
+    }
+
+    /** Frames are records in packs: a bucket, its index segments and a second proxy need nothing else. */
+    @Test
+    void framesInABucketRestoreFromAnotherProxyAndSurviveGc() throws Exception {
+        String bucket = newBucket();
+        LongUnaryOperator first = i -> 100 + i;
+        LongUnaryOperator second = i -> i == 3 ? 103 : 800 + i; // keeps one chunk of the first backup's first frame
+        try (Repository repo = S3Repository.init(proxy(bucket, "p1", Duration.ofSeconds(10)), small().withFrameSize(8 * CHUNK))) {
+            FramesTest.backup(repo, "vm1", 16, 8, first);
+            long kept = FramesTest.backup(repo, "vm1", 16, 8, second);
+            assertTrue(FramesTest.location(repo, kept, 3).framed());
+            assertEquals(1, new Pruner(repo).run(new Retention(1, 0, 0, 0, 0), ZoneOffset.UTC, false).removed().size());
+            new GarbageCollector(repo).run(GcOptions.defaults().withGrace(Duration.ZERO).withCompactBelow(0.9));
+            FramesTest.assertRestores(repo, kept, second);
+            assertTrue(new Verifier(repo).run(2).ok());
+        }
+        try (Repository other = S3Repository.open(proxy(bucket, "p2", Duration.ofSeconds(10)), null)) {
+            assertEquals(RepositoryConfig.FRAMES_FORMAT_VERSION, other.config().formatVersion());
+            FramesTest.assertRestores(other, other.backups().getFirst().id(), second);
+            VerifyReport v = new Verifier(other).run(2);
+            assertTrue(v.ok(), v.toString());
+            assertEquals(16, v.chunksChecked());
         }
     }
 

@@ -64,7 +64,8 @@ public final class Bench implements Callable<Integer> {
     Path proxyLauncher;
 
     @Option(names = "--fs-codecs", split = ",", paramLabel = "CODEC", description = "Repository codecs measured on the "
-            + "file-system image beside the default, as init's --compression values, e.g. lz4,zstd:3 (default: none).")
+            + "file-system image beside the default, as init's --compression values, each optionally with a frame size "
+            + "after a slash (init's --frame-size), e.g. lz4,zstd:3,zstd:1/1M,zstd:3/1M (default: none).")
     List<String> fsCodecs = List.of();
 
     private final Path home = Path.of(System.getProperty("blockmover.home", ".")).toAbsolutePath().normalize();
@@ -94,6 +95,15 @@ public final class Bench implements Callable<Integer> {
         }
     }
 
+    /** {@code CODEC} or {@code CODEC/FRAME}: a repository codec, and the frame size (issue 18's frames) if given. */
+    static FileSystemPhase.Codec fsCodec(String value) {
+        int slash = value.indexOf('/');
+        if (slash < 0) {
+            return new FileSystemPhase.Codec(value, List.of("--compression", value));
+        }
+        return new FileSystemPhase.Codec(value, List.of("--compression", value.substring(0, slash), "--frame-size", value.substring(slash + 1)));
+    }
+
     @Override
     public Integer call() throws Exception {
         int n = runs != null ? runs : ci ? 1 : 3;
@@ -107,7 +117,7 @@ public final class Bench implements Callable<Integer> {
         if (selected.contains(Phase.FILESYSTEM)) {
             c.load.add("filesystem " + Load.now());
             List<FileSystemPhase.Codec> codecs = new ArrayList<>(List.of(new FileSystemPhase.Codec("", List.of())));
-            fsCodecs.forEach(codec -> codecs.add(new FileSystemPhase.Codec(codec, List.of("--compression", codec))));
+            fsCodecs.forEach(codec -> codecs.add(fsCodec(codec)));
             c.images.add("filesystem: an ext4 guest disk served by qemu-nbd (steps fs:)");
             c.addAll(new FileSystemPhase(home, work, ci, processes, n, codecs).run(c.fsRatios, c.sizeRatios));
         }

@@ -1,6 +1,7 @@
 package io.blockmover.index.backup;
 
 import io.blockmover.index.chunk.ChunkCodec;
+import io.blockmover.index.chunk.FrameCodec;
 import io.blockmover.index.chunk.Recipe;
 import io.blockmover.index.format.ChunkDamagedException;
 import io.blockmover.index.format.ChunkId;
@@ -92,8 +93,31 @@ public final class ChunkReads {
     /** A plain chunk's record read and decoded into {@code dst}, digest checked. */
     static int readPlain(RepoContext ctx, ChunkCodec codec, ChunkId id, ChunkLocation loc, ByteBuffer dst, boolean inOrder)
             throws IOException {
+        if (loc.framed()) {
+            return readFramed(ctx, codec, id, loc, dst, inOrder);
+        }
         ByteBuffer rec = readRecord(ctx, codec, id, loc, inOrder);
         return codec.decode(PackRecords.openChunk(rec, id, codec.chunkSize()), id, dst);
+    }
+
+    /**
+     * A chunk inside a frame (format 4), read without a frame cache (a recipe's source, say): its
+     * frame read and checked, decoded up to the chunk's end, the chunk's digest checked.
+     */
+    static int readFramed(RepoContext ctx, ChunkCodec codec, ChunkId id, ChunkLocation loc, ByteBuffer dst, boolean inOrder)
+            throws IOException {
+        if (dst.remaining() < loc.plainLength()) {
+            throw new IllegalArgumentException("destination has " + dst.remaining() + " bytes, chunk needs " + loc.plainLength());
+        }
+        FrameCodec frames = codec.frames();
+        PackRecords.FramePayload f = PackRecords.readFrame(ctx.packs(), loc, id, frames.recordBuffer(loc.recordLength()), inOrder);
+        byte[] plain = frames.decodeToArray(f, loc.frameOffset() + loc.plainLength(), id.hex());
+        ByteBuffer chunk = ByteBuffer.wrap(plain, loc.frameOffset(), loc.plainLength());
+        if (!codec.digest(chunk).equals(id)) {
+            throw new ChunkDamagedException(id.hex(), "content does not match its digest");
+        }
+        dst.put(chunk);
+        return loc.plainLength();
     }
 
     /** A recipe's record read, its framing, encryption and compression checked, and its body parsed. */

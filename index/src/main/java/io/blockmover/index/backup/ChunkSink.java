@@ -1,6 +1,7 @@
 package io.blockmover.index.backup;
 
 import io.blockmover.index.chunk.ChunkCodec;
+import io.blockmover.index.chunk.FrameCodec;
 import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.pack.PackRecords;
@@ -132,6 +133,98 @@ final class ChunkSink {
         }
         ByteBuffer[] record = PackRecords.frameChunk(id, payload);
         long length = record[0].remaining() + record[1].remaining();
+        append(pack -> pack.append(id, record));
+        return length;
+    }
+
+    /**
+     * Stores the chunks of {@code ids} (consecutive chunks of one disk, plaintexts in
+     * {@code plains}) that neither the repository nor this backup has: those that compress go
+     * into one frame record, each other one into a record of its own. Returns, per chunk, the
+     * bytes it added to its pack (a frame's bytes shared by plaintext length), or -1 for a duplicate.
+     * The frame is appended before this returns, like a single chunk: nothing waits for more chunks.
+     */
+    long[] storeFrame(List<ChunkId> ids, List<ByteBuffer> plains, List<ChunkId> previous, List<Supplier<ChunkId>> previousVersions,
+                      ChunkCodec codec, int maxFramePlain) throws IOException {
+        long[] stored = new long[ids.size()];
+        boolean cpuBound = working.get() >= CORES;
+        List<Integer> framed = new ArrayList<>();
+        for (int i = 0; i < ids.size(); i++) {
+            ChunkId id = ids.get(i);
+            if (!claim(id, codec)) {
+                stored[i] = -1;
+                continue;
+            }
+            // Sub-chunk dedup first, exactly as for a chunk stored alone: a chunk that becomes a
+            // recipe gets a record of its own; the others' fingerprints are indexed at publication.
+            RecipeBuilder.Plan plan = recipes == null ? null
+                    : recipes.plan(id, plains.get(i), codec, previous.get(i), previousVersions.get(i).get(),
+                            source -> recipeSources.add(source.prefix()));
+            if (plan != null && (plan.recipe() != null || !plan.fingerprints().isEmpty() || plan.previous() != null)) {
+                plans.put(id, plan);
+            }
+            if (plan != null && plan.recipe() != null) {
+                ByteBuffer[] record = PackRecords.frameChunk(id, codec.encodeRecipe(id, plan.recipe(), cpuBound));
+                stored[i] = record[0].remaining() + record[1].remaining();
+                append(pack -> pack.append(id, record));
+            } else if (codec.compressible(plains.get(i), cpuBound)) {
+                framed.add(i);
+            } else {
+                stored[i] = storeClaimed(id, plains.get(i), codec, cpuBound);
+            }
+        }
+        if (framed.size() == 1) {
+            int i = framed.getFirst();
+            stored[i] = storeClaimed(ids.get(i), plains.get(i), codec, cpuBound);
+        } else if (!framed.isEmpty()) {
+            FrameCodec frames = codec.frames();
+            frames.begin(maxFramePlain);
+            for (int i : framed) {
+                frames.add(ids.get(i), plains.get(i));
+            }
+            FrameCodec.Encoded e = frames.finish(codec.useLz4(cpuBound));
+            ByteBuffer[] record = PackRecords.frame(e.table(), e.flags(), e.body());
+            long length = 0;
+            for (ByteBuffer b : record) {
+                length += b.remaining();
+            }
+            append(pack -> pack.appendFrame(e.table(), record));
+            int plain = e.table().plainLength();
+            for (int slot = 0; slot < framed.size(); slot++) {
+                stored[framed.get(slot)] = length * e.table().length(slot) / plain;
+            }
+        }
+        return stored;
+    }
+
+    /**
+     * True when this thread is to store {@code id}: neither the repository nor this backup has it.
+     * Pending before index: publication writes the index before it clears pending, so a chunk is
+     * always found in one of the two. A chunk gc has condemned is not reused from the index (gc
+     * may be about to sweep that copy): it is stored afresh.
+     */
+    private boolean claim(ChunkId id, ChunkCodec codec) {
+        return !(pending.contains(id) || (!ctx.fence().isCondemned(id) && ctx.db().contains(id, codec.lookupScratch())))
+                && pending.add(id);
+    }
+
+    /** A chunk this thread has claimed, as a record of its own. */
+    private long storeClaimed(ChunkId id, ByteBuffer plain, ChunkCodec codec, boolean cpuBound) throws IOException {
+        ByteBuffer[] record = PackRecords.frameChunk(id, codec.encode(id, plain, cpuBound));
+        long length = record[0].remaining() + record[1].remaining();
+        append(pack -> pack.append(id, record));
+        return length;
+    }
+
+
+    /** What goes into a lane's open pack. */
+    @FunctionalInterface
+    private interface Append {
+        void to(PackWriter pack) throws IOException;
+    }
+
+    /** Appends to a lane of this thread's own, sealing and publishing its pack once it is full. */
+    private void append(Append what) throws IOException {
         PackWriter full = null;
         Lane lane = borrow();
         try {
@@ -141,7 +234,7 @@ final class ChunkSink {
                     if (lane.current == null) {
                         lane.current = newPack();
                     }
-                    lane.current.append(id, record);
+                    what.to(lane.current);
                 } catch (IOException | RuntimeException e) {
                     fail(e);
                     throw e;
@@ -161,7 +254,6 @@ final class ChunkSink {
                 seal(full);
             }
         }
-        return length;
     }
 
     /** Seals {@code full} on a thread of its own once a slot is free; a failure fails the backup (publish records it). */

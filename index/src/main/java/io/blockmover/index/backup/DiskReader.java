@@ -27,6 +27,7 @@ public final class DiskReader {
     private final ManifestStore manifests;
     private final long backupId;
     private final DiskRecord disk;
+    private final FrameCache frames;
     /** A few recently used manifest segments (32 KiB each): bounded, whatever the disk size. */
     private final Map<Integer, byte[]> segments = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -41,6 +42,7 @@ public final class DiskReader {
         this.manifests = manifests;
         this.backupId = backupId;
         this.disk = disk;
+        this.frames = new FrameCache(ctx.packs());
     }
 
     public DiskRecord disk() {
@@ -53,6 +55,11 @@ public final class DiskReader {
 
     public int chunkSize() {
         return disk.chunkSize();
+    }
+
+    /** The most chunks one frame of this repository holds (1: every chunk a record of its own). */
+    public int frameChunks() {
+        return Math.max(1, ctx.frameSize() / disk.chunkSize());
     }
 
     /** The id of the chunk at {@code offset}, or null for a zero chunk. */
@@ -98,6 +105,18 @@ public final class DiskReader {
      * exactly as written.
      */
     public int read(long offset, ByteBuffer dst) throws IOException {
+        return read(offset, dst, false);
+    }
+
+    /**
+     * {@link #read}, for a reader that reads the chunks after this one next (a restore's piece of
+     * work): a frame is decoded whole at once, not first up to this chunk's end.
+     */
+    public int readInOrder(long offset, ByteBuffer dst) throws IOException {
+        return read(offset, dst, true);
+    }
+
+    private int read(long offset, ByteBuffer dst, boolean inOrder) throws IOException {
         ChunkId id = chunkAt(offset);
         int length = disk.chunkLength(offset / disk.chunkSize());
         if (dst.remaining() < length) {
@@ -119,6 +138,13 @@ public final class DiskReader {
         }
         ChunkCodec codec = ctx.codecs().borrow();
         try {
+            if (loc.framed()) {
+                int got = frames.read(id, loc, dst, codec, inOrder);
+                if (got != length) {
+                    throw new ChunkDamagedException(id.hex(), "holds " + got + " bytes where the disk needs " + length);
+                }
+                return got;
+            }
             int got = ChunkReads.read(ctx, codec, index::location, id, loc, dst, true);
             if (got != length) {
                 throw new ChunkDamagedException(id.hex(), "holds " + got + " bytes where the disk needs " + length);

@@ -9,7 +9,10 @@ import io.blockmover.index.manifest.StagedManifest;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.Supplier;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -117,6 +120,97 @@ public final class DiskWriter {
                 return stored;
             }
             return DUPLICATE;
+        } catch (IOException | RuntimeException e) {
+            sink.fail(e);
+            throw e;
+        } finally {
+            sink.endWork();
+            ctx.codecs().release(codec);
+        }
+    }
+
+    /**
+     * Stores the consecutive chunks of {@code run} (its remaining bytes, from the chunk at
+     * {@code offset}; not moved): like {@link #put} for each, except that the new ones that
+     * compress are stored together, up to {@link #frameChunks()} per frame record. A repository
+     * whose frames hold one chunk stores each in a record of its own, exactly as {@link #put}.
+     */
+    public RunOutcome putRun(long offset, ByteBuffer run) throws IOException {
+        owner.enter();
+        try {
+            return storeRun(offset, run);
+        } finally {
+            owner.exit();
+        }
+    }
+
+    /** The most chunks one frame holds in this repository (1: frames are off). */
+    public int frameChunks() {
+        return ctx.frameSize() / chunkSize;
+    }
+
+    private RunOutcome storeRun(long offset, ByteBuffer run) throws IOException {
+        owner.checkOpen();
+        long first = indexOf(offset);
+        long end = endIndex(offset, run.remaining());
+        if ((end - first - 1) * chunkSize + length(end - 1) != run.remaining()) {
+            throw new IllegalArgumentException("run at offset " + offset + " of " + run.remaining() + " bytes does not end at a chunk end");
+        }
+        int zeroChunks = 0;
+        int duplicateChunks = 0;
+        int newChunkCount = 0;
+        long zero = 0;
+        long duplicate = 0;
+        long fresh = 0;
+        long storedBytes = 0;
+        ChunkCodec codec = ctx.codecs().borrow();
+        sink.beginWork();
+        try {
+            int perFrame = frameChunks();
+            for (long group = first; group < end; group += perFrame) {
+                List<ChunkId> ids = new ArrayList<>(perFrame);
+                List<ByteBuffer> plains = new ArrayList<>(perFrame);
+                List<Long> indexes = new ArrayList<>(perFrame);
+                List<ChunkId> previous = new ArrayList<>(perFrame);
+                List<Supplier<ChunkId>> previousVersions = new ArrayList<>(perFrame);
+                for (long i = group; i < Math.min(end, group + perFrame); i++) {
+                    int at = run.position() + (int) ((i - first) * chunkSize);
+                    ByteBuffer chunk = run.slice(at, length(i));
+                    if (codec.isZero(chunk)) {
+                        staged.set(i, null);
+                        zero += chunk.remaining();
+                        zeroChunks++;
+                        continue;
+                    }
+                    ChunkId id = codec.digest(chunk);
+                    digested.set((int) (i & 255), new Digested(i, id));
+                    Digested before = i == 0 ? null : digested.get((int) ((i - 1) & 255));
+                    long at2 = i;
+                    ids.add(id);
+                    plains.add(chunk);
+                    indexes.add(i);
+                    previous.add(before != null && before.index() == i - 1 ? before.id() : null);
+                    previousVersions.add(() -> previousVersion(at2));
+                }
+                if (ids.isEmpty()) {
+                    continue;
+                }
+                long[] stored = sink.storeFrame(ids, plains, previous, previousVersions, codec, ctx.frameSize());
+                for (int k = 0; k < ids.size(); k++) {
+                    staged.set(indexes.get(k), ids.get(k));
+                    if (stored[k] >= 0) {
+                        newChunks.increment();
+                        newStoredBytes.add(stored[k]);
+                        fresh += plains.get(k).remaining();
+                        storedBytes += stored[k];
+                        newChunkCount++;
+                    } else {
+                        duplicate += plains.get(k).remaining();
+                        duplicateChunks++;
+                    }
+                }
+            }
+            return new RunOutcome(zeroChunks, zero, duplicateChunks, duplicate, newChunkCount, fresh, storedBytes);
         } catch (IOException | RuntimeException e) {
             sink.fail(e);
             throw e;

@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code repo.Repository}, which keeps it to itself; not for use by other modules (the package
  * layering test holds mover to the repository's public face).
  */
-public record RepoContext(Path root, int chunkSize, long packTargetSize, IndexDb db, ManifestStore manifests, PackStore packs,
+public record RepoContext(Path root, int chunkSize, int frameSize, long packTargetSize, IndexDb db, ManifestStore manifests, PackStore packs,
                           CodecPool codecs, MaintenanceGate gate, GcFence fence, ReaderEpochs readers,
                           PacksInProgress packsInProgress, AtomicLong nextBackupId, Path tmpDir,
                           SecureRandom random, boolean readOnly, BackupHolds holds, RepositoryPeers peers) {

@@ -64,6 +64,8 @@ public final class ChunkCodec implements AutoCloseable {
     private final byte[] nonce = new byte[GCM_NONCE];
     private final byte[] lookupScratch = new byte[32];
     private ByteBuffer recordBuffer;
+    /** Made on the first frame written or read. */
+    private FrameCodec frames;
     private int nonceCounter;
     /** Made on first use: only sub-chunk dedup needs it. */
     private BlockFingerprints fingerprints;
@@ -175,7 +177,7 @@ public final class ChunkCodec implements AutoCloseable {
         int plainLength = src.remaining();
         int flags = 0;
         ByteBuffer payload = src;
-        boolean useLz4 = zc == null || (lz4 != null && cpuBound);
+        boolean useLz4 = useLz4(cpuBound);
         if (worthCompressing(src, useLz4)) {
             compressed.clear();
             int n = useLz4
@@ -192,6 +194,33 @@ public final class ChunkCodec implements AutoCloseable {
             flags |= FLAG_AES_GCM;
         }
         return new ChunkPayload(flags, plainLength, payload);
+    }
+
+    /** This codec's frame codec (same compression and keys), for frames of several chunks. */
+    public FrameCodec frames() {
+        if (frames == null) {
+            frames = new FrameCodec(compression, keys);
+        }
+        return frames;
+    }
+
+    /**
+     * True when {@code plain} (not moved) is worth compressing, by the samples {@link #encode}
+     * takes: a chunk that is not goes into a record of its own, stored raw, never into a frame.
+     */
+    public boolean compressible(ByteBuffer plain, boolean cpuBound) {
+        ByteBuffer src = plain.duplicate();
+        if (!src.isDirect()) {
+            staging.clear();
+            staging.put(src).flip();
+            src = staging;
+        }
+        return worthCompressing(src, useLz4(cpuBound));
+    }
+
+    /** With {@code auto}, LZ4 while the backup is compression-bound; otherwise the repository's one codec. */
+    public boolean useLz4(boolean cpuBound) {
+        return zc == null || (lz4 != null && cpuBound);
     }
 
     /**
@@ -377,6 +406,9 @@ public final class ChunkCodec implements AutoCloseable {
 
     @Override
     public void close() {
+        if (frames != null) {
+            frames.close();
+        }
         if (zc != null) {
             zc.close();
         }

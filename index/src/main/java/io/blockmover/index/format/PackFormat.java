@@ -19,6 +19,16 @@ public final class PackFormat {
     public static final byte KIND_MANIFEST = 2;
     /** A committed backup's catalog record; the digest field holds the backup id (8), zeros. */
     public static final byte KIND_BACKUP = 3;
+    /**
+     * Several chunks compressed together (format 3): the payload is a {@link FrameTable} followed
+     * by the frame's body; the digest field holds the first chunk's id, the plaintext length is
+     * the frame's.
+     */
+    public static final byte KIND_FRAME = 4;
+    /** At most this many chunks in one frame (64 KiB chunks in 4 MiB frames). */
+    public static final int MAX_FRAME_CHUNKS = 64;
+    /** The largest frame plaintext: a frame is at most 4 MiB, like the largest chunk. */
+    public static final int MAX_FRAME_PLAIN = 4 << 20;
     public static final int RECORD_HEADER = 56;
     public static final int FLAG_ZSTD = 1;
     public static final int FLAG_AES_GCM = 2;
@@ -42,7 +52,10 @@ public final class PackFormat {
     public static final int H_PAYLOAD_CRC = 48;
     public static final int H_HEADER_CRC = 52;
 
-    /** Payloads larger than this are refused when scanning: a pack never holds a chunk over 4 MiB plus framing. */
+    /**
+     * Payloads larger than this are refused when scanning: a pack never holds a chunk or frame
+     * over 4 MiB plus framing (a frame's table of at most 64 entries and GCM's nonce and tag).
+     */
     public static final int MAX_PAYLOAD = (4 << 20) + 4096;
 
     private PackFormat() {

@@ -178,9 +178,11 @@ public final class GarbageCollector {
         try (RocksIterator it = ctx.db().iterator(ctx.db().chunks())) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] v = it.value();
-                if (v.length == ChunkLocation.ENCODED) {
+                if (ChunkLocation.isEncodedLength(v.length)) {
+                    // A frame counts by the share of its live chunks: one live chunk of eight keeps
+                    // the whole frame, but its pack looks 7/8 dead and is compacted (the frame re-encoded).
                     ChunkLocation loc = ChunkLocation.decode(v, v.length);
-                    liveBytes.merge(loc.packId(), (long) loc.recordLength(), Long::sum);
+                    liveBytes.merge(loc.packId(), loc.recordShare(), Long::sum);
                 }
             }
             IndexDb.checkScan(it, "gc's count of live bytes per pack");

@@ -53,7 +53,7 @@ final class GcMark {
             if (k.length != ChunkId.LENGTH) {
                 return true;
             }
-            if (live.contains(ChunkId.prefix(k, 0)) || v.length != ChunkLocation.ENCODED) {
+            if (live.contains(ChunkId.prefix(k, 0)) || !ChunkLocation.isEncodedLength(v.length)) {
                 return false;
             }
             Long m = modified.get(ChunkLocation.decode(v, v.length).packId());

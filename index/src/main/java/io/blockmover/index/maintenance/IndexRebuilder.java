@@ -11,6 +11,7 @@ import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.pack.PackRecords;
 import io.blockmover.index.repo.Encryption;
 import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.format.FrameTable;
 import io.blockmover.index.format.PackFormat;
 import io.blockmover.index.format.RepositoryException;
 import io.blockmover.index.manifest.BackupRecord;
@@ -259,6 +260,24 @@ public final class IndexRebuilder {
                         subchunkEntries(ChunkId.wrap(key), loc);
                     }
                 }
+                case PackFormat.KIND_FRAME -> {
+                    // The payload CRC held, so the table is as written; each chunk gets its place in the frame.
+                    FrameTable table;
+                    try {
+                        table = FrameTable.decode(payload.duplicate().position(0).limit(length), header.getInt(PackFormat.H_PLAIN));
+                    } catch (IllegalArgumentException e) {
+                        problems.add("pack " + Long.toHexString(packId) + ": frame at offset " + pos + " has a bad table: " + e.getMessage());
+                        damaged++;
+                        break;
+                    }
+                    int flags = header.get(PackFormat.H_FLAGS) & 0xFF;
+                    for (int i = 0, at = 0; i < table.count(); at += table.length(i), i++) {
+                        ChunkLocation loc = new ChunkLocation(packId, pos, length, table.length(i), flags, at, table.plainLength());
+                        batch.put(db.chunks(), table.id(i).bytes(), loc.encode());
+                        chunks++;
+                    }
+                    frameSubchunkEntries(table, flags, length);
+                }
                 case PackFormat.KIND_MANIFEST -> {
                     ByteBuffer k = ByteBuffer.wrap(key);
                     long backup = k.getLong(0);
@@ -326,6 +345,30 @@ public final class IndexRebuilder {
         }
 
         /** A recipe's sources (clear in its payload), or a plain chunk's sampled blocks (from its plaintext). */
+        /** The sub-chunk fingerprints of a frame's chunks (each checked against its digest first), when the codec is known. */
+        private void frameSubchunkEntries(FrameTable table, int flags, int length) throws RocksDBException {
+            if (codec == null) {
+                return;
+            }
+            ByteBuffer p = payload.duplicate().position(0).limit(length);
+            int t = table.encodedLength();
+            String name = table.id(0).hex();
+            try {
+                byte[] plain = codec.frames().decodeToArray(new PackRecords.FramePayload(flags, table, p.slice(0, t), p.slice(t, length - t)),
+                        table.plainLength(), name);
+                for (int i = 0, at = 0; i < table.count(); at += table.length(i), i++) {
+                    ByteBuffer chunk = ByteBuffer.wrap(plain, at, table.length(i));
+                    if (!codec.digest(chunk).equals(table.id(i))) {
+                        problems.add("chunk " + table.id(i).hex() + ": content does not match its digest");
+                        continue;
+                    }
+                    SubchunkEntries.indexBlocks(db, batch, table.id(i), chunk, codec);
+                }
+            } catch (ChunkDamagedException e) {
+                problems.add("frame of chunk " + name + ": " + e.reason());
+            }
+        }
+
         private void subchunkEntries(ChunkId id, ChunkLocation loc) throws RocksDBException {
             ByteBuffer p = payload.duplicate().position(0).limit(loc.payloadLength());
             try {

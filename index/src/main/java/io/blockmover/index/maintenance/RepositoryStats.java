@@ -61,13 +61,13 @@ public record RepositoryStats(int backups, long logicalBytes, long dataBytes, lo
         try (RocksIterator it = ctx.db().iterator(ctx.db().chunks())) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] v = it.value();
-                if (v.length != ChunkLocation.ENCODED) {
+                if (!ChunkLocation.isEncodedLength(v.length)) {
                     continue; // damaged entry: verify reports it
                 }
                 ChunkLocation loc = ChunkLocation.decode(v, v.length);
                 chunks++;
                 unique += loc.plainLength();
-                stored += loc.recordLength();
+                stored += loc.recordShare();
             }
             IndexDb.checkScan(it, "stats");
         }

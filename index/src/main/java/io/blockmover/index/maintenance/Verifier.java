@@ -3,6 +3,7 @@ package io.blockmover.index.maintenance;
 import io.blockmover.index.backup.RepositoryPeers;
 import io.blockmover.index.backup.RepoContext;
 import io.blockmover.index.chunk.ChunkCodec;
+import io.blockmover.index.chunk.FrameCodec;
 import io.blockmover.index.db.IndexDb;
 import io.blockmover.index.db.IndexSnapshot;
 import io.blockmover.index.format.ChunkDamagedException;
@@ -14,12 +15,14 @@ import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.manifest.ManifestKeys;
 import io.blockmover.index.manifest.ManifestStore;
 import io.blockmover.index.backup.ChunkReads;
+import io.blockmover.index.pack.PackRecords;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.index.repo.internal.RepoInternals;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -91,6 +94,7 @@ public final class Verifier {
         ExecutorService pool = Executors.newFixedThreadPool(threads, Thread.ofPlatform().name("verify-", 0).daemon().factory());
         Semaphore inFlight = new Semaphore(threads * 2);
         ConcurrentLinkedQueue<ByteBuffer> buffers = new ConcurrentLinkedQueue<>();
+        FrameGroups frames = new FrameGroups();
         try (RocksIterator it = index.iterator(ctx.db().chunks())) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] key = it.key();
@@ -99,6 +103,12 @@ public final class Verifier {
                     continue; // not a chunk key; nothing uses it
                 }
                 ChunkId id = ChunkId.wrap(key);
+                if (frames.add(id, value)) {
+                    if (frames.size() >= FrameGroups.LIMIT) {
+                        submitFrames(pool, inFlight, frames, damaged, checked, bytes);
+                    }
+                    continue;
+                }
                 inFlight.acquireUninterruptibly();
                 pool.execute(() -> {
                     ByteBuffer dst = buffers.poll();
@@ -121,6 +131,7 @@ public final class Verifier {
             }
             // A verify that stopped early must not report the chunks it never reached as sound.
             IndexDb.checkScan(it, "verify's scan of the chunk index");
+            submitFrames(pool, inFlight, frames, damaged, checked, bytes);
         } finally {
             pool.shutdown();
             try {
@@ -129,6 +140,103 @@ public final class Verifier {
                 Thread.currentThread().interrupt();
                 throw new RepositoryException("verify interrupted");
             }
+        }
+    }
+
+    /**
+     * Framed entries met by the scan, grouped by frame, so that each frame is read and decoded
+     * once for all its chunks instead of once per chunk (the scan goes in chunk id order, which
+     * scatters a frame's chunks). At most {@value #LIMIT} entries are held: past that the groups
+     * are verified and dropped, and a frame whose later chunks come afterwards is decoded again.
+     */
+    private static final class FrameGroups {
+        static final int LIMIT = 1 << 16;
+        private Map<Long, Map<Long, List<Framed>>> byPack = new HashMap<>();
+        private int size;
+
+        /** Takes the entry if it is framed; false for any other (checked on its own). */
+        boolean add(ChunkId id, byte[] value) {
+            if (value.length != ChunkLocation.ENCODED_FRAMED) {
+                return false;
+            }
+            ChunkLocation loc;
+            try {
+                loc = ChunkLocation.decode(value, value.length);
+            } catch (IllegalArgumentException e) {
+                return false; // malformed: the single check reports it
+            }
+            byPack.computeIfAbsent(loc.packId(), p -> new HashMap<>()).computeIfAbsent(loc.offset(), o -> new ArrayList<>())
+                    .add(new Framed(id, loc));
+            size++;
+            return true;
+        }
+
+        int size() {
+            return size;
+        }
+
+        List<List<Framed>> drain() {
+            List<List<Framed>> out = new ArrayList<>();
+            byPack.values().forEach(records -> out.addAll(records.values()));
+            byPack = new HashMap<>();
+            size = 0;
+            return out;
+        }
+    }
+
+    private record Framed(ChunkId id, ChunkLocation loc) {
+    }
+
+    private void submitFrames(ExecutorService pool, Semaphore inFlight, FrameGroups frames, Map<ChunkId, String> damaged,
+                              AtomicLong checked, AtomicLong bytes) {
+        for (List<Framed> group : frames.drain()) {
+            inFlight.acquireUninterruptibly();
+            pool.execute(() -> {
+                try {
+                    checkFrame(group, damaged, bytes);
+                    checked.addAndGet(group.size());
+                } finally {
+                    inFlight.release();
+                }
+            });
+        }
+    }
+
+    /**
+     * Reads and decodes one frame and checks every chunk the group names in it; a frame that
+     * cannot be read or decoded is the damage of exactly those chunks.
+     */
+    private void checkFrame(List<Framed> group, Map<ChunkId, String> damaged, AtomicLong bytes) {
+        ChunkCodec codec = ctx.codecs().borrow();
+        try {
+            Framed first = group.getFirst();
+            byte[] plain;
+            PackRecords.FramePayload frame;
+            try {
+                FrameCodec frames = codec.frames();
+                frame = PackRecords.readFrame(ctx.packs(), first.loc(), first.id(), frames.recordBuffer(first.loc().recordLength()), false);
+                plain = frames.decodeToArray(frame, frame.table().plainLength(), first.id().hex());
+            } catch (ChunkDamagedException e) {
+                group.forEach(g -> damaged.put(g.id(), e.reason()));
+                return;
+            } catch (IOException e) {
+                String why = "pack " + Long.toHexString(first.loc().packId()) + " cannot be read: " + e.getMessage();
+                group.forEach(g -> damaged.put(g.id(), why));
+                return;
+            }
+            for (Framed g : group) {
+                ChunkLocation loc = g.loc();
+                int slot = frame.table().slotOf(g.id(), loc.frameOffset());
+                if (slot < 0 || frame.table().length(slot) != loc.plainLength() || loc.framePlainLength() != plain.length) {
+                    damaged.put(g.id(), "index entry disagrees with its frame's table");
+                } else if (!codec.digest(ByteBuffer.wrap(plain, loc.frameOffset(), loc.plainLength())).equals(g.id())) {
+                    damaged.put(g.id(), "content does not match its digest");
+                } else {
+                    bytes.addAndGet(loc.plainLength());
+                }
+            }
+        } finally {
+            ctx.codecs().release(codec);
         }
     }
 

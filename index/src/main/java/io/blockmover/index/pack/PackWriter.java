@@ -2,6 +2,7 @@ package io.blockmover.index.pack;
 
 import io.blockmover.index.format.ChunkId;
 import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.format.FrameTable;
 import io.blockmover.index.format.PackFormat;
 
 import java.io.IOException;
@@ -62,6 +63,26 @@ public final class PackWriter {
         ChunkLocation loc = new ChunkLocation(packId, at, payload, plain, flags);
         entries.add(new Entry(id, loc));
         return loc;
+    }
+
+    /**
+     * Appends a frame record framed by {@link PackRecords#frame} (or copied whole, as header and
+     * payload) holding the chunks of {@code table}; each gets a location inside the frame.
+     */
+    public List<ChunkLocation> appendFrame(FrameTable table, ByteBuffer[] record) throws IOException {
+        ByteBuffer header = record[0];
+        int p = header.position();
+        int flags = header.get(p + PackFormat.H_FLAGS) & 0xFF;
+        int plain = header.getInt(p + PackFormat.H_PLAIN);
+        int payload = header.getInt(p + PackFormat.H_PAYLOAD);
+        long at = out.append(record);
+        List<ChunkLocation> locations = new ArrayList<>(table.count());
+        for (int i = 0, offset = 0; i < table.count(); offset += table.length(i), i++) {
+            ChunkLocation loc = new ChunkLocation(packId, at, payload, table.length(i), flags, offset, plain);
+            entries.add(new Entry(table.id(i), loc));
+            locations.add(loc);
+        }
+        return locations;
     }
 
     /** Appends a non-chunk record (manifest segment, backup record) with a 32-byte key. */

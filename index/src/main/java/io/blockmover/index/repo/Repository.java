@@ -83,7 +83,7 @@ public final class Repository implements AutoCloseable {
                     KeyWrap.wrap(options.passphrase(), salt, options.kdfIterations(), material, repoId, random));
         }
         return RepositoryConfig.create(repoId, options.chunkSize(), options.compression(), options.packTargetSize(), enc,
-                options.subchunkDedup());
+                options.subchunkDedup(), options.frameSize());
     }
 
     /** Opens an existing repository; {@code passphrase} is required when it is encrypted, else ignored. */
@@ -146,7 +146,7 @@ public final class Repository implements AutoCloseable {
             db = IndexDb.open(root.resolve("index"), config.formatVersion(), readOnly, config.subchunkDedup());
             ChunkKeys k = keys;
             CodecPool codecs = new CodecPool(() -> new ChunkCodec(config.chunkSize(), config.compression(), k));
-            RepoContext ctx = new RepoContext(root, config.chunkSize(), config.packTargetSize(), db, new ManifestStore(db), packs.open(),
+            RepoContext ctx = new RepoContext(root, config.chunkSize(), config.frameSize(), config.packTargetSize(), db, new ManifestStore(db), packs.open(),
                     codecs, new MaintenanceGate(), new GcFence(), new ReaderEpochs(), new PacksInProgress(),
                     new AtomicLong(Math.max(nextBackupId(db), peers.firstBackupId())), tmp, new SecureRandom(), readOnly,
                     new BackupHolds(), peers);
@@ -315,8 +315,7 @@ public final class Repository implements AutoCloseable {
         byte[] salt = KeyWrap.newSalt(ctx.random());
         Encryption.AesGcm updated = new Encryption.AesGcm(a.kdf(), a.iterations(), salt,
                 KeyWrap.wrap(newPassphrase, salt, a.iterations(), material, config.repoId(), ctx.random()));
-        RepositoryConfig c = config;
-        c.withEncryption(updated).write(ctx.root());
+        config.withEncryption(updated).write(ctx.root());
     }
 
     /**

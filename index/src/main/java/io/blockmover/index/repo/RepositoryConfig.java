@@ -21,18 +21,24 @@ import java.util.Map;
  * by an atomic replace of the whole file.
  */
 public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, Compression compression,
-                               long packTargetSize, Encryption encryption, boolean subchunkDedup) {
+                               long packTargetSize, Encryption encryption, boolean subchunkDedup, int frameSize) {
     /**
      * The newest format this build reads and writes. 2: the index's chunks CF is a PlainTable
      * (FORMAT.md); packs are as in 1. 3: sub-chunk dedup (recipe records, the {@code fingerprints}
      * and {@code recipes} CFs); a repository is 3 only when it has {@code subchunkDedup=on}, so one
-     * without stays readable by builds that know only 2.
+     * without stays readable by builds that know only 2. 4: frames (several chunks in one frame
+     * record, {@code frameSize} in config); a repository is 4 only when its frames hold more than
+     * one chunk. The version is the oldest reader a repository's features need.
      */
-    public static final int FORMAT_VERSION = 3;
+    public static final int FORMAT_VERSION = 4;
     /** The format of a repository without sub-chunk dedup. */
     public static final int PLAIN_FORMAT_VERSION = 2;
     /** The first format with sub-chunk dedup. */
     public static final int SUBCHUNK_FORMAT_VERSION = 3;
+    /** The first format with frames of several chunks. */
+    public static final int FRAMES_FORMAT_VERSION = 4;
+    /** Frames are at most 4 MiB of plaintext (and 64 chunks). */
+    public static final int MAX_FRAME_SIZE = 4 << 20;
     /** The oldest format whose packs this build reads: rebuild-index upgrades its index. */
     public static final int OLDEST_REBUILDABLE = 1;
     public static final String FILE = "config";
@@ -48,18 +54,36 @@ public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, 
         if (subchunkDedup && formatVersion < SUBCHUNK_FORMAT_VERSION) {
             throw new RepositoryException("sub-chunk dedup needs repository format " + SUBCHUNK_FORMAT_VERSION + ", not " + formatVersion);
         }
+        if (frameSize < chunkSize || frameSize > MAX_FRAME_SIZE || frameSize % chunkSize != 0
+                || frameSize / chunkSize > io.blockmover.index.format.PackFormat.MAX_FRAME_CHUNKS) {
+            throw new RepositoryException("frame size must be a multiple of the chunk size (" + chunkSize + ") up to "
+                    + (MAX_FRAME_SIZE >> 20) + " MiB and 64 chunks, got " + frameSize);
+        }
+        if (frameSize > chunkSize && formatVersion < FRAMES_FORMAT_VERSION) {
+            throw new RepositoryException("frames of several chunks need repository format " + FRAMES_FORMAT_VERSION + ", not " + formatVersion);
+        }
     }
 
-    /** A repository of the format its settings need: 3 with sub-chunk dedup, else 2. */
+    /** The format a repository of these settings needs: 4 with frames, 3 with sub-chunk dedup, else 2. */
+    public static int formatFor(int chunkSize, boolean subchunkDedup, int frameSize) {
+        return frameSize > chunkSize ? FRAMES_FORMAT_VERSION : subchunkDedup ? SUBCHUNK_FORMAT_VERSION : PLAIN_FORMAT_VERSION;
+    }
+
+    /** A repository of the format its settings need ({@link #formatFor}). */
     public static RepositoryConfig create(String repoId, int chunkSize, Compression compression, long packTargetSize,
-                                          Encryption encryption, boolean subchunkDedup) {
-        return new RepositoryConfig(subchunkDedup ? SUBCHUNK_FORMAT_VERSION : PLAIN_FORMAT_VERSION, repoId, chunkSize, compression,
-                packTargetSize, encryption, subchunkDedup);
+                                          Encryption encryption, boolean subchunkDedup, int frameSize) {
+        return new RepositoryConfig(formatFor(chunkSize, subchunkDedup, frameSize), repoId, chunkSize, compression,
+                packTargetSize, encryption, subchunkDedup, frameSize);
     }
 
     /** The same settings under another encryption (a changed passphrase). */
     public RepositoryConfig withEncryption(Encryption e) {
-        return new RepositoryConfig(formatVersion, repoId, chunkSize, compression, packTargetSize, e, subchunkDedup);
+        return new RepositoryConfig(formatVersion, repoId, chunkSize, compression, packTargetSize, e, subchunkDedup, frameSize);
+    }
+
+    /** Chunks one frame holds at most: 1 when every chunk is a record of its own. */
+    public int frameChunks() {
+        return frameSize / chunkSize;
     }
 
     public boolean encrypted() {
@@ -83,6 +107,9 @@ public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, 
         kv.put("encryption", encryption.name());
         if (formatVersion >= SUBCHUNK_FORMAT_VERSION) {
             kv.put("subchunkDedup", subchunkDedup ? "on" : "off");
+        }
+        if (formatVersion >= FRAMES_FORMAT_VERSION) {
+            kv.put("frameSize", Integer.toString(frameSize));
         }
         if (encryption instanceof Encryption.AesGcm a) {
             kv.put("kdf", a.kdf());
@@ -111,7 +138,8 @@ public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, 
 
     /** This repository at {@link #rebuiltVersion()} (what rebuild-index writes after rebuilding an older index). */
     public RepositoryConfig upgraded() {
-        return new RepositoryConfig(rebuiltVersion(), repoId, chunkSize, compression, packTargetSize, encryption, subchunkDedup);
+        return new RepositoryConfig(rebuiltVersion(), repoId, chunkSize, compression, packTargetSize, encryption, subchunkDedup,
+                frameSize);
     }
 
     /** Reads the config of a repository of the current format; an older one is a clear error that names the upgrade. */
@@ -167,8 +195,11 @@ public record RepositoryConfig(int formatVersion, String repoId, int chunkSize, 
         if (!subchunk.equals("on") && !subchunk.equals("off")) {
             throw new RepositoryException("repository config: subchunkDedup must be on or off, not '" + subchunk + "'");
         }
-        return new RepositoryConfig(version, need(kv, "repoId"), Integer.parseInt(need(kv, "chunkSize")), compression,
-                Long.parseLong(need(kv, "packTargetSize")), enc, subchunk.equals("on"));
+        int chunkSize = Integer.parseInt(need(kv, "chunkSize"));
+        // Formats before 4 have no frames: every chunk is a record of its own.
+        int frameSize = version >= FRAMES_FORMAT_VERSION ? Integer.parseInt(need(kv, "frameSize")) : chunkSize;
+        return new RepositoryConfig(version, need(kv, "repoId"), chunkSize, compression,
+                Long.parseLong(need(kv, "packTargetSize")), enc, subchunk.equals("on"), frameSize);
     }
 
     private static String need(Map<String, String> kv, String key) {

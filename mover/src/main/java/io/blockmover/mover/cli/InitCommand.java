@@ -25,6 +25,13 @@ final class InitCommand implements Callable<Integer> {
             description = "Chunk size, a power of two from 64K to 4M (default " + (InitOptions.DEFAULT_CHUNK_SIZE >> 10) + "K).")
     String chunkSize;
 
+    @Option(names = "--frame-size", paramLabel = "SIZE",
+            description = "Frames: up to SIZE of consecutive new chunks of a disk compressed together (a multiple of the chunk "
+                    + "size up to 4M; the chunk size = one chunk per record, readable by builds before format 3). Larger frames "
+                    + "store less, a random read of a chunk decodes more. Default: " + InitOptions.DEFAULT_FRAME_CHUNKS
+                    + " chunk(s).")
+    String frameSize;
+
     @Option(names = "--compression", paramLabel = "CODEC",
             description = "Codec of new chunks: zstd:N (level 1..22), lz4 (fastest), or auto:N (lz4 while the backup is "
                     + "compression-bound, zstd:N while it waits on I/O). Default: ${DEFAULT-VALUE}.")
@@ -65,6 +72,9 @@ final class InitCommand implements Callable<Integer> {
         if (chunkSize != null) {
             options = options.withChunkSize((int) Sizes.parseBytes(chunkSize));
         }
+        if (frameSize != null) {
+            options = options.withFrameSize((int) Sizes.parseBytes(frameSize));
+        }
         if (encrypt) {
             char[] pass = repository.passphrase();
             if (pass == null) {
@@ -80,14 +90,15 @@ final class InitCommand implements Callable<Integer> {
                 m.put("repoId", repo.config().repoId());
                 m.put("chunkSize", repo.config().chunkSize());
                 m.put("compression", repo.config().compression().toString());
+                m.put("frameSize", repo.config().frameSize());
                 m.put("encrypted", encrypt);
                 m.put("subchunkDedup", repo.config().subchunkDedup());
                 System.out.println(JsonWriter.write(m));
                 return 0;
             }
-            System.out.printf("created repository %s (chunk size %s, compression %s%s%s)%n", repository.describe(),
-                    Sizes.human(repo.config().chunkSize()), repo.config().compression(), encrypt ? ", encrypted" : "",
-                    repo.config().subchunkDedup() ? ", 4 KiB sub-chunk dedup" : "");
+            System.out.printf("created repository %s (chunk size %s, frames of up to %s, compression %s%s%s)%n", repository.describe(),
+                    Sizes.human(repo.config().chunkSize()), Sizes.human(repo.config().frameSize()), repo.config().compression(),
+                    encrypt ? ", encrypted" : "", repo.config().subchunkDedup() ? ", 4 KiB sub-chunk dedup" : "");
         }
         return 0;
     }

@@ -1,6 +1,7 @@
 package io.blockmover.mover.pipeline;
 
 import io.blockmover.index.backup.DiskWriter;
+import io.blockmover.index.backup.RunOutcome;
 import io.blockmover.mover.transport.DiskSource;
 import io.netty.buffer.ByteBuf;
 
@@ -11,13 +12,17 @@ import java.util.concurrent.Executor;
  * Moves one disk from a source into a backup following a {@link ChunkPlan}: holes, zero runs
  * and unchanged runs are recorded without reading; every other chunk is fetched through a
  * {@link ParallelReader} and hashed, deduplicated, compressed and stored on the worker threads
- * (the repository's writer does that work in the calling thread, so it spreads over workers).
+ * (the repository's writer does that work in the calling thread, so it spreads over workers). In
+ * a repository with frames, a piece of work is up to a frame's worth of consecutive chunks, so
+ * each worker compresses its own frames and none waits for another's chunks.
  */
 public final class DiskBackup {
     private final DiskWriter writer;
     private final TransferCounters counters;
     private final Cancellation cancellation;
     private final ParallelReader reader;
+    /** Consecutive chunks read and stored as one piece of work: what one frame holds, within the memory bound. */
+    private final int chunksPerItem;
 
     public DiskBackup(DiskSource source, DiskWriter writer, Executor workers, int chunksInFlight,
                       TransferCounters counters, Cancellation cancellation) {
@@ -25,6 +30,8 @@ public final class DiskBackup {
         this.counters = counters;
         this.cancellation = cancellation;
         this.reader = new ParallelReader(source, workers, chunksInFlight, cancellation, counters, this::store);
+        // A quarter of the chunks in flight at most, so that several workers always have work.
+        this.chunksPerItem = Math.max(1, Math.min(writer.frameChunks(), chunksInFlight / 4));
     }
 
     public void run(ChunkPlan plan) throws IOException, InterruptedException {
@@ -49,8 +56,10 @@ public final class DiskBackup {
                     }
                     case READ -> {
                         long end = run.offset() + run.length();
-                        for (long at = run.offset(); at < end && !reader.failed(); at += plan.chunkSize()) {
-                            reader.submit(at, (int) Math.min(plan.chunkSize(), end - at));
+                        long step = (long) plan.chunkSize() * chunksPerItem;
+                        for (long at = run.offset(); at < end && !reader.failed(); at += step) {
+                            int length = (int) Math.min(step, end - at);
+                            reader.submit(at, length, (int) ((length + plan.chunkSize() - 1) / plan.chunkSize()));
                         }
                     }
                 }
@@ -63,6 +72,20 @@ public final class DiskBackup {
     private void store(long offset, ByteBuf buf) throws IOException {
         int length = buf.readableBytes();
         counters.read(length);
+        if (chunksPerItem > 1) {
+            // Consecutive chunks, the new ones compressed together in frames.
+            RunOutcome r = writer.putRun(offset, DirectView.of(buf));
+            if (r.zeroChunks() > 0) {
+                counters.zeroChunk(r.zeroBytes());
+            }
+            if (r.duplicateChunks() > 0) {
+                counters.deduplicated(r.duplicateBytes(), r.duplicateChunks());
+            }
+            if (r.newChunks() > 0) {
+                counters.newData(r.newBytes(), r.storedBytes(), r.newChunks());
+            }
+            return;
+        }
         long outcome = writer.put(offset, DirectView.of(buf));
         if (outcome == DiskWriter.ZERO) {
             counters.zeroChunk(length);

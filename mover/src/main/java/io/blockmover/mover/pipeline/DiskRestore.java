@@ -115,7 +115,9 @@ public final class DiskRestore {
     private void copyChunk(long offset, int length) {
         ByteBuf buf = PooledByteBufAllocator.DEFAULT.directBuffer(length);
         try {
-            reader.read(offset, buf.nioBuffer(0, length));
+            // In order: a frame is decoded whole by the first worker that needs it, and the
+            // workers reading its other chunks take them from the decoded frame.
+            reader.readInOrder(offset, buf.nioBuffer(0, length));
             buf.writerIndex(length);
         } catch (Throwable t) {
             buf.release();

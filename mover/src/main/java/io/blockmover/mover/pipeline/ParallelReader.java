@@ -56,24 +56,35 @@ final class ParallelReader {
 
     /** Reads [offset, offset + length) and consumes it; blocks while {@code inFlight} chunks are out. */
     void submit(long offset, int length) throws InterruptedException {
+        submit(offset, length, 1);
+    }
+
+    /**
+     * Reads [offset, offset + length), {@code chunks} chunks (at most {@code inFlight}) handed to
+     * the consumer as one piece of work; blocks until that many of the {@code inFlight} are free.
+     */
+    void submit(long offset, int length, int chunks) throws InterruptedException {
+        if (chunks < 1 || chunks > inFlight) {
+            throw new IllegalArgumentException("a piece of work holds 1.." + inFlight + " chunks, got " + chunks);
+        }
         cancellation.check();
         long waitStart = System.nanoTime();
-        permits.acquire();
+        permits.acquire(chunks);
         long issued = System.nanoTime();
         counters.stageTimes(issued - waitStart, 0, 0);
         fetch(offset, length).whenComplete((buf, err) -> {
             counters.stageTimes(0, System.nanoTime() - issued, 0);
             if (err != null) {
                 failure.record(err);
-                permits.release();
+                permits.release(chunks);
                 return;
             }
             try {
-                workers.execute(() -> consume(offset, buf));
+                workers.execute(() -> consume(offset, buf, chunks));
             } catch (RejectedExecutionException e) {
                 buf.release();
                 failure.record(e);
-                permits.release();
+                permits.release(chunks);
             }
         });
     }
@@ -85,7 +96,7 @@ final class ParallelReader {
         failure.rethrow();
     }
 
-    private void consume(long offset, ByteBuf buf) {
+    private void consume(long offset, ByteBuf buf, int chunks) {
         long start = System.nanoTime();
         try {
             if (!failure.happened()) {
@@ -96,7 +107,7 @@ final class ParallelReader {
             failure.record(t);
         } finally {
             buf.release();
-            permits.release();
+            permits.release(chunks);
         }
     }
 

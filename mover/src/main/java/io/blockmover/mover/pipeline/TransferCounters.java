@@ -60,15 +60,25 @@ public final class TransferCounters {
 
     /** One chunk read that the repository already held, of {@code n} bytes. */
     public void deduplicated(long n) {
+        deduplicated(n, 1);
+    }
+
+    /** {@code chunks} chunks read that the repository already held, of {@code n} bytes together. */
+    public void deduplicated(long n, int chunks) {
         deduplicated.add(n);
-        knownChunks.increment();
+        knownChunks.add(chunks);
     }
 
     /** One chunk read that was new to the repository, and what it cost there after compression. */
     public void newData(long logical, long storedBytes) {
+        newData(logical, storedBytes, 1);
+    }
+
+    /** {@code chunks} chunks read that were new to the repository, and what they cost there together. */
+    public void newData(long logical, long storedBytes, int chunks) {
         newData.add(logical);
         stored.add(storedBytes);
-        newChunks.increment();
+        newChunks.add(chunks);
     }
 
     /** Restore and comparison: bytes fully handled (written to the target, or compared). */

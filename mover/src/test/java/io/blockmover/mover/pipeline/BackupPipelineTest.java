@@ -90,6 +90,30 @@ class BackupPipelineTest {
         assertEquals(3, repo.backups().size());
     }
 
+    /**
+     * A repository with frames of four chunks: the pipeline hands each worker a frame's worth of
+     * consecutive chunks, the restore reads them back a frame's worth per worker, and an
+     * incremental's few changed chunks are stored in small frames of their own.
+     */
+    @Test
+    void framedRepositoryGenerationsRestoreExactlyAndVerify() throws Exception {
+        try (Repository framed = Repository.init(dir.resolve("framed"), InitOptions.defaults().withChunkSize(CHUNK).withFrameSize(4 * CHUNK))) {
+            EmulatedVm fvm = new EmulatedVm(sim, "vm01", framed);
+            for (int g = 1; g <= 2; g++) {
+                if (g > 1) {
+                    sim.workload().writeGrains(40);
+                }
+                BackupJob.Result r = fvm.backup("f" + g);
+                for (SnapshotDisk d : fvm.vm().snapshot("f" + g).orElseThrow().disks()) {
+                    assertEquals(EmulatedVm.expectedSha256(d), fvm.restoreSha256(r.backupId(), EmulatedVm.diskId(d), dir),
+                            "generation " + g + " disk " + EmulatedVm.diskId(d));
+                }
+            }
+            assertEquals(4, framed.config().formatVersion());
+            assertTrue(new io.blockmover.index.maintenance.Verifier(framed).run(2).ok());
+        }
+    }
+
     @Test
     void incrementalReadsOnlyTheChangedChunks() throws Exception {
         vm.backup("s1");
