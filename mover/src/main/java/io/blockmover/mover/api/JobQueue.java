@@ -67,7 +67,9 @@ final class JobQueue implements AutoCloseable {
             throw Status.UNAVAILABLE.withDescription("the proxy is shutting down").asRuntimeException();
         }
         if (kind == JobKind.JOB_KIND_BACKUP) {
-            Optional<ProxyJob> twin = live().filter(j -> j.kind == JobKind.JOB_KIND_BACKUP && j.vm.equals(vm)).findFirst();
+            // An ended job still releasing its slot is no twin: its caller has already been told
+            // how it ended, and may rightly try again at once.
+            Optional<ProxyJob> twin = live().filter(j -> j.kind == JobKind.JOB_KIND_BACKUP && j.vm.equals(vm) && !j.ended()).findFirst();
             if (twin.isPresent()) {
                 throw Status.ALREADY_EXISTS.withDescription("a backup of " + vm + " is already " + (queued.contains(twin.get())
                         ? "queued" : "running") + " as " + twin.get().id + "; one backup of a VM at a time").asRuntimeException();
