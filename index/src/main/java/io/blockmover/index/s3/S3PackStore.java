@@ -23,11 +23,13 @@ public final class S3PackStore implements PackStore {
     /** Bytes fetched at once when a pack is read in order: 32 chunks of 128 KiB. */
     static final int WINDOW = 4 << 20;
     /**
-     * Windows kept, 128 MiB at most: a restore reads the packs of all the backup's lanes at once,
-     * each with {@value #AHEAD} windows ahead; 16 were too few for four of them (a 2 GiB restore
-     * fetched 1036 MB for 744 MB stored in 702 GETs; with 32, 810 MB in 576).
+     * Windows kept, 128 MiB at most, and at most an eighth of the heap: a restore reads the packs
+     * of all the backup's lanes at once, each with {@value #AHEAD} windows ahead; 16 were too few
+     * for four of them (a 2 GiB restore fetched 1036 MB for 744 MB stored in 702 GETs; with 32, 810
+     * MB in 576). A proxy's default 1 GiB heap keeps all 32; a small heap fewer, rather than run out
+     * (32 in a 96 MiB heap did).
      */
-    private static final int WINDOWS = 32;
+    private static final int WINDOWS = (int) Math.clamp(Runtime.getRuntime().maxMemory() / 8 / WINDOW, 4, 32);
     /** Windows fetched ahead of the one being read, in parallel: a store's latency hides behind them. */
     private static final int AHEAD = 3;
 
@@ -59,8 +61,8 @@ public final class S3PackStore implements PackStore {
                 ByteBuffer b = ByteBuffer.allocate(length);
                 int n = store.read(name(packId), start, b);
                 bytes.complete(b.flip().limit(Math.max(n, 0)));
-            } catch (IOException | RuntimeException e) {
-                readAhead.forget(this); // later reads try again
+            } catch (IOException | RuntimeException | OutOfMemoryError e) {
+                readAhead.forget(this); // later reads try again; the reader waiting for it must not wait forever
                 bytes.completeExceptionally(e);
             }
         }

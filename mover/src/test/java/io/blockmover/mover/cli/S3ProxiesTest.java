@@ -111,11 +111,17 @@ class S3ProxiesTest {
     }
 
     private static Process blockmover(Path log, List<String> args) throws Exception {
+        return blockmover(log, List.of(), args);
+    }
+
+    private static Process blockmover(Path log, List<String> jvmFlags, List<String> args) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // C1 and the serial collector, as KillPipelineTest's children: these processes move a few MiB,
         // and C2's compiler threads and a parallel collector only take the test machine's two cores.
         List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:TieredStopAtLevel=1",
-                "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+                "-XX:+UseSerialGC"));
+        cmd.addAll(jvmFlags);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         if (log != null) {
@@ -252,6 +258,48 @@ class S3ProxiesTest {
         assertTrue(gets.find(), r.out());
         assertTrue(Long.parseLong(gets.group(2)) >= 6 && Long.parseLong(gets.group(3)) >= 24L * MIB, r.out());
         assertEquals(0, cli(with(c, "verify", "--all", "--no-progress")).exit());
+    }
+
+    /**
+     * What a backup holds is bounded by its packs in flight, not by the disk: 128 MiB of
+     * incompressible data (32 packs of 4 MiB) go into the bucket in a process whose heap is 96 MiB,
+     * because a full pack waits for one of four upload slots rather than pile up, and is freed once
+     * uploaded; the restore reads it back in 192 MiB. Direct memory (Netty's buffers: the NBD
+     * client's requests in flight, 20 MiB per connection) is capped at 64 MiB.
+     */
+    @Test
+    void aBackupLargerThanTheHeapCompletesInABoundedProcess() throws Exception {
+        String bucket = "bounded";
+        Path vm = disk("vm4", seeds(7000, 128));
+        S3Repository.Access admin = new S3Repository.Access(new S3Target(bucket, "repo"), s3.settings(Duration.ofSeconds(10)), "admin",
+                dir.resolve("cache-bounded-admin"), LockTiming.defaults());
+        S3Repository.init(admin, InitOptions.defaults().withPackTargetSize(4L * MIB)).close();
+        List<String> bounded = List.of("-Xmx96m", "-XX:MaxDirectMemorySize=64m");
+        int port = FreePorts.find();
+        try (Peers.Peer nbd = serveNbd(vm, port)) {
+            Path log = dir.resolve("bounded.log");
+            Process p = blockmover(log, bounded, with(s3Args(bucket, "proxy-m"), "backup", "--no-progress",
+                    "--source", "nbd://127.0.0.1:" + port + "/disk", "--name", "vm4/disk0"));
+            try {
+                assertTrue(p.waitFor(1, TimeUnit.MINUTES), "the backup did not finish");
+            } finally {
+                p.destroyForcibly();
+            }
+            assertEquals(0, p.exitValue(), Files.readString(log));
+            assertTrue(!Files.readString(log).contains("direct memory"), Files.readString(log)); // no NBD connection lost to the cap
+        }
+        Path out = dir.resolve("restored-vm4.raw");
+        Path log = dir.resolve("bounded-restore.log");
+        // The restore's own bound is looser, not yet analysed: in 96 MiB it ran out of heap.
+        Process r = blockmover(log, List.of("-Xmx192m", "-XX:MaxDirectMemorySize=64m"), with(s3Args(bucket, "proxy-m"), "restore", "--vm", "vm4", "--to", out.toString(),
+                "--no-progress"));
+        try {
+            assertTrue(r.waitFor(1, TimeUnit.MINUTES), "the restore did not finish");
+        } finally {
+            r.destroyForcibly();
+        }
+        assertEquals(0, r.exitValue(), Files.readString(log));
+        assertEquals(sha256(vm), sha256(out));
     }
 
     private static void waitForPacks(String bucket, Process p) throws Exception {
