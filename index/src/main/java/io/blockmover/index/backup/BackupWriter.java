@@ -178,7 +178,7 @@ public final class BackupWriter implements AutoCloseable {
                     throw e;
                 }
             } finally {
-                joinUninterruptibly(flushing); // nothing of the flush is left running once commit returns
+                Joins.uninterruptibly(List.of(flushing)); // nothing of the flush is left running once commit returns
             }
             if (flushFailure[0] instanceof IOException io) {
                 throw io;
@@ -213,21 +213,6 @@ public final class BackupWriter implements AutoCloseable {
             } else {
                 finish();
             }
-        }
-    }
-
-    private static void joinUninterruptibly(Thread t) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                t.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 

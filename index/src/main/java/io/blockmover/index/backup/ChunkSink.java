@@ -377,20 +377,7 @@ final class ChunkSink {
                 }
             }));
         }
-        boolean interrupted = false;
-        for (Thread t : sealing) {
-            while (true) { // a seal in flight is finished, not left half-published
-                try {
-                    t.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        Joins.uninterruptibly(sealing); // a seal in flight is finished, not left half-published
         if (!failures.isEmpty()) {
             Throwable f = failures.getFirst();
             if (f instanceof IOException io) {

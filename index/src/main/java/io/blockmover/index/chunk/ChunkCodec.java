@@ -22,7 +22,6 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
-import java.security.SecureRandom;
 import javax.crypto.Cipher;
 import javax.crypto.Mac;
 import javax.crypto.spec.GCMParameterSpec;
@@ -36,7 +35,7 @@ import javax.crypto.spec.GCMParameterSpec;
  * flags name its own).
  */
 public final class ChunkCodec implements AutoCloseable {
-    private static final int GCM_NONCE = 12;
+    private static final int GCM_NONCE = GcmNonces.LENGTH;
     private static final int GCM_TAG = 16;
     private static final int SAMPLES = 4;
     private static final int SAMPLE = 8 << 10;
@@ -61,12 +60,11 @@ public final class ChunkCodec implements AutoCloseable {
     /** Encrypted payload when writing, decrypted payload when reading (encrypted repositories only). */
     private final ByteBuffer sealed;
     private final ByteBuffer zeros;
-    private final byte[] nonce = new byte[GCM_NONCE];
+    private final GcmNonces nonces;
     private final byte[] lookupScratch = new byte[32];
     private ByteBuffer recordBuffer;
     /** Made on the first frame written or read. */
     private FrameCodec frames;
-    private int nonceCounter;
     /** Made on first use: only sub-chunk dedup needs it. */
     private BlockFingerprints fingerprints;
 
@@ -82,6 +80,7 @@ public final class ChunkCodec implements AutoCloseable {
         this.staging = ByteBuffer.allocateDirect(Math.max(chunkSize, bound) + GCM_NONCE + GCM_TAG);
         this.compressed = ByteBuffer.allocateDirect(bound);
         this.sealed = keys == null ? null : ByteBuffer.allocateDirect(bound + GCM_NONCE + GCM_TAG);
+        this.nonces = keys == null ? null : new GcmNonces();
         this.zeros = ByteBuffer.allocateDirect(chunkSize);
         try {
             this.sha = keys == null ? MessageDigest.getInstance("SHA-256") : null;
@@ -89,7 +88,6 @@ public final class ChunkCodec implements AutoCloseable {
                 this.hmac = Mac.getInstance("HmacSHA256");
                 this.hmac.init(keys.mac());
                 this.cipher = Cipher.getInstance("AES/GCM/NoPadding");
-                new SecureRandom().nextBytes(nonce);
             } else {
                 this.hmac = null;
                 this.cipher = null;
@@ -262,14 +260,7 @@ public final class ChunkCodec implements AutoCloseable {
     }
 
     private ByteBuffer seal(ChunkId id, ByteBuffer payload) {
-        // 8 random bytes per codec plus a 32-bit counter: unique nonces without a syscall per chunk.
-        if (++nonceCounter == 0) {
-            new SecureRandom().nextBytes(nonce);
-        }
-        nonce[8] = (byte) (nonceCounter >>> 24);
-        nonce[9] = (byte) (nonceCounter >>> 16);
-        nonce[10] = (byte) (nonceCounter >>> 8);
-        nonce[11] = (byte) nonceCounter;
+        byte[] nonce = nonces.next();
         try {
             cipher.init(Cipher.ENCRYPT_MODE, keys.encryption(), new GCMParameterSpec(GCM_TAG * 8, nonce));
             cipher.updateAAD(id.bytes());

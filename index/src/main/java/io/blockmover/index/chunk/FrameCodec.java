@@ -20,7 +20,6 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
 
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import javax.crypto.AEADBadTagException;
@@ -43,7 +42,7 @@ import javax.crypto.spec.GCMParameterSpec;
  * same codec and keys. Buffers grow to the largest frame seen.
  */
 public final class FrameCodec implements AutoCloseable {
-    private static final int GCM_NONCE = 12;
+    private static final int GCM_NONCE = GcmNonces.LENGTH;
     private static final int GCM_TAG = 16;
 
     private final ChunkKeys keys;
@@ -52,8 +51,7 @@ public final class FrameCodec implements AutoCloseable {
     private final LZ4Compressor lz4;
     private LZ4SafeDecompressor unlz4;
     private final Cipher cipher;
-    private final byte[] nonce = new byte[GCM_NONCE];
-    private int nonceCounter;
+    private final GcmNonces nonces;
 
     /** The frame being built: its chunks' plaintexts back to back. */
     private ByteBuffer plain = ByteBuffer.allocateDirect(0);
@@ -74,9 +72,7 @@ public final class FrameCodec implements AutoCloseable {
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("the JDK lacks AES-GCM", e);
         }
-        if (keys != null) {
-            new SecureRandom().nextBytes(nonce);
-        }
+        this.nonces = keys == null ? null : new GcmNonces();
     }
 
     /** A frame's stored form: its table, record flags and body (valid until this codec's next call). */
@@ -166,13 +162,7 @@ public final class FrameCodec implements AutoCloseable {
     }
 
     private ByteBuffer seal(ByteBuffer aad, ByteBuffer body) {
-        if (++nonceCounter == 0) {
-            new SecureRandom().nextBytes(nonce);
-        }
-        nonce[8] = (byte) (nonceCounter >>> 24);
-        nonce[9] = (byte) (nonceCounter >>> 16);
-        nonce[10] = (byte) (nonceCounter >>> 8);
-        nonce[11] = (byte) nonceCounter;
+        byte[] nonce = nonces.next();
         try {
             sealed = ensure(sealed, body.remaining() + GCM_NONCE + GCM_TAG);
             sealed.clear();
