@@ -8,7 +8,6 @@ import io.blockmover.nbd.esx.ImageContent;
 import io.blockmover.nbd.esx.Profile;
 import io.blockmover.nbd.esx.VirtualMachine;
 import io.blockmover.nbd.server.ExportCatalog;
-import io.blockmover.nbd.server.ServerTls;
 import io.blockmover.nbd.units.Sizes;
 
 import java.util.List;
@@ -92,17 +91,8 @@ public final class EsxSimCommand implements Callable<Integer> {
     @Option(names = "--no-cbt", description = "Start with changed block tracking off.")
     boolean noCbt;
 
-    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Server certificate chain; enables STARTTLS.")
-    Path tlsCert;
-
-    @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key (PKCS#8) of --tls-cert.")
-    Path tlsKey;
-
-    @Option(names = "--tls-ca", paramLabel = "PEM", description = "Require client certificates signed by this CA.")
-    Path tlsCa;
-
-    @Option(names = "--tls-required", description = "Refuse clients that do not start TLS.")
-    boolean tlsRequired;
+    @picocli.CommandLine.Mixin
+    ServerTlsOptions tls;
 
     @Option(names = "--churn", paramLabel = "RATE", defaultValue = "0",
             description = "Guest workload write rate, e.g. 20MB/s (default: idle).")
@@ -148,7 +138,7 @@ public final class EsxSimCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         HostSpec hostSpec = new HostSpec(seed, vms, disksPerVm, io.blockmover.nbd.units.Sizes.parseBytes(diskSize),
                 Profile.parse(profile), !noCbt, independentDisks, rdmDisks);
-        EsxSimulator.Options options = new EsxSimulator.Options(hostSpec, address(listen, "--listen"), tls(),
+        EsxSimulator.Options options = new EsxSimulator.Options(hostSpec, address(listen, "--listen"), tls.serverTls(),
                 Optional.ofNullable(control).map(c -> address(c, "--control")),
                 io.blockmover.nbd.units.Sizes.parseRate(churn), GuestWorkload.Pattern.parse(churnPattern),
                 Optional.ofNullable(snapshot), sdkOptions());
@@ -244,19 +234,6 @@ public final class EsxSimCommand implements Callable<Integer> {
             o = o.withCertificate(new SdkOptions.Certificate(sdkCert, sdkKey));
         }
         return Optional.of(o);
-    }
-
-    private Optional<ServerTls> tls() {
-        if (tlsCert == null && tlsKey == null) {
-            if (tlsCa != null || tlsRequired) {
-                throw new IllegalArgumentException("--tls-ca and --tls-required need --tls-cert and --tls-key");
-            }
-            return Optional.empty();
-        }
-        if (tlsCert == null || tlsKey == null) {
-            throw new IllegalArgumentException("--tls-cert and --tls-key go together");
-        }
-        return Optional.of(new ServerTls(tlsCert, tlsKey, Optional.ofNullable(tlsCa), tlsRequired));
     }
 
     private void applyFaults(EsxFaults faults) {

@@ -63,24 +63,15 @@ final class ExportCommand implements Callable<Integer> {
                     + "from memory; 0: none (default ${DEFAULT-VALUE}).")
     String cacheSize;
 
-    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Server certificate chain; enables STARTTLS.")
-    Path tlsCert;
-
-    @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key (PKCS#8) of --tls-cert.")
-    Path tlsKey;
-
-    @Option(names = "--tls-ca", paramLabel = "PEM", description = "Require client certificates signed by this CA.")
-    Path tlsCa;
-
-    @Option(names = "--tls-required", description = "Refuse clients that do not start TLS.")
-    boolean tlsRequired;
+    @picocli.CommandLine.Mixin
+    ServerTlsOptions tls;
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
-        Optional<ServerTls> tls = tls(tlsCert, tlsKey, tlsCa, tlsRequired); // bad flags fail before the repository is locked
+        Optional<ServerTls> serverTls = tls.serverTls(); // bad flags fail before the repository is locked
         SocketAddress listen = endpoint != null && endpoint.socket != null ? UnixDomainSocketAddress.of(endpoint.socket)
                 : EsxSimCommand.address(endpoint != null && endpoint.listen != null ? endpoint.listen : "127.0.0.1:10809", "--listen");
         long cache = Sizes.parseBytes(cacheSize);
@@ -98,7 +89,7 @@ final class ExportCommand implements Callable<Integer> {
         try (Repository repo = repository.open()) {
             BackupRecord backup = selection.backup(repo);
             ExportOptions options = new ExportOptions(backup.id(), Optional.ofNullable(selection.disk), listen, writable,
-                    Optional.ofNullable(overlayDir), tls, cache);
+                    Optional.ofNullable(overlayDir), serverTls, cache);
             try (BackupExport export = BackupExport.start(repo, options)) {
                 PrintWriter out = spec.commandLine().getOut();
                 PrintWriter err = spec.commandLine().getErr();
@@ -119,19 +110,5 @@ final class ExportCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    /** The STARTTLS options shared by the commands that serve NBD. */
-    static Optional<ServerTls> tls(Path cert, Path key, Path ca, boolean required) {
-        if (cert == null && key == null) {
-            if (ca != null || required) {
-                throw new IllegalArgumentException("--tls-ca and --tls-required need --tls-cert and --tls-key");
-            }
-            return Optional.empty();
-        }
-        if (cert == null || key == null) {
-            throw new IllegalArgumentException("--tls-cert and --tls-key go together");
-        }
-        return Optional.of(new ServerTls(cert, key, Optional.ofNullable(ca), required));
     }
 }

@@ -164,7 +164,7 @@ final class ServeCommand implements Callable<Integer> {
         Credentials credentials = credentials(grpcAddress);
         JobLimits limits = new JobLimits(maxJobs, maxDisks, maxConnectionsPerHost, maxQueue);
         Optional<InetSocketAddress> metricsAddress = Optional.ofNullable(metrics).map(ServeCommand::metricsAddress);
-        var exportTls = ExportCommand.tls(nbdTlsCert, nbdTlsKey, nbdTlsCa, nbdTlsRequired);
+        var exportTls = ServerTlsOptions.of(nbdTlsCert, nbdTlsKey, nbdTlsCa, nbdTlsRequired);
         CountDownLatch serverStopped = new CountDownLatch(1);
         CountDownLatch repositoryClosed = new CountDownLatch(1);
         HTTPServer scrape = null;
