@@ -23,8 +23,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * counts only if the slot held the same generation before and after it (a sequence lock). Thread-safe.
  */
 final class RecentChunks {
-    /** A chunk in a slot, as of one generation of that slot. */
-    record Entry(ChunkId id, int slot, long generation, long[] hashes) {
+    /** A chunk in a slot, as of one generation of that slot; a zero block's hash is not mapped. */
+    record Entry(ChunkId id, int slot, long generation, long[] hashes, boolean[] zero) {
         int blocks() {
             return hashes.length;
         }
@@ -63,11 +63,18 @@ final class RecentChunks {
         return blocks.get(hash);
     }
 
+    /** What is already known of a plaintext's 4 KiB blocks: their hashes and which are zero. */
+    record Blocks(long[] hashes, boolean[] zero) {
+    }
+
     /**
      * Fills the next slot (evicting its chunk) and maps the new chunk's non-zero blocks; null if
-     * {@code fill} declined or the slot is being written by another thread.
+     * {@code fill} declined or the slot is being written by another thread. {@code known}: the
+     * blocks of what {@code fill} writes when the caller hashed them already (a new chunk is
+     * hashed to be matched before it is stored: hashing it again cost a third of sub-chunk
+     * dedup's own CPU), else null to hash them here.
      */
-    Entry add(ChunkId id, Fill fill, BlockFingerprints fp, ChunkCodec codec) throws IOException {
+    Entry add(ChunkId id, Fill fill, Blocks known, BlockFingerprints fp, ChunkCodec codec) throws IOException {
         int slot = (int) Math.floorMod(next.getAndIncrement(), (long) slots.length);
         long g = generations.get(slot);
         if ((g & 1) != 0 || !generations.compareAndSet(slot, g, g + 1)) {
@@ -77,7 +84,9 @@ final class RecentChunks {
         if (old != null) {
             byId.remove(old.id(), old);
             for (int b = 0; b < old.blocks(); b++) {
-                blocks.remove(old.hashes()[b], new BlockRef(old, b));
+                if (!old.zero()[b]) {
+                    blocks.remove(old.hashes()[b], new BlockRef(old, b));
+                }
             }
         }
         if (slots[slot] == null) {
@@ -89,14 +98,17 @@ final class RecentChunks {
         boolean[] zero = null;
         try {
             filled = fill.into(buf);
-            if (filled) {
+            if (filled && known != null) {
+                hashes = known.hashes();
+                zero = known.zero();
+            } else if (filled) {
                 buf.flip();
                 int n = buf.remaining() / BLOCK;
                 hashes = new long[n];
                 zero = new boolean[n];
                 for (int b = 0; b < n; b++) {
                     zero[b] = codec.isZero(buf.slice(b * BLOCK, BLOCK));
-                    hashes[b] = fp.hash(buf, b * BLOCK);
+                    hashes[b] = zero[b] ? 0 : fp.hash(buf, b * BLOCK);
                 }
             }
         } finally {
@@ -105,7 +117,7 @@ final class RecentChunks {
         if (!filled) {
             return null;
         }
-        Entry e = new Entry(id, slot, g + 2, hashes);
+        Entry e = new Entry(id, slot, g + 2, hashes, zero);
         occupants.set(slot, e);
         byId.put(id, e);
         for (int b = 0; b < hashes.length; b++) {

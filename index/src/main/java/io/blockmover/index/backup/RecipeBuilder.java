@@ -130,7 +130,7 @@ final class RecipeBuilder {
         recent.add(id, slot -> {
             slot.put(plain.duplicate().position(base));
             return true;
-        }, fp, codec);
+        }, new RecentChunks.Blocks(hashes, zero), fp, codec);
         return new Plan(null, sampled(hashes, zero, plain, base, fp), previous);
     }
 
@@ -224,7 +224,7 @@ final class RecipeBuilder {
             } catch (ChunkDamagedException e) {
                 return false; // verify reports it; the new chunk is simply stored whole
             }
-        }, fp, codec);
+        }, null, fp, codec);
     }
 
     /** Runs of referenced blocks (same source, consecutive source blocks) and literal runs between them. */

@@ -54,8 +54,15 @@ public final class BlockFingerprints {
         }
     }
 
-    /** The cheap hash of the block at absolute {@code offset} of {@code buf} (not moved). */
+    /**
+     * The cheap hash of the block at absolute {@code offset} of {@code buf} (not moved). A heap
+     * buffer (a recent chunk's slot) goes to the array entry point: passing both kinds of buffer to
+     * the ByteBuffer one made the JIT's speculation on its class fail and recompile, job after job.
+     */
     public long hash(ByteBuffer buf, int offset) {
+        if (buf.hasArray()) {
+            return XXH.hash(buf.array(), buf.arrayOffset() + offset, BLOCK, seed);
+        }
         return XXH.hash(buf, offset, BLOCK, seed);
     }
 
