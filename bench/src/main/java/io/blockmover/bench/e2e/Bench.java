@@ -168,8 +168,10 @@ public final class Bench implements Callable<Integer> {
         String bm = home.resolve("blockmover").toString();
         String vm = image.getFileName().toString().replaceFirst("\\.raw$", "");
         // vm01 shares nothing with the image: the proxy's untimed first job reads it.
+        boolean proxies = selected.contains(Phase.PROXY) || selected.contains(Phase.S3);
         try (PeerProcess esx = PeerProcess.esxsim(bm, List.of("--vms", "1", "--disks-per-vm", "1", "--disk-size", "256M",
-                "--profile", "mixed", "--image", image.toString(), "--control", "127.0.0.1:0"))) {
+                "--profile", "mixed", "--image", image.toString(), "--control", "127.0.0.1:0"));
+             PeerProcess kin = proxies ? PeerProcess.qemuNbd(KinImage.of(image, work), "raw", "kin", null) : null) {
             EsxControl control = new EsxControl(esx.controlUrl());
             String nbd = "nbd://127.0.0.1:" + esx.port() + "/";
             EsxControl.SnapshotDisk s1 = control.snapshot(vm, "s1").getFirst();
@@ -198,9 +200,10 @@ public final class Bench implements Callable<Integer> {
                 c.addAll(instant.copies());
                 c.rates.addAll(instant.rates());
             }
-            if (selected.contains(Phase.PROXY) || selected.contains(Phase.S3)) {
-                // The proxy's untimed warm-up: a full and an incremental of vm01, which shares nothing
-                // with the image, so that its code paths are as warm as a proxy's that has run for a while.
+            if (proxies) {
+                // The proxy's untimed warm-up: a full of the image's kin (the same kind of data, none of
+                // its content), then a full and an incremental of vm01, which shares nothing with the
+                // image, so that its code paths are as warm as a proxy's that has run for a while.
                 // s3 compares the warm proxy on a bucket with the same proxy on a local repository.
                 c.load.add("proxy " + Load.now());
                 EsxControl.SnapshotDisk w1 = control.snapshot("vm01", "w1").getFirst();
@@ -210,7 +213,8 @@ public final class Bench implements Callable<Integer> {
                 if (proxyLauncher != null) {
                     c.images.add("proxy phase: the proxy of " + proxy);
                 }
-                List<ProxySteps.Disk> warmups = List.of(new ProxySteps.Disk("warmup", nbd + w1.export(), w1.changeId()),
+                List<ProxySteps.Disk> warmups = List.of(new ProxySteps.Disk("kin", "nbd://127.0.0.1:" + kin.port() + "/kin", "k1"),
+                        new ProxySteps.Disk("warmup", nbd + w1.export(), w1.changeId()),
                         new ProxySteps.Disk("warmup", nbd + w2.export(), w2.changeId()));
                 ProxySteps.Disk full = new ProxySteps.Disk(vm, nbd + s1.export(), s1.changeId());
                 ProxySteps.Disk incremental = new ProxySteps.Disk(vm, nbd + s2.export(), s2.changeId());

@@ -75,10 +75,12 @@ final class FileSystemPhase {
         if (!Files.exists(warmupImage)) {
             processes.run(ToolRun.of(home.resolve("bench/scripts/make-image.sh").toString(), "256", warmupImage.toString()));
         }
+        Path kinImage = KinImage.of(base, work);
         List<Measurement> out = new ArrayList<>();
         try (PeerProcess baseServer = PeerProcess.qemuNbd(base, "raw", "fs", null);
              PeerProcess topServer = PeerProcess.qemuNbd(overlay, "qcow2", "fs", BITMAP);
-             PeerProcess warmupServer = PeerProcess.qemuNbd(warmupImage, "raw", "warmup", null)) {
+             PeerProcess warmupServer = PeerProcess.qemuNbd(warmupImage, "raw", "warmup", null);
+             PeerProcess kinServer = PeerProcess.qemuNbd(kinImage, "raw", "kin", null)) {
             String baseUri = "nbd://127.0.0.1:" + baseServer.port() + "/fs";
             String topUri = "nbd://127.0.0.1:" + topServer.port() + "/fs";
             ServerCpu baseCpu = ServerCpu.of(baseServer);
@@ -158,7 +160,8 @@ final class FileSystemPhase {
                 String tool = c.tool(ProxySteps.TOOL);
                 ServerCpu both = () -> baseCpu.seconds() + topCpu.seconds(); // the full reads one, the incremental the other
                 List<Measurement> p = new ProxySteps(bm, processes, work, tool, c.initOptions(), both).measure(
-                        List.of(new ProxySteps.Disk("warmup", "nbd://127.0.0.1:" + warmupServer.port() + "/warmup", "w1")),
+                        List.of(new ProxySteps.Disk("kin", "nbd://127.0.0.1:" + kinServer.port() + "/kin", "k1"),
+                                new ProxySteps.Disk("warmup", "nbd://127.0.0.1:" + warmupServer.port() + "/warmup", "w1")),
                         new ProxySteps.Disk("fs", baseUri, "s1"), new ProxySteps.Disk("fs", topUri, "s2", "qemu:dirty-bitmap:" + BITMAP),
                         runs, logical, data, FULL, INCREMENTAL, RESTORE);
                 out.addAll(p);

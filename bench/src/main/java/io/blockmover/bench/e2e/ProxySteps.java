@@ -14,9 +14,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
@@ -25,8 +27,9 @@ import java.util.function.Supplier;
  * The full and the incremental backup, and the restore, as a scheduler runs them in production: calls to a
  * long-running proxy ({@code blockmover serve}) over gRPC, so no job pays JVM start, index open or
  * JIT warm-up. Each run starts a proxy on an empty repository and gives it untimed jobs on other
- * data (a full and an incremental of a disk of the emulated host that shares nothing with the
- * image: a proxy in service has run both kinds many times), and a restore of it, before the timed full,
+ * data (a full of a {@link KinImage} of the image where the caller gives one, a full and an
+ * incremental of a disk that shares nothing with the image: a proxy in service has run both kinds
+ * many times), and a restore of the last, before the timed full,
  * incremental and restore. CPU is the proxy's own and its store's (s3proxy), peak memory the proxy's, from /proc.
  */
 final class ProxySteps {
@@ -87,7 +90,7 @@ final class ProxySteps {
     /**
      * Measures {@code runs} times a full backup of {@code full}, then an incremental of {@code incremental}
      * using the changed areas since {@code full}'s changeId, after untimed backups of {@code warmups}
-     * (the first full, the others incremental).
+     * in order (a VM's first disk in the list full, its later ones incremental).
      */
     List<Measurement> measure(List<Disk> warmups, Disk full, Disk incremental, int runs, long logical, String fullStep,
                               String incrementalStep, String restoreStep) throws Exception {
@@ -115,8 +118,9 @@ final class ProxySteps {
                     BackupProxyGrpc.BackupProxyBlockingStub stub = BackupProxyGrpc.newBlockingStub(channel);
                     List<Long> pids = new ArrayList<>(List.of(proxy.pid()));
                     pids.addAll(repo.storePids());
-                    for (int w = 0; w < warmups.size(); w++) {
-                        backup(stub, warmups.get(w), w == 0 ? BackupMode.BACKUP_MODE_FULL : BackupMode.BACKUP_MODE_INCREMENTAL, pids);
+                    Set<String> backedUp = new HashSet<>();
+                    for (Disk w : warmups) {
+                        backup(stub, w, backedUp.add(w.vm()) ? BackupMode.BACKUP_MODE_FULL : BackupMode.BACKUP_MODE_INCREMENTAL, pids);
                     }
                     // A proxy in service has restored too: its read path (an object store's GETs) is as warm as its writes.
                     Files.deleteIfExists(restored);
