@@ -20,6 +20,7 @@ import io.blockmover.index.maintenance.IndexRebuilder;
 import io.blockmover.index.maintenance.Pruner;
 import io.blockmover.index.maintenance.RebuildReport;
 import io.blockmover.index.maintenance.Retention;
+import io.blockmover.index.maintenance.RepositoryStats;
 import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.maintenance.VerifyReport;
 import io.blockmover.index.pack.LocalPackStore;
@@ -187,6 +188,9 @@ class FramesTest {
             assertTrue(location(repo, a, 0).framed(), "the file's chunks are in frames");
             List<ChunkId> recipes = SubchunkDedupTest.recipes(repo);
             assertTrue(recipes.size() >= 5, "recipes: " + recipes.size());
+            RepositoryStats stats = RepositoryStats.of(repo);
+            assertEquals(recipes.size(), stats.recipeChunks(), "stats count the recipes");
+            assertTrue(stats.framedChunks() >= 20, "stats count the framed chunks: " + stats.framedChunks());
             assertImage(repo, a, original);
             assertImage(repo, b, copy);
             VerifyReport v = new Verifier(repo).run(2);

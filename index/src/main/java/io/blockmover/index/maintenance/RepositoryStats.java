@@ -3,6 +3,7 @@ package io.blockmover.index.maintenance;
 import io.blockmover.index.backup.RepoContext;
 import io.blockmover.index.db.IndexDb;
 import io.blockmover.index.format.ChunkLocation;
+import io.blockmover.index.format.PackFormat;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.manifest.DiskRecord;
 import io.blockmover.index.pack.PackStore;
@@ -17,10 +18,13 @@ import org.rocksdb.RocksIterator;
  * {@code dataBytes}: their non-zero chunks (what a naive copy would store); {@code uniqueBytes}:
  * plaintext of the distinct chunks indexed; {@code storedBytes}: their records in packs;
  * {@code packs}, {@code packBytes}: chunk pack files on disk (storedBytes, pack framing, and
- * garbage gc has not yet reclaimed); {@code manifestPackBytes}: the backups' manifest copies.
+ * garbage gc has not yet reclaimed); {@code manifestPackBytes}: the backups' manifest copies;
+ * {@code framedChunks}: indexed chunks that sit inside a frame with others (format 4);
+ * {@code recipeChunks}: indexed chunks stored as recipes of 4 KiB runs of others (format 3).
  */
 public record RepositoryStats(int backups, long logicalBytes, long dataBytes, long uniqueChunks, long uniqueBytes,
-                              long storedBytes, int packs, long packBytes, long manifestPackBytes) {
+                              long storedBytes, int packs, long packBytes, long manifestPackBytes, long framedChunks,
+                              long recipeChunks) {
 
     /** How many times deduplication shrinks the data: dataBytes / uniqueBytes. */
     public double dedupRatio() {
@@ -58,6 +62,8 @@ public record RepositoryStats(int backups, long logicalBytes, long dataBytes, lo
         long chunks = 0;
         long unique = 0;
         long stored = 0;
+        long framed = 0;
+        long recipes = 0;
         try (RocksIterator it = ctx.db().iterator(ctx.db().chunks())) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] v = it.value();
@@ -68,6 +74,8 @@ public record RepositoryStats(int backups, long logicalBytes, long dataBytes, lo
                 chunks++;
                 unique += loc.plainLength();
                 stored += loc.recordShare();
+                framed += loc.framed() ? 1 : 0;
+                recipes += (loc.flags() & PackFormat.FLAG_RECIPE) != 0 ? 1 : 0;
             }
             IndexDb.checkScan(it, "stats");
         }
@@ -82,6 +90,6 @@ public record RepositoryStats(int backups, long logicalBytes, long dataBytes, lo
                 packBytes += p.size();
             }
         }
-        return new RepositoryStats(backups, logical, data, chunks, unique, stored, packs, packBytes, manifestBytes);
+        return new RepositoryStats(backups, logical, data, chunks, unique, stored, packs, packBytes, manifestBytes, framed, recipes);
     }
 }

@@ -36,6 +36,8 @@ final class StatsCommand implements Callable<Integer> {
                 m.put("storedBytes", s.storedBytes());
                 m.put("packs", s.packs());
                 m.put("packBytes", s.packBytes());
+                m.put("framedChunks", s.framedChunks());
+                m.put("recipeChunks", s.recipeChunks());
                 m.put("dedupRatio", s.dedupRatio());
                 m.put("compressionRatio", s.compressionRatio());
                 System.out.println(JsonWriter.write(m));
@@ -47,6 +49,9 @@ final class StatsCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "unique data:        %s in %d chunks (dedup %.2fx)%n", Sizes.human(s.uniqueBytes()),
                     s.uniqueChunks(), s.dedupRatio());
             System.out.printf(Locale.ROOT, "stored:             %s (compression %.2fx)%n", Sizes.human(s.storedBytes()), s.compressionRatio());
+            if (s.framedChunks() > 0 || s.recipeChunks() > 0) {
+                System.out.printf(Locale.ROOT, "chunks in frames:   %d; as recipes of 4 KiB runs: %d%n", s.framedChunks(), s.recipeChunks());
+            }
             System.out.printf(Locale.ROOT, "pack files:         %d, %s on disk%n", s.packs(), Sizes.human(s.packBytes()));
             double overall = s.packBytes() == 0 ? 1 : (double) s.logicalBytes() / s.packBytes();
             System.out.printf(Locale.ROOT, "overall:            %.1fx smaller than the disks%n", overall);
