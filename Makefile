@@ -34,7 +34,7 @@ test: test-deps
 # (make test runs 20), and the property tests with ten times the tries.
 torture: test-deps
 	BM_KILL_POINTS=200 $(MVN) -pl mover,nbd-server,index -am verify -Djqwik.tries.default=10000 \
-		-Dtest='KillPipelineTest,*PropertiesTest' -Dsurefire.failIfNoSpecifiedTests=false
+		-Dtest='Kill*Test,*PropertiesTest' -Dsurefire.failIfNoSpecifiedTests=false
 
 # make run REPO=s3: the repository in a bucket of s3proxy (a real S3 server on loopback).
 run: build run-deps

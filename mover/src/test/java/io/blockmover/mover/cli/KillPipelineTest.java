@@ -23,14 +23,18 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
+import static io.blockmover.mover.cli.KillHarness.Window;
+import static io.blockmover.mover.cli.KillHarness.bytesUnder;
+import static io.blockmover.mover.cli.KillHarness.command;
+import static io.blockmover.mover.cli.KillHarness.committed;
+import static io.blockmover.mover.cli.KillHarness.filesIn;
+import static io.blockmover.mover.cli.KillHarness.verifyNewest;
 import static io.blockmover.nbd.testing.Digests.sha256;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -53,8 +57,9 @@ class KillPipelineTest {
 
     @Test
     void sigkillAtRandomPointsLosesNothingAndLeavesNothingWrong() throws Exception {
-        int points = Integer.parseInt(System.getenv().getOrDefault("BM_KILL_POINTS", "20"));
-        long seed = Long.parseLong(System.getenv().getOrDefault("BM_KILL_SEED", Long.toString(System.nanoTime())));
+        int points = KillHarness.points();
+        long seed = KillHarness.seed();
+        KillHarness harness = new KillHarness(dir);
         Random random = new Random(seed);
         String why = "seed " + seed + " (BM_KILL_SEED)";
         Path repo = dir.resolve("repo");
@@ -75,8 +80,8 @@ class KillPipelineTest {
             List<String> restore = List.of("restore", "--repo", repo.toString(), "--backup", "1", "--to", restored.toString(), "--force");
 
             // One uncut run of each measures how long a kill may come after the start.
-            long backupMillis = timed(backup);
-            long restoreMillis = timed(restore);
+            long backupMillis = harness.timed(backup);
+            long restoreMillis = harness.timed(restore);
             assertEquals(expected, sha256(restored));
             Files.delete(restored);
 
@@ -93,7 +98,7 @@ class KillPipelineTest {
                         "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/" + vm + "/disk-2000@s1");
                 int before = committed(repo).size();
                 long packBytes = bytesUnder(repo.resolve("packs"));
-                long at = killAt(fresh, backupWindow.next(random));
+                long at = harness.killAt(fresh, backupWindow.next(random));
                 // Measured before the repository is opened again: opening may clear what the killed process left.
                 boolean stored = bytesUnder(repo.resolve("packs")) > packBytes || filesIn(repo.resolve("tmp")) > 0;
                 List<BackupRecord> after = committed(repo);
@@ -105,7 +110,7 @@ class KillPipelineTest {
                 assertEquals(0, Main.execute(fresh.toArray(String[]::new)), "the next backup succeeds: " + why);
             }
             for (int i = 0; i < restores; i++) {
-                long at = killAt(restore, restoreWindow.next(random));
+                long at = harness.killAt(restore, restoreWindow.next(random));
                 boolean writing = Files.exists(Path.of(restored + ".partial"));
                 restoresMidWrite += writing ? 1 : 0;
                 restoreWindow.landed(at, !writing && !Files.exists(restored), Files.exists(restored));
@@ -136,93 +141,6 @@ class KillPipelineTest {
                     backupsCut, backupsMidWrite, restores, restoresCut, restoresMidWrite, proxies, backupMillis, restoreMillis);
             assertTrue(backups == 0 || backupsMidWrite > 0, "some backup kill landed after it began storing, before the commit: " + why);
             assertTrue(restores == 0 || restoresMidWrite > 0, "some restore kill landed while the image was written: " + why);
-        }
-    }
-
-    private static List<String> command(List<String> args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(args);
-        return cmd;
-    }
-
-    private long timed(List<String> args) throws Exception {
-        long start = System.nanoTime();
-        Process p = new ProcessBuilder(command(args)).redirectErrorStream(true).redirectOutput(dir.resolve("uncut.log").toFile()).start();
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
-        assertEquals(0, p.exitValue(), Files.readString(dir.resolve("uncut.log")));
-        return (System.nanoTime() - start) / 1_000_000;
-    }
-
-    /**
-     * Where kills may land, in ms after the start: the whole uncut run at first, then narrowed to
-     * the work itself as kills land too early (before the process did anything: JVM start-up) or
-     * too late (after it finished), so most of a short run's points fall inside the pipeline.
-     */
-    private static final class Window {
-        private long from;
-        private long to;
-
-        Window(long uncutMillis) {
-            this.from = 0;
-            this.to = uncutMillis;
-        }
-
-        long next(Random random) {
-            return from + (long) (random.nextDouble() * Math.max(1, to - from));
-        }
-
-        void landed(long at, boolean tooEarly, boolean tooLate) {
-            if (tooEarly) {
-                from = Math.max(from, Math.min(at, to - 100));
-            } else if (tooLate) {
-                to = Math.min(to, Math.max(at, from + 100));
-            }
-        }
-    }
-
-    /** Starts the command and SIGKILLs it {@code at} ms after the start (unless it ended first); returns {@code at}. */
-    private long killAt(List<String> args, long at) throws Exception {
-        Process p = new ProcessBuilder(command(args)).redirectErrorStream(true).redirectOutput(dir.resolve("killed.log").toFile()).start();
-        if (!p.waitFor(at, TimeUnit.MILLISECONDS)) {
-            p.destroyForcibly(); // SIGKILL
-        }
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        return at;
-    }
-
-    /** Files in {@code d}: a backup stages its manifests in tmp/ from its start to its commit. */
-    private static long filesIn(Path d) throws Exception {
-        if (!Files.exists(d)) {
-            return 0;
-        }
-        try (Stream<Path> files = Files.list(d)) {
-            return files.count();
-        }
-    }
-
-    private static long bytesUnder(Path d) throws Exception {
-        if (!Files.exists(d)) {
-            return 0;
-        }
-        try (Stream<Path> files = Files.walk(d)) {
-            return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
-        }
-    }
-
-    private static List<BackupRecord> committed(Path repo) throws Exception {
-        try (Repository r = Repository.open(repo, null)) {
-            return r.backups();
-        }
-    }
-
-    /** The newest backups verify completely (the older ones did when they were newest). */
-    private static void verifyNewest(Path repo, int count, String why) throws Exception {
-        List<BackupRecord> all = committed(repo);
-        for (BackupRecord b : all.subList(Math.max(0, all.size() - count), all.size())) {
-            assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--backup", Long.toString(b.id()), "--no-progress"),
-                    "backup " + b.id() + " verifies: " + why);
         }
     }
 

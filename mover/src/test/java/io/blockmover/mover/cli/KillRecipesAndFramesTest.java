@@ -1,0 +1,202 @@
+package io.blockmover.mover.cli;
+
+import io.blockmover.index.maintenance.RepositoryStats;
+import io.blockmover.index.manifest.BackupRecord;
+import io.blockmover.index.repo.InitOptions;
+import io.blockmover.index.repo.Repository;
+import io.blockmover.index.repo.RepositoryConfig;
+import io.blockmover.nbd.esx.BaseContent;
+import io.blockmover.nbd.esx.DiskContent;
+import io.blockmover.nbd.esx.EsxSimulator;
+import io.blockmover.nbd.esx.HostSpec;
+import io.blockmover.nbd.esx.ImageContent;
+import io.blockmover.nbd.esx.Profile;
+import io.blockmover.mover.cli.KillHarness.Window;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static io.blockmover.mover.cli.KillHarness.bytesUnder;
+import static io.blockmover.mover.cli.KillHarness.committed;
+import static io.blockmover.mover.cli.KillHarness.filesIn;
+import static io.blockmover.mover.cli.KillHarness.verifyNewest;
+import static io.blockmover.nbd.testing.Digests.sha256;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * SIGKILL of the real {@code blockmover backup} while it writes frames and recipes: a repository
+ * with 1 MiB frames of 256 KiB chunks and sub-chunk dedup, and disks that hold 4 KiB-aligned but
+ * not chunk-aligned copies of stored data, so the killed process is compressing text into frames
+ * and storing recipes whose sources are either committed chunks in frames or its own new chunks
+ * (recipes held back until those are published). Small packs (1 MiB) make packs seal and publish
+ * while the backup runs, so a kill also lands between publications. After each kill, as in
+ * {@link KillPipelineTest}: no partial backup is recorded, the newest backups verify, the next
+ * backup succeeds; at the end every committed backup restores bit-exact and the whole repository
+ * verifies (a recipe whose source was lost would be damage).
+ * <p>{@code BM_KILL_POINTS} scales it as the other kill test (three tenths of the points are
+ * backups killed here); {@code BM_KILL_SEED} repeats a run.
+ */
+class KillRecipesAndFramesTest {
+    private static final int BLOCK = 4 << 10;
+    private static final int CHUNK = 256 << 10;
+    private static final int FRAME = 1 << 20;
+    private static final int MIB = 1 << 20;
+    private static final long DISK = 32L << 20;
+    /** Sets the new text of the image VMs apart from the generated host's. */
+    private static final long OWN_SALT = 0x6F776E;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void sigkilledBackupsWritingRecipesAndFramesLoseNothingAndRecordNothingPartial() throws Exception {
+        int points = KillHarness.points();
+        long seed = KillHarness.seed();
+        Random random = new Random(seed);
+        String why = "seed " + seed + " (BM_KILL_SEED)";
+        KillHarness harness = new KillHarness(dir);
+        int kills = Math.max(2, points * 3 / 10);
+        Path repo = dir.resolve("repo");
+        Repository.init(repo, InitOptions.defaults().withChunkSize(CHUNK).withFrameSize(FRAME).withSubchunkDedup(true)
+                .withPackTargetSize(1 << 20)).close();
+        try (Repository r = Repository.open(repo, null)) {
+            RepositoryConfig config = r.config();
+            assertEquals(FRAME, config.frameSize(), "frames are on");
+            assertTrue(config.subchunkDedup(), "sub-chunk dedup is on");
+        }
+        Map<String, String> expected = new HashMap<>(); // SHA-256 of each VM's disk
+        List<ImageContent> images = new ArrayList<>();
+        try (EsxSimulator sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(seed, 1, 1, DISK, Profile.TEXT, true)))) {
+            // The base: text, every chunk new, so it is stored in frames.
+            BaseContent base = sim.host().requireVm("vm01").disks().getFirst().content();
+            sim.host().requireVm("vm01").createSnapshot("s1");
+            List<String> first = backup(repo, sim, "vm01");
+            harness.timed(first);
+            expected.put("vm01", base.sha256());
+            RepositoryStats afterBase = stats(repo);
+            assertTrue(afterBase.framedChunks() >= DISK / CHUNK / 2, "the base's text went into frames: " + afterBase);
+
+            // One uncut run of a copying disk: it must store recipes, and it measures where kills may land.
+            List<String> uncut = backup(repo, sim, addCopy(sim, base, seed, 1, images, expected));
+            long backupMillis = harness.timed(uncut);
+            RepositoryStats afterCopy = stats(repo);
+            long recipesPerCopy = afterCopy.recipeChunks() - afterBase.recipeChunks();
+            // 64 chunks copy the base and 31 their own new text: most of them become recipes.
+            assertTrue(recipesPerCopy >= 64, "an uncut backup of a copying disk stores recipes: " + afterBase + " -> " + afterCopy);
+            assertTrue(afterCopy.framedChunks() > afterBase.framedChunks(), "and frames of its new text: " + afterCopy);
+
+            Window window = new Window(backupMillis);
+            int cut = 0;
+            int midWrite = 0;
+            int afterPublishing = 0;
+            int nearCommit = 0;
+            for (int i = 0; i < kills; i++) {
+                List<String> fresh = backup(repo, sim, addCopy(sim, base, seed, i + 2, images, expected));
+                int before = committed(repo).size();
+                long packBytes = bytesUnder(repo.resolve("packs"));
+                long recipesBefore = stats(repo).recipeChunks();
+                // Every other kill aims at the end of the run: the last packs' seals, the held-back recipes, the commit.
+                boolean aimedAtEnd = i % 2 == 1;
+                long at = harness.killAt(fresh, aimedAtEnd ? window.nearEnd(random) : window.next(random));
+                // Measured before the repository is opened again: opening may clear what the killed process left.
+                boolean stored = bytesUnder(repo.resolve("packs")) > packBytes || filesIn(repo.resolve("tmp")) > 0;
+                List<BackupRecord> after = committed(repo);
+                assertTrue(after.size() == before || after.size() == before + 1, why);
+                boolean wasCut = after.size() == before;
+                cut += wasCut ? 1 : 0;
+                midWrite += wasCut && stored ? 1 : 0;
+                nearCommit += aimedAtEnd && wasCut && stored ? 1 : 0;
+                afterPublishing += wasCut && stats(repo).recipeChunks() > recipesBefore ? 1 : 0;
+                window.landed(at, !stored, !wasCut);
+                String where = why + ", backup killed at " + at + " ms";
+                verifyNewest(repo, after.size() - before + 1, where);
+                assertEquals(0, Main.execute(fresh.toArray(String[]::new)), "the next backup succeeds: " + where);
+                verifyNewest(repo, 1, where + ", then backed up again");
+            }
+            System.out.printf("kill points (%s): %d backups writing frames and recipes, %d cut before their commit (%d after "
+                    + "they began storing, %d of them aimed at the end, %d after some of their recipes were published); "
+                    + "uncut backup %d ms storing %d recipes%n", why, kills, cut, midWrite, nearCommit, afterPublishing,
+                    backupMillis, recipesPerCopy);
+            assertTrue(midWrite > 0, "some backup kill landed after it began storing, before the commit: " + why);
+
+            assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--all"), "every chunk, recipe and frame reads: " + why);
+            assertEverythingRestores(repo, expected, why);
+            assertTrue(stats(repo).recipeChunks() >= recipesPerCopy, why);
+        } finally {
+            for (ImageContent image : images) {
+                image.close();
+            }
+        }
+    }
+
+    private static RepositoryStats stats(Path repo) throws Exception {
+        try (Repository r = Repository.open(repo, null)) {
+            return RepositoryStats.of(r);
+        }
+    }
+
+    /** Restores every committed backup through the CLI and compares it with its VM's disk. */
+    private void assertEverythingRestores(Path repo, Map<String, String> expected, String why) throws Exception {
+        Path restored = dir.resolve("restored.raw");
+        for (BackupRecord b : committed(repo)) {
+            assertEquals(0, Main.execute("restore", "--repo", repo.toString(), "--backup", Long.toString(b.id()), "--to",
+                    restored.toString(), "--force", "--no-progress"), "backup " + b.id() + " restores: " + why);
+            assertEquals(expected.get(b.vmId()), sha256(restored), "backup " + b.id() + " of " + b.vmId() + " is bit-exact: " + why);
+        }
+        Files.delete(restored);
+    }
+
+    private static List<String> backup(Path repo, EsxSimulator sim, String vm) {
+        return List.of("backup", "--repo", repo.toString(), "--no-progress", "--full", "--source",
+                "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/" + vm + "/disk-2000@s1");
+    }
+
+    /**
+     * Adds VM {@code copyN}, snapshot s1, whose disk is: 16 MiB of the base from a 4 KiB-aligned
+     * offset that is no chunk boundary (recipes of committed chunks in frames), 8 MiB of new text
+     * (frames), then that new text again a few 4 KiB blocks on (recipes of this backup's own new
+     * chunks, held back until those are published), then a little more new text. The offsets
+     * differ from copy to copy, so no copy deduplicates whole chunks of another. The image file is
+     * written, served and deleted (the server keeps it open); its SHA-256 is kept.
+     */
+    private String addCopy(EsxSimulator sim, BaseContent base, long seed, int n, List<ImageContent> images,
+                           Map<String, String> shas) throws IOException {
+        long from = (long) (n % 8) * MIB + (long) BLOCK * (1 + (5L * n) % 63);
+        long again = (long) BLOCK * (1 + (3L * n) % 63);
+        DiskContent own = new DiskContent(seed ^ OWN_SALT, n, Profile.TEXT, DISK);
+        String vm = "copy" + n;
+        Path file = dir.resolve(vm + ".raw");
+        ByteBuf buf = Unpooled.buffer((int) DISK);
+        try {
+            base.read(from, 16 * MIB, buf);
+            own.read(16L * MIB, 8 * MIB, buf);
+            own.read(16L * MIB + again, (int) (8 * MIB - again), buf);
+            own.read(DISK - again, (int) again, buf);
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                buf.readBytes(ch, 0L, buf.readableBytes());
+            }
+        } finally {
+            buf.release();
+        }
+        ImageContent image = ImageContent.open(file);
+        images.add(image);
+        shas.put(vm, sha256(file));
+        Files.delete(file);
+        sim.host().addImageVm(vm, image).enableCbt();
+        sim.host().requireVm(vm).createSnapshot("s1");
+        return vm;
+    }
+}
