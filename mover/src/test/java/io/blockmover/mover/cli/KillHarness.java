@@ -53,14 +53,15 @@ final class KillHarness {
         return (System.nanoTime() - start) / 1_000_000;
     }
 
-    /** Starts the command and SIGKILLs it {@code at} ms after the start (unless it ended first); returns {@code at}. */
-    long killAt(List<String> args, long at) throws Exception {
+    /** Starts the command and SIGKILLs it {@code at} ms after the start; false when it had ended by then. */
+    boolean killAt(List<String> args, long at) throws Exception {
         Process p = new ProcessBuilder(command(args)).redirectErrorStream(true).redirectOutput(dir.resolve("killed.log").toFile()).start();
-        if (!p.waitFor(at, TimeUnit.MILLISECONDS)) {
+        boolean running = !p.waitFor(at, TimeUnit.MILLISECONDS);
+        if (running) {
             p.destroyForcibly(); // SIGKILL
         }
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        return at;
+        return running;
     }
 
     /**
@@ -73,8 +74,13 @@ final class KillHarness {
         private long to;
 
         Window(long uncutMillis) {
-            this.from = 0;
-            this.to = uncutMillis;
+            this(0, uncutMillis);
+        }
+
+        /** A window known to begin later: {@code from} is about when the process starts its work. */
+        Window(long from, long to) {
+            this.from = Math.min(from, to - 100);
+            this.to = to;
         }
 
         long next(Random random) {

@@ -98,7 +98,8 @@ class KillPipelineTest {
                         "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/" + vm + "/disk-2000@s1");
                 int before = committed(repo).size();
                 long packBytes = bytesUnder(repo.resolve("packs"));
-                long at = harness.killAt(fresh, backupWindow.next(random));
+                long at = backupWindow.next(random);
+                harness.killAt(fresh, at);
                 // Measured before the repository is opened again: opening may clear what the killed process left.
                 boolean stored = bytesUnder(repo.resolve("packs")) > packBytes || filesIn(repo.resolve("tmp")) > 0;
                 List<BackupRecord> after = committed(repo);
@@ -110,7 +111,8 @@ class KillPipelineTest {
                 assertEquals(0, Main.execute(fresh.toArray(String[]::new)), "the next backup succeeds: " + why);
             }
             for (int i = 0; i < restores; i++) {
-                long at = harness.killAt(restore, restoreWindow.next(random));
+                long at = restoreWindow.next(random);
+                harness.killAt(restore, at);
                 boolean writing = Files.exists(Path.of(restored + ".partial"));
                 restoresMidWrite += writing ? 1 : 0;
                 restoreWindow.landed(at, !writing && !Files.exists(restored), Files.exists(restored));

@@ -6,12 +6,19 @@ import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.index.repo.RepositoryConfig;
 import io.blockmover.nbd.esx.BaseContent;
+import io.blockmover.nbd.esx.DiskConfig;
 import io.blockmover.nbd.esx.DiskContent;
 import io.blockmover.nbd.esx.EsxSimulator;
 import io.blockmover.nbd.esx.HostSpec;
 import io.blockmover.nbd.esx.ImageContent;
 import io.blockmover.nbd.esx.Profile;
+import io.blockmover.nbd.esx.Snapshot;
+import io.blockmover.nbd.esx.SnapshotDisk;
+import io.blockmover.nbd.esx.VirtualDisk;
+import io.blockmover.nbd.esx.VirtualMachine;
 import io.blockmover.mover.cli.KillHarness.Window;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Test;
@@ -27,6 +34,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.Stream;
 
 import static io.blockmover.mover.cli.KillHarness.bytesUnder;
 import static io.blockmover.mover.cli.KillHarness.committed;
@@ -45,9 +53,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * while the backup runs, so a kill also lands between publications. After each kill, as in
  * {@link KillPipelineTest}: no partial backup is recorded, the newest backups verify, the next
  * backup succeeds; at the end every committed backup restores bit-exact and the whole repository
- * verifies (a recipe whose source was lost would be damage).
+ * verifies (a recipe whose source was lost would be damage). Then {@code gc} is killed while it
+ * compacts packs whose frames are partly live because recipes use some of their chunks: after
+ * each kill everything verifies and restores and the next gc succeeds.
  * <p>{@code BM_KILL_POINTS} scales it as the other kill test (three tenths of the points are
- * backups killed here); {@code BM_KILL_SEED} repeats a run.
+ * backups killed here, a tenth gc runs); {@code BM_KILL_SEED} repeats a run.
  */
 class KillRecipesAndFramesTest {
     private static final int BLOCK = 4 << 10;
@@ -55,6 +65,8 @@ class KillRecipesAndFramesTest {
     private static final int FRAME = 1 << 20;
     private static final int MIB = 1 << 20;
     private static final long DISK = 32L << 20;
+    /** How fast the killed backups read, in bytes per second. */
+    private static final long SLOW = 64L << 20;
     /** Sets the new text of the image VMs apart from the generated host's. */
     private static final long OWN_SALT = 0x6F776E;
 
@@ -69,14 +81,7 @@ class KillRecipesAndFramesTest {
         String why = "seed " + seed + " (BM_KILL_SEED)";
         KillHarness harness = new KillHarness(dir);
         int kills = Math.max(2, points * 3 / 10);
-        Path repo = dir.resolve("repo");
-        Repository.init(repo, InitOptions.defaults().withChunkSize(CHUNK).withFrameSize(FRAME).withSubchunkDedup(true)
-                .withPackTargetSize(1 << 20)).close();
-        try (Repository r = Repository.open(repo, null)) {
-            RepositoryConfig config = r.config();
-            assertEquals(FRAME, config.frameSize(), "frames are on");
-            assertTrue(config.subchunkDedup(), "sub-chunk dedup is on");
-        }
+        Path repo = initRepository();
         Map<String, String> expected = new HashMap<>(); // SHA-256 of each VM's disk
         List<ImageContent> images = new ArrayList<>();
         try (EsxSimulator sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(seed, 1, 1, DISK, Profile.TEXT, true)))) {
@@ -89,16 +94,20 @@ class KillRecipesAndFramesTest {
             RepositoryStats afterBase = stats(repo);
             assertTrue(afterBase.framedChunks() >= DISK / CHUNK / 2, "the base's text went into frames: " + afterBase);
 
-            // One uncut run of a copying disk: it must store recipes, and it measures where kills may land.
+            // One uncut run of a copying disk: it must store recipes, and it measures where kills may land:
+            // after a process has opened the repository (as long as stats takes) and before the backup ends.
+            // The killed runs read at 64 MB/s, so that their work spans a window a kill can find, without CPU.
             List<String> uncut = backup(repo, sim, addCopy(sim, base, seed, 1, images, expected));
+            sim.faults().rateLimit(SLOW);
             long backupMillis = harness.timed(uncut);
+            sim.faults().clear();
+            Window window = new Window(harness.timed(List.of("stats", "--repo", repo.toString())), backupMillis);
             RepositoryStats afterCopy = stats(repo);
             long recipesPerCopy = afterCopy.recipeChunks() - afterBase.recipeChunks();
             // 64 chunks copy the base and 31 their own new text: most of them become recipes.
             assertTrue(recipesPerCopy >= 64, "an uncut backup of a copying disk stores recipes: " + afterBase + " -> " + afterCopy);
             assertTrue(afterCopy.framedChunks() > afterBase.framedChunks(), "and frames of its new text: " + afterCopy);
 
-            Window window = new Window(backupMillis);
             int cut = 0;
             int midWrite = 0;
             int afterPublishing = 0;
@@ -110,7 +119,10 @@ class KillRecipesAndFramesTest {
                 long recipesBefore = stats(repo).recipeChunks();
                 // Every other kill aims at the end of the run: the last packs' seals, the held-back recipes, the commit.
                 boolean aimedAtEnd = i % 2 == 1;
-                long at = harness.killAt(fresh, aimedAtEnd ? window.nearEnd(random) : window.next(random));
+                long at = aimedAtEnd ? window.nearEnd(random) : window.next(random);
+                sim.faults().rateLimit(SLOW);
+                harness.killAt(fresh, at);
+                sim.faults().clear();
                 // Measured before the repository is opened again: opening may clear what the killed process left.
                 boolean stored = bytesUnder(repo.resolve("packs")) > packBytes || filesIn(repo.resolve("tmp")) > 0;
                 List<BackupRecord> after = committed(repo);
@@ -133,13 +145,125 @@ class KillRecipesAndFramesTest {
             assertTrue(midWrite > 0, "some backup kill landed after it began storing, before the commit: " + why);
 
             assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--all"), "every chunk, recipe and frame reads: " + why);
+            // What the killed backups left (some of it now used by the backups that followed them, recipes
+            // and their sources included) is gc's: it must take the garbage and keep all that is used.
+            assertEquals(0, Main.execute("gc", "--repo", repo.toString(), "--grace", "0"), why);
+            assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--all"), "every chunk reads after gc: " + why);
             assertEverythingRestores(repo, expected, why);
-            assertTrue(stats(repo).recipeChunks() >= recipesPerCopy, why);
         } finally {
             for (ImageContent image : images) {
                 image.close();
             }
         }
+    }
+
+    @Test
+    void sigkilledGcCompactingFramesThatRecipesUseLosesNothing() throws Exception {
+        long seed = KillHarness.seed();
+        Random random = new Random(seed);
+        String why = "seed " + seed + " (BM_KILL_SEED)";
+        KillHarness harness = new KillHarness(dir);
+        int kills = Math.max(1, KillHarness.points() / 10);
+        Path repo = initRepository();
+        Map<String, String> expected = new HashMap<>();
+        List<ImageContent> images = new ArrayList<>();
+        try (EsxSimulator sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(seed, 0, 1, DISK, Profile.TEXT, true)))) {
+            List<String> gc = List.of("gc", "--repo", repo.toString(), "--grace", "0", "--compact-below", "0.9", "--json");
+            Window window = null;
+            long gcMillis = 0;
+            int cut = 0;
+            int midWork = 0;
+            for (int i = 0; i <= kills; i++) {
+                long copyRecipes = garbage(repo, sim, seed, i, images, expected);
+                RepositoryStats before = stats(repo);
+                if (window == null) {
+                    // The first gc runs uncut: it must compact frames recipes still use, and it measures where kills
+                    // may land: after a process has opened the repository (as long as stats takes) and before gc ends.
+                    gcMillis = harness.timed(gc);
+                    String json = Files.readAllLines(dir.resolve("uncut.log")).stream().filter(l -> l.startsWith("{")).findFirst()
+                            .orElseThrow(() -> new AssertionError("gc --json printed no report"));
+                    JsonNode report = new ObjectMapper().readTree(json);
+                    window = new Window(harness.timed(List.of("stats", "--repo", repo.toString())), gcMillis);
+                    RepositoryStats after = stats(repo);
+                    assertTrue(report.get("compactedPacks").asInt() > 0 && report.get("deletedChunkEntries").asLong() > 0,
+                            "gc compacted packs of partly live frames: " + report);
+                    // Not every recipe: a chunk of the pruned text may be one (the emulator's text repeats now and then).
+                    assertTrue(after.recipeChunks() >= copyRecipes, "the copy's recipes stay: " + after + ", " + why);
+                    assertTrue(after.framedChunks() > 0 && after.framedChunks() < before.framedChunks(),
+                            "some framed chunks went, the sources stayed: " + before + " -> " + after);
+                } else {
+                    List<String> packs = packFiles(repo);
+                    long at = window.next(random);
+                    boolean killed = harness.killAt(gc, at);
+                    // Packs rewritten or deleted, or chunk entries swept: the gc had begun its work.
+                    boolean touched = !packFiles(repo).equals(packs) || stats(repo).uniqueChunks() != before.uniqueChunks();
+                    cut += killed ? 1 : 0;
+                    midWork += killed && touched ? 1 : 0;
+                    window.landed(at, !touched, !killed);
+                }
+                String where = why + ", gc " + i;
+                assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--all"), "every chunk reads after " + where);
+                assertEverythingRestores(repo, expected, where);
+                assertEquals(0, Main.execute("gc", "--repo", repo.toString(), "--grace", "0"), "the next gc succeeds: " + where);
+                assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--all"), "every chunk reads after the next gc: " + where);
+            }
+            System.out.printf("kill points (%s): %d gc runs compacting frames that recipes use, %d of them killed (%d after "
+                    + "they began changing the repository); uncut gc %d ms%n", why, kills, cut, midWork, gcMillis);
+        } finally {
+            for (ImageContent image : images) {
+                image.close();
+            }
+        }
+    }
+
+    /**
+     * Garbage among frames that recipes use: VM {@code baseN} (new text, stored in frames), a copy
+     * of its middle as recipes ({@link #addCopy}), then baseN zeroed, backed up again and its first
+     * backup pruned. What is left live of the first backup is what the recipes use: whole frames,
+     * and frames of which a chunk or two are live. Returns how many recipes the copy stored.
+     */
+    private long garbage(Path repo, EsxSimulator sim, long seed, int n, List<ImageContent> images,
+                         Map<String, String> expected) throws Exception {
+        String name = "base" + n;
+        VirtualMachine vm = sim.host().addVm(name, List.of(DiskConfig.thin(DISK, Profile.TEXT)));
+        vm.enableCbt();
+        VirtualDisk disk = vm.disks().getFirst();
+        vm.createSnapshot("s1");
+        RepositoryStats start = stats(repo);
+        assertEquals(0, Main.execute(backup(repo, sim, name, "s1").toArray(String[]::new)));
+        RepositoryStats withBase = stats(repo);
+        String copy = addCopy(sim, disk.content(), seed, 100 + n, images, expected);
+        assertEquals(0, Main.execute(backup(repo, sim, copy, "s1").toArray(String[]::new)));
+        RepositoryStats withCopy = stats(repo);
+        long recipes = withCopy.recipeChunks() - withBase.recipeChunks();
+        assertTrue(withBase.framedChunks() - start.framedChunks() >= DISK / CHUNK / 2 && recipes >= 64,
+                "the base is in frames, the copy mostly recipes: " + start + " -> " + withBase + " -> " + withCopy);
+        disk.writeZeroes(0, DISK, true);
+        Snapshot zeroed = vm.createSnapshot("s2");
+        SnapshotDisk zeros = zeroed.disks().getFirst();
+        expected.put(name, DiskContent.sha256Of(zeros::read, zeros.capacity()));
+        assertEquals(0, Main.execute(backup(repo, sim, name, "s2").toArray(String[]::new)));
+        assertEquals(0, Main.execute("prune", "--repo", repo.toString(), "--keep-last", "1"));
+        return recipes;
+    }
+
+    private static List<String> packFiles(Path repo) throws Exception {
+        try (Stream<Path> files = Files.walk(repo.resolve("packs"))) {
+            return files.filter(Files::isRegularFile).map(Path::toString).sorted().toList();
+        }
+    }
+
+    /** 1 MiB frames of 256 KiB chunks, sub-chunk dedup, 1 MiB packs (so packs seal while a backup runs). */
+    private Path initRepository() throws Exception {
+        Path repo = dir.resolve("repo");
+        Repository.init(repo, InitOptions.defaults().withChunkSize(CHUNK).withFrameSize(FRAME).withSubchunkDedup(true)
+                .withPackTargetSize(1 << 20)).close();
+        try (Repository r = Repository.open(repo, null)) {
+            RepositoryConfig config = r.config();
+            assertEquals(FRAME, config.frameSize(), "frames are on");
+            assertTrue(config.subchunkDedup(), "sub-chunk dedup is on");
+        }
+        return repo;
     }
 
     private static RepositoryStats stats(Path repo) throws Exception {
@@ -160,8 +284,12 @@ class KillRecipesAndFramesTest {
     }
 
     private static List<String> backup(Path repo, EsxSimulator sim, String vm) {
+        return backup(repo, sim, vm, "s1");
+    }
+
+    private static List<String> backup(Path repo, EsxSimulator sim, String vm, String snapshot) {
         return List.of("backup", "--repo", repo.toString(), "--no-progress", "--full", "--source",
-                "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/" + vm + "/disk-2000@s1");
+                "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/" + vm + "/disk-2000@" + snapshot);
     }
 
     /**
