@@ -31,8 +31,8 @@ test: test-deps
 	$(MVN) verify
 
 # The nightly variant of the kill tests: 200 SIGKILLs of the real backup, restore and proxy, and
-# 80 of backup and gc with frames and recipes in play (make test runs 20 and 8), and the property
-# tests with ten times the tries.
+# 90 of backup, gc and proxy with frames and recipes in play (make test runs 20 and 9), and the
+# property tests with ten times the tries.
 torture: test-deps
 	BM_KILL_POINTS=200 $(MVN) -pl mover,nbd-server,index -am verify -Djqwik.tries.default=10000 \
 		-Dtest='Kill*Test,*PropertiesTest' -Dsurefire.failIfNoSpecifiedTests=false

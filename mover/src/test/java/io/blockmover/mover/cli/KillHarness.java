@@ -3,12 +3,17 @@ package io.blockmover.mover.cli;
 import io.blockmover.index.manifest.BackupRecord;
 import io.blockmover.index.repo.Repository;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -20,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (default 20, {@code make torture} 200), {@code BM_KILL_SEED} repeats a run.
  */
 final class KillHarness {
+    private static final Pattern PROXY = Pattern.compile("blockmover proxy: grpc 127\\.0\\.0\\.1:(\\d+)");
     private final Path dir;
 
     /** @param dir where the processes' output goes (the test's own directory) */
@@ -134,5 +140,24 @@ final class KillHarness {
             assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--backup", Long.toString(b.id()), "--no-progress"),
                     "backup " + b.id() + " verifies: " + why);
         }
+    }
+
+    /** Reads the proxy's output until it is ready; returns its gRPC port, and drains the rest of its output. */
+    static int awaitReady(Process proxy) throws Exception {
+        BufferedReader out = new BufferedReader(new InputStreamReader(proxy.getInputStream(), StandardCharsets.UTF_8));
+        int port = -1;
+        StringBuilder seen = new StringBuilder();
+        for (String line; (line = out.readLine()) != null; ) {
+            seen.append(line).append('\n');
+            Matcher m = PROXY.matcher(line);
+            if (m.find()) {
+                port = Integer.parseInt(m.group(1));
+            }
+            if (line.equals("ready") && port > 0) {
+                Thread.ofVirtual().start(() -> out.lines().forEach(l -> { }));
+                return port;
+            }
+        }
+        throw new AssertionError("the proxy exited before it was ready:\n" + seen);
     }
 }

@@ -18,18 +18,14 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static io.blockmover.mover.cli.KillHarness.Window;
+import static io.blockmover.mover.cli.KillHarness.awaitReady;
 import static io.blockmover.mover.cli.KillHarness.bytesUnder;
 import static io.blockmover.mover.cli.KillHarness.command;
 import static io.blockmover.mover.cli.KillHarness.committed;
@@ -50,7 +46,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class KillPipelineTest {
     private static final long DISK = 32L << 20;
-    private static final Pattern PROXY = Pattern.compile("blockmover proxy: grpc 127\\.0\\.0\\.1:(\\d+)");
 
     @TempDir
     Path dir;
@@ -177,23 +172,5 @@ class KillPipelineTest {
         }
         assertEquals(0, Main.execute("backup", "--repo", repo.toString(), "--no-progress", "--source", source),
                 "the next run succeeds: " + why);
-    }
-
-    private static int awaitReady(Process proxy) throws Exception {
-        BufferedReader out = new BufferedReader(new InputStreamReader(proxy.getInputStream(), StandardCharsets.UTF_8));
-        int port = -1;
-        StringBuilder seen = new StringBuilder();
-        for (String line; (line = out.readLine()) != null; ) {
-            seen.append(line).append('\n');
-            Matcher m = PROXY.matcher(line);
-            if (m.find()) {
-                port = Integer.parseInt(m.group(1));
-            }
-            if (line.equals("ready") && port > 0) {
-                Thread.ofVirtual().start(() -> out.lines().forEach(l -> { }));
-                return port;
-            }
-        }
-        throw new AssertionError("the proxy exited before it was ready:\n" + seen);
     }
 }

@@ -16,7 +16,15 @@ import io.blockmover.nbd.esx.Snapshot;
 import io.blockmover.nbd.esx.SnapshotDisk;
 import io.blockmover.nbd.esx.VirtualDisk;
 import io.blockmover.nbd.esx.VirtualMachine;
+import io.blockmover.mover.api.v1.BackupMode;
+import io.blockmover.mover.api.v1.BackupProxyGrpc;
+import io.blockmover.mover.api.v1.BackupRequest;
+import io.blockmover.mover.api.v1.DiskSource;
+import io.blockmover.mover.api.v1.GcRequest;
+import io.blockmover.mover.api.v1.JobRef;
 import io.blockmover.mover.cli.KillHarness.Window;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.netty.buffer.ByteBuf;
@@ -34,6 +42,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static io.blockmover.mover.cli.KillHarness.bytesUnder;
@@ -55,9 +64,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * backup succeeds; at the end every committed backup restores bit-exact and the whole repository
  * verifies (a recipe whose source was lost would be damage). Then {@code gc} is killed while it
  * compacts packs whose frames are partly live because recipes use some of their chunks: after
- * each kill everything verifies and restores and the next gc succeeds.
+ * each kill everything verifies and restores and the next gc succeeds. Last, the proxy
+ * ({@code serve}) is killed while it runs a gc and, beside it, a backup whose recipes would use
+ * chunks that gc is sweeping.
  * <p>{@code BM_KILL_POINTS} scales it as the other kill test (three tenths of the points are
- * backups killed here, a tenth gc runs); {@code BM_KILL_SEED} repeats a run.
+ * backups killed here, a tenth gc runs, a twentieth proxies); {@code BM_KILL_SEED} repeats a run.
  */
 class KillRecipesAndFramesTest {
     private static final int BLOCK = 4 << 10;
@@ -218,6 +229,67 @@ class KillRecipesAndFramesTest {
         }
     }
 
+    @Test
+    void sigkilledProxyRunningGcBesideABackupThatMakesRecipesLosesNothing() throws Exception {
+        long seed = KillHarness.seed();
+        Random random = new Random(seed);
+        String why = "seed " + seed + " (BM_KILL_SEED)";
+        int kills = Math.max(1, KillHarness.points() / 20);
+        Path repo = initRepository();
+        Map<String, String> expected = new HashMap<>();
+        List<ImageContent> images = new ArrayList<>();
+        int committedByProxy = 0;
+        List<String> atKill = new ArrayList<>();
+        try (EsxSimulator sim = EsxSimulator.start(EsxSimulator.Options.plain(new HostSpec(seed, 0, 1, DISK, Profile.TEXT, true)))) {
+            for (int i = 0; i < kills; i++) {
+                garbage(repo, sim, seed, i, images, expected);
+                // A second copy of the pruned base, 4 MiB earlier in it than the first: its recipes would use
+                // chunks that only the gc running beside it knows are garbage.
+                String copy = addCopy(sim, sim.host().requireVm("base" + i).disks().getFirst().content(), seed, 204 + i, images,
+                        expected);
+                int backupsBefore = committed(repo).size();
+                Process proxy = new ProcessBuilder(KillHarness.command(List.of("serve", "--no-auth", "--repo", repo.toString(),
+                        "--listen", "127.0.0.1:0", "--allow-source", "127.0.0.1:*"))).redirectErrorStream(true).start();
+                sim.faults().rateLimit(SLOW);
+                try {
+                    ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", KillHarness.awaitReady(proxy))
+                            .usePlaintext().build();
+                    try {
+                        var stub = BackupProxyGrpc.newBlockingStub(channel).withDeadlineAfter(1, TimeUnit.MINUTES);
+                        JobRef backup = stub.submitBackup(BackupRequest.newBuilder().setVm(copy).setMode(BackupMode.BACKUP_MODE_FULL)
+                                .addDisks(DiskSource.newBuilder().setDisk("disk-2000").setUri(source(sim, copy, "s1"))).build());
+                        JobRef gc = stub.submitGc(GcRequest.newBuilder().setGraceSeconds(0).setCompactBelow(0.9).build());
+                        Thread.sleep(random.nextInt(800)); // the gc takes a few hundred ms, the backup about a second
+                        // What ran when the proxy died, so a run whose kills all missed the overlap is visible.
+                        atKill.add(stub.getJob(backup).getState().name().replace("JOB_STATE_", "backup ") + "/"
+                                + stub.getJob(gc).getState().name().replace("JOB_STATE_", "gc "));
+                    } finally {
+                        channel.shutdownNow();
+                    }
+                } finally {
+                    proxy.destroyForcibly(); // SIGKILL
+                    assertTrue(proxy.waitFor(60, TimeUnit.SECONDS));
+                    sim.faults().clear();
+                }
+                committedByProxy += committed(repo).size() - backupsBefore;
+                String where = why + ", proxy " + i;
+                assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--all"), "every chunk reads after " + where);
+                assertEverythingRestores(repo, expected, where);
+                assertEquals(0, Main.execute(backup(repo, sim, copy).toArray(String[]::new)), "the next backup succeeds: " + where);
+                images.removeLast().close();
+                assertEquals(0, Main.execute("gc", "--repo", repo.toString(), "--grace", "0"), "the next gc succeeds: " + where);
+                assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--all"), "every chunk reads after the next gc: " + where);
+                assertEverythingRestores(repo, expected, where);
+            }
+            System.out.printf("kill points (%s): %d proxies killed running gc beside a backup making recipes (jobs at the kill: %s; "
+                    + "%d backups committed before it)%n", why, kills, atKill, committedByProxy);
+        } finally {
+            for (ImageContent image : images) {
+                image.close();
+            }
+        }
+    }
+
     /**
      * Garbage among frames that recipes use: VM {@code baseN} (new text, stored in frames), a copy
      * of its middle as recipes ({@link #addCopy}), then baseN zeroed, backed up again and its first
@@ -291,8 +363,11 @@ class KillRecipesAndFramesTest {
     }
 
     private static List<String> backup(Path repo, EsxSimulator sim, String vm, String snapshot) {
-        return List.of("backup", "--repo", repo.toString(), "--no-progress", "--full", "--source",
-                "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/" + vm + "/disk-2000@" + snapshot);
+        return List.of("backup", "--repo", repo.toString(), "--no-progress", "--full", "--source", source(sim, vm, snapshot));
+    }
+
+    private static String source(EsxSimulator sim, String vm, String snapshot) {
+        return "nbd://127.0.0.1:" + sim.nbdAddress().getPort() + "/" + vm + "/disk-2000@" + snapshot;
     }
 
     /**
