@@ -27,11 +27,13 @@ import io.blockmover.index.maintenance.Retention;
 import io.blockmover.index.maintenance.VerifyReport;
 import io.blockmover.index.maintenance.Verifier;
 import io.blockmover.index.pack.LocalPackStore;
+import io.blockmover.index.pack.PackStore;
 import io.blockmover.index.repo.InitOptions;
 import io.blockmover.index.repo.Repository;
 import io.blockmover.index.repo.RepositoryConfig;
 import io.blockmover.index.repo.internal.RepoInternals;
 
+import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -121,6 +123,88 @@ class SubchunkDedupTest {
             }
         }
         return out;
+    }
+
+    /**
+     * A chunk can sit in the packs both whole and as a recipe: a backup killed after it stored the
+     * recipe, whose rerun stored the chunk whole (found by KillRecipesAndFramesTest). rebuild-index
+     * took whichever record it scanned last; when that was the recipe, the recipes using the chunk
+     * as a source (sources are plain, reads one level deep) broke, in committed backups.
+     */
+    @Test
+    void rebuildIndexKeepsThePlainCopyOfAChunkThatIsAlsoStoredAsARecipe() throws Exception {
+        byte[] file = file();
+        byte[] original = disk(file, 0, 1);
+        byte[] copy = disk(file, 5 * CHUNK + SHIFT, 2);
+        Path root = dir.resolve("r");
+        long copyId;
+        ChunkId source;
+        try (Repository repo = Repository.init(root, options(true))) {
+            long originalId = backup(repo, "vm", original)[0];
+            copyId = backup(repo, "vm", copy)[0];
+            source = Fixtures.chunkAt(repo, originalId, CHUNK); // the file's second chunk: a source of the copy's recipes
+            assertEquals(0, db(repo).location(source).flags() & PackFormat.FLAG_RECIPE);
+        }
+        // The same chunk as a recipe: another repository stores the copy first, then the original.
+        long foreignPack;
+        try (Repository other = Repository.init(dir.resolve("other"), options(true))) {
+            backup(other, "vm", copy);
+            backup(other, "vm", original);
+            ChunkLocation recipe = db(other).location(source);
+            assertTrue((recipe.flags() & PackFormat.FLAG_RECIPE) != 0, "the original's chunk is a recipe there");
+            foreignPack = recipe.packId();
+        }
+        Path target = new LocalPackStore(root.resolve("packs")).pathOf(foreignPack);
+        Files.createDirectories(target.getParent());
+        Files.copy(new LocalPackStore(dir.resolve("other").resolve("packs")).pathOf(foreignPack), target);
+
+        // Whichever order the packs are listed in, the chunk stays whole.
+        RepositoryConfig config = RepositoryConfig.readRebuildable(root);
+        for (boolean foreignLast : new boolean[] {true, false}) {
+            try (IndexDb scanned = IndexDb.open(dir.resolve("scan-" + foreignLast), config.rebuiltVersion(), false, true);
+                 LocalPackStore packs = new LocalPackStore(root.resolve("packs"))) {
+                IndexRebuilder.scan(scanned, ordered(packs, foreignPack, foreignLast), config, null);
+                assertEquals(0, scanned.location(source).flags() & PackFormat.FLAG_RECIPE, "foreign pack last: " + foreignLast);
+            }
+        }
+        IndexRebuilder.rebuild(root);
+        try (Repository repo = Repository.open(root, null)) {
+            assertRestores(repo, copyId, copy);
+            VerifyReport v = new Verifier(repo).run(2);
+            assertTrue(v.ok(), v.toString());
+        }
+    }
+
+    /** {@code packs}, listing pack {@code id} last (or first). */
+    private static PackStore ordered(PackStore packs, long id, boolean last) {
+        return new PackStore() {
+            @Override
+            public Output create(long packId) throws IOException {
+                return packs.create(packId);
+            }
+
+            @Override
+            public int read(long packId, long position, ByteBuffer dst) throws IOException {
+                return packs.read(packId, position, dst);
+            }
+
+            @Override
+            public List<PackInfo> list() throws IOException {
+                List<PackInfo> all = new ArrayList<>(packs.list());
+                all.sort(java.util.Comparator.comparing(p -> (p.packId() == id) == last));
+                return all;
+            }
+
+            @Override
+            public void delete(long packId) throws IOException {
+                packs.delete(packId);
+            }
+
+            @Override
+            public void close() throws IOException {
+                packs.close();
+            }
+        };
     }
 
     @Test

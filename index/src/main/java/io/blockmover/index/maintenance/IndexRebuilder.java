@@ -142,8 +142,17 @@ public final class IndexRebuilder {
         private final ByteBuffer header = ByteBuffer.allocateDirect(PackFormat.RECORD_HEADER);
         private final ByteBuffer payload = ByteBuffer.allocateDirect(PackFormat.MAX_PAYLOAD);
         private WriteBatch batch = new WriteBatch();
+        /**
+         * Recipe records, indexed only once every pack is scanned: a chunk can have a plain copy and
+         * a recipe copy (a backup killed after it stored the recipe, then its rerun, or a fresh copy
+         * of a chunk gc had condemned), and other recipes may use it as a source, which must be plain.
+         */
+        private final List<FoundRecipe> recipes = new ArrayList<>();
         private long chunks;
         private long damaged;
+
+        private record FoundRecipe(ChunkId id, ChunkLocation location, List<ChunkId> sources) {
+        }
 
         Scan(IndexDb db, PackStore packs, ChunkCodec codec) {
             this.db = db;
@@ -159,6 +168,7 @@ public final class IndexRebuilder {
                     scanPack(p);
                     scanned++;
                 }
+                indexRecipes();
                 int recovered = 0;
                 for (BackupRecord b : backups.values()) {
                     if (complete(b)) {
@@ -252,8 +262,12 @@ public final class IndexRebuilder {
             header.get(PackFormat.H_DIGEST, key);
             switch (header.get(PackFormat.H_KIND)) {
                 case PackFormat.KIND_CHUNK -> {
-                    // Any intact copy serves; a later duplicate simply replaces an earlier one.
+                    // Any intact plain copy serves; a later duplicate simply replaces an earlier one.
                     ChunkLocation loc = new ChunkLocation(packId, pos, length, header.getInt(PackFormat.H_PLAIN), header.get(PackFormat.H_FLAGS) & 0xFF);
+                    if ((loc.flags() & PackFormat.FLAG_RECIPE) != 0) {
+                        foundRecipe(ChunkId.wrap(key), loc);
+                        break;
+                    }
                     batch.put(db.chunks(), key, loc.encode());
                     chunks++;
                     if (db.hasSubchunks()) {
@@ -344,7 +358,6 @@ public final class IndexRebuilder {
             }
         }
 
-        /** A recipe's sources (clear in its payload), or a plain chunk's sampled blocks (from its plaintext). */
         /** The sub-chunk fingerprints of a frame's chunks (each checked against its digest first), when the codec is known. */
         private void frameSubchunkEntries(FrameTable table, int flags, int length) throws RocksDBException {
             if (codec == null) {
@@ -369,18 +382,70 @@ public final class IndexRebuilder {
             }
         }
 
+        /** A plain chunk's sampled blocks (from its plaintext), when the codec is known. */
         private void subchunkEntries(ChunkId id, ChunkLocation loc) throws RocksDBException {
+            if (codec == null) {
+                return;
+            }
             ByteBuffer p = payload.duplicate().position(0).limit(loc.payloadLength());
             try {
-                if ((loc.flags() & PackFormat.FLAG_RECIPE) != 0) {
-                    batch.put(db.recipes(), id.bytes(), SubchunkEntries.encodeSources(Recipe.decodeSources(p, id.hex())));
-                } else if (codec != null) {
-                    codec.decode(new PackRecords.ChunkPayload(loc.flags(), loc.plainLength(), p), id, plain.clear());
-                    SubchunkEntries.indexBlocks(db, batch, id, plain.flip(), codec);
-                }
+                codec.decode(new PackRecords.ChunkPayload(loc.flags(), loc.plainLength(), p), id, plain.clear());
+                SubchunkEntries.indexBlocks(db, batch, id, plain.flip(), codec);
             } catch (ChunkDamagedException e) {
                 problems.add("chunk " + id.hex() + ": " + e.reason());
             }
+        }
+
+        /** Keeps a recipe record (its sources are clear in its payload) for {@link #indexRecipes}. */
+        private void foundRecipe(ChunkId id, ChunkLocation loc) {
+            try {
+                recipes.add(new FoundRecipe(id, loc, Recipe.decodeSources(payload.duplicate().position(0).limit(loc.payloadLength()), id.hex())));
+            } catch (ChunkDamagedException e) {
+                problems.add("chunk " + id.hex() + ": " + e.reason());
+                damaged++;
+            }
+        }
+
+        /**
+         * Indexes each recipe whose chunk has no plain copy and whose sources all have one: a plain
+         * copy serves every reader (and the recipes that use it as a source), and a recipe whose
+         * source was never stored whole (its backup was killed first) cannot be read; indexed, it
+         * would be taken for stored by the next backup of the same data.
+         */
+        private void indexRecipes() throws RocksDBException {
+            db.write(batch, false);
+            batch.close();
+            batch = new WriteBatch();
+            Set<ChunkId> indexed = new HashSet<>();
+            long unreadable = 0;
+            for (FoundRecipe r : recipes) {
+                if (indexed.contains(r.id()) || db.location(r.id()) != null) {
+                    continue;
+                }
+                ChunkId missing = r.sources().stream().filter(s -> !storedPlain(s)).findFirst().orElse(null);
+                if (missing != null) {
+                    // Not a problem of its own: a backup that needs this chunk is reported by verify, and a
+                    // source lost to damage was reported as damage.
+                    log.debug("rebuild-index: recipe {} left out: its source {} is not stored whole", r.id().hex(), missing.hex());
+                    unreadable++;
+                    continue;
+                }
+                batch.put(db.chunks(), r.id().bytes(), r.location().encode());
+                if (db.hasSubchunks()) {
+                    batch.put(db.recipes(), r.id().bytes(), SubchunkEntries.encodeSources(r.sources()));
+                }
+                indexed.add(r.id());
+                chunks++;
+            }
+            if (unreadable > 0) {
+                log.info("rebuild-index: {} recipes left out, a source of each not stored whole (a backup killed before it "
+                        + "stored the source leaves such a recipe)", unreadable);
+            }
+        }
+
+        private boolean storedPlain(ChunkId id) {
+            ChunkLocation loc = db.location(id);
+            return loc != null && (loc.flags() & PackFormat.FLAG_RECIPE) == 0;
         }
     }
 
