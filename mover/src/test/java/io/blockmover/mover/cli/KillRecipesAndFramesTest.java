@@ -61,8 +61,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (recipes held back until those are published). Small packs (1 MiB) make packs seal and publish
  * while the backup runs, so a kill also lands between publications. After each kill, as in
  * {@link KillPipelineTest}: no partial backup is recorded, the newest backups verify, the next
- * backup succeeds; at the end every committed backup restores bit-exact and the whole repository
- * verifies (a recipe whose source was lost would be damage). Then {@code gc} is killed while it
+ * backup succeeds; at the end the whole repository verifies (a recipe whose source was lost
+ * would be damage), again after {@code rebuild-index} and after a gc, and every committed backup
+ * restores bit-exact. Then {@code gc} is killed while it
  * compacts packs whose frames are partly live because recipes use some of their chunks: after
  * each kill everything verifies and restores and the next gc succeeds. Last, the proxy
  * ({@code serve}) is killed while it runs a gc and, beside it, a backup whose recipes would use
@@ -158,6 +159,10 @@ class KillRecipesAndFramesTest {
             assertTrue(midWrite > 0, "some backup kill landed after it began storing, before the commit: " + why);
 
             assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--all"), "every chunk, recipe and frame reads: " + why);
+            // The packs alone say the same: what the killed backups left beside their reruns (a chunk stored
+            // whole by one and as a recipe by the other) must not make rebuild-index break a recipe.
+            assertEquals(0, Main.execute("rebuild-index", "--repo", repo.toString()), why);
+            assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--all"), "every chunk reads after rebuild-index: " + why);
             // What the killed backups left (some of it now used by the backups that followed them, recipes
             // and their sources included) is gc's: it must take the garbage and keep all that is used.
             assertEquals(0, Main.execute("gc", "--repo", repo.toString(), "--grace", "0"), why);
