@@ -175,6 +175,55 @@ class SubchunkDedupTest {
         }
     }
 
+    /**
+     * A condemned chunk is stored afresh by a writer that gc condemned it under; if that fresh copy
+     * becomes a recipe, it must not take the place of the whole copy a recipe of an open backup
+     * (reprieved by gc) uses as a source.
+     */
+    @Test
+    void aFreshCopyOfACondemnedChunkNeverTurnsASourceOfAnOpenBackupsRecipeIntoARecipe() throws Exception {
+        byte[] file = file();
+        try (Repository repo = Repository.init(dir.resolve("r"), options(true))) {
+            long first = backup(repo, "p", disk(file, 0, 1))[0];
+            byte[] other = new byte[DISK];
+            new Random(9).nextBytes(other);
+            backup(repo, "p", other);
+            ChunkId c = Fixtures.chunkAt(repo, first, CHUNK);
+            byte[] shifted = disk(file, SHIFT, 3);
+            // Holds the file 32 KiB earlier (two new whole chunks, as their sources are condemned), then chunk c itself.
+            byte[] fresh = new byte[DISK];
+            new Random(4).nextBytes(fresh);
+            System.arraycopy(file, 32 << 10, fresh, 0, 2 * CHUNK);
+            System.arraycopy(file, CHUNK, fresh, 2 * CHUNK, CHUNK);
+            long[] during = new long[1];
+            try (BackupWriter open = repo.newBackup(BackupSpec.full("open", "open"))) {
+                DiskWriter d = open.addDisk(new DiskSpec("disk0", DISK, ""));
+                ByteBuffer b = ByteBuffer.allocateDirect(CHUNK);
+                for (int off = 0; off < DISK; off += CHUNK) {
+                    d.put(off, b.clear().put(shifted, off, CHUNK).flip());
+                }
+                assertEquals(1, new Pruner(repo).run(new Retention(1, 0, 0, 0, 0), ZoneOffset.UTC, false).removed().size());
+                RepoInternals.context(repo).fence().observeGc(phase -> {
+                    if (phase == io.blockmover.index.backup.GcFence.Phase.CONDEMNED) {
+                        try {
+                            during[0] = backup(repo, "fresh", fresh)[0];
+                        } catch (Exception e) {
+                            throw new AssertionError(e);
+                        }
+                    }
+                });
+                new GarbageCollector(repo).run(GcOptions.defaults().withGrace(Duration.ZERO));
+                RepoInternals.context(repo).fence().observeGc(null);
+                long openId = open.commit();
+                assertEquals(0, db(repo).location(c).flags() & PackFormat.FLAG_RECIPE, "the fresh copy of c is whole");
+                assertRestores(repo, during[0], fresh);
+                assertRestores(repo, openId, shifted);
+            }
+            VerifyReport v = new Verifier(repo).run(2);
+            assertTrue(v.ok(), v.toString());
+        }
+    }
+
     /** {@code packs}, listing pack {@code id} last (or first). */
     private static PackStore ordered(PackStore packs, long id, boolean last) {
         return new PackStore() {

@@ -112,16 +112,13 @@ final class ChunkSink {
      * Returns the bytes appended to the pack, or -1 for a duplicate.
      */
     long store(ChunkId id, ByteBuffer plain, ChunkCodec codec, ChunkId previous, Supplier<ChunkId> previousVersion) throws IOException {
-        // Pending before index: publication writes the index before it clears pending, so a
-        // chunk is always found in one of the two. A chunk gc has condemned is not reused from
-        // the index (gc may be about to sweep that copy): it is stored afresh.
-        if (pending.contains(id) || (!ctx.fence().isCondemned(id) && ctx.db().contains(id, codec.lookupScratch()))
-                || !pending.add(id)) {
+        Claim claim = claim(id, codec);
+        if (claim == Claim.DUPLICATE) {
             return -1;
         }
         boolean cpuBound = working.get() >= CORES;
         ChunkPayload payload;
-        RecipeBuilder.Plan plan = recipes == null ? null
+        RecipeBuilder.Plan plan = recipes == null || claim == Claim.CONDEMNED_COPY ? null
                 : recipes.plan(id, plain, codec, previous, previousVersion.get(), source -> recipeSources.add(source.prefix()));
         if (plan != null && plan.recipe() != null) {
             payload = codec.encodeRecipe(id, plan.recipe(), cpuBound);
@@ -151,13 +148,14 @@ final class ChunkSink {
         List<Integer> framed = new ArrayList<>();
         for (int i = 0; i < ids.size(); i++) {
             ChunkId id = ids.get(i);
-            if (!claim(id, codec)) {
+            Claim claim = claim(id, codec);
+            if (claim == Claim.DUPLICATE) {
                 stored[i] = -1;
                 continue;
             }
             // Sub-chunk dedup first, exactly as for a chunk stored alone: a chunk that becomes a
             // recipe gets a record of its own; the others' fingerprints are indexed at publication.
-            RecipeBuilder.Plan plan = recipes == null ? null
+            RecipeBuilder.Plan plan = recipes == null || claim == Claim.CONDEMNED_COPY ? null
                     : recipes.plan(id, plains.get(i), codec, previous.get(i), previousVersions.get(i).get(),
                             source -> recipeSources.add(source.prefix()));
             if (plan != null && (plan.recipe() != null || !plan.fingerprints().isEmpty() || plan.previous() != null)) {
@@ -198,15 +196,30 @@ final class ChunkSink {
     }
 
     /**
-     * True when this thread is to store {@code id}: neither the repository nor this backup has it.
-     * Pending before index: publication writes the index before it clears pending, so a chunk is
-     * always found in one of the two. A chunk gc has condemned is not reused from the index (gc
-     * may be about to sweep that copy): it is stored afresh.
+     * What this thread is to do with {@code id}: nothing when the repository or this backup has it
+     * ({@link Claim#DUPLICATE}), else store it. Pending before index: publication writes the index
+     * before it clears pending, so a chunk is always found in one of the two. A chunk gc has
+     * condemned is not reused from the index (gc may be about to sweep that copy): it is stored
+     * afresh, and whole ({@link Claim#CONDEMNED_COPY}).
      */
-    private boolean claim(ChunkId id, ChunkCodec codec) {
-        return !(pending.contains(id) || (!ctx.fence().isCondemned(id) && ctx.db().contains(id, codec.lookupScratch())))
-                && pending.add(id);
+    private Claim claim(ChunkId id, ChunkCodec codec) {
+        if (pending.contains(id)) {
+            return Claim.DUPLICATE;
+        }
+        boolean condemned = ctx.fence().isCondemned(id);
+        if (!condemned && ctx.db().contains(id, codec.lookupScratch())) {
+            return Claim.DUPLICATE;
+        }
+        return !pending.add(id) ? Claim.DUPLICATE : condemned ? Claim.CONDEMNED_COPY : Claim.NEW;
     }
+
+    /**
+     * {@code CONDEMNED_COPY}: a fresh copy of a chunk a running gc condemned. It is never a recipe:
+     * the condemned copy may be a source of a recipe gc reprieves (an open backup's), publishing the
+     * fresh copy replaces its location, and a recipe there would make that recipe's source a recipe,
+     * which no read resolves.
+     */
+    private enum Claim { DUPLICATE, NEW, CONDEMNED_COPY }
 
     /** A chunk this thread has claimed, as a record of its own. */
     private long storeClaimed(ChunkId id, ByteBuffer plain, ChunkCodec codec, boolean cpuBound) throws IOException {
