@@ -15,16 +15,11 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -36,7 +31,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and the repository is unlocked, holds nothing of the stopped backup, and verifies.
  */
 class ServeCommandTest {
-    private static final Pattern ADDRESS = Pattern.compile("blockmover proxy: grpc 127\\.0\\.0\\.1:(\\d+)");
 
     @TempDir
     Path dir;
@@ -55,7 +49,7 @@ class ServeCommandTest {
                     .redirectErrorStream(true).start();
             ManagedChannel channel = null;
             try {
-                int port = awaitReady(proxy);
+                int port = KillHarness.awaitReady(proxy);
                 channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
                 Iterator<BackupEvent> events = BackupProxyGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.MINUTES)
                         .backup(BackupRequest.newBuilder().setVm("vm01").addDisks(DiskSource.newBuilder().setDisk("disk-2000")
@@ -78,23 +72,5 @@ class ServeCommandTest {
             assertEquals(List.of(), r.backups(), "nothing of the stopped backup is visible");
         }
         assertEquals(0, Main.execute("verify", "--repo", repo.toString(), "--all", "--no-progress"));
-    }
-
-    private static int awaitReady(Process proxy) throws Exception {
-        BufferedReader out = new BufferedReader(new InputStreamReader(proxy.getInputStream(), StandardCharsets.UTF_8));
-        int port = -1;
-        StringBuilder seen = new StringBuilder();
-        for (String line; (line = out.readLine()) != null; ) {
-            seen.append(line).append('\n');
-            Matcher m = ADDRESS.matcher(line);
-            if (m.find()) {
-                port = Integer.parseInt(m.group(1));
-            }
-            if (line.equals("ready") && port > 0) {
-                Thread.ofVirtual().start(() -> out.lines().forEach(l -> { }));
-                return port;
-            }
-        }
-        throw new AssertionError("the proxy exited before it was ready:\n" + seen);
     }
 }
