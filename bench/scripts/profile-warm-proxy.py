@@ -2,13 +2,15 @@
 """Profile one full backup through a warm proxy, machine-wide, for cpu-by-part.py.
 
 Usage: profile-warm-proxy.py [--init="INIT OPTIONS"] LAUNCHER WORK TIMED_IMAGE [WARMUP_IMAGE...]
-Starts qemu-nbd (read-only, as the bench serves images) on each image, `blockmover init` and `serve`
-on WORK/repo, backs up each warm-up image in full (the file-system phase's warm-up: a kin of the
-timed image, then a small disk), restores the first, then records `perf record -a -g -F 499` over exactly
-the timed full backup and writes WORK/perf.data (the JIT's symbols go to /tmp/perf-<pid>.map).
-SETTLE=SECONDS in the environment waits that long between the warm-ups and the timed backup (the
-JIT's queue drains while the proxy is idle). Needs python3-grpcio and python3-grpc-tools (Debian's, so /usr/bin/python3). Prints the backup's
-wall seconds; then run `cpu-by-part.py WORK/perf.data 499 GIB`.
+Starts qemu-nbd (read-only, as the bench serves images) on each image, `blockmover init` and
+`serve` on WORK/repo, backs up each warm-up image in full (the file-system phase's warm-up: a kin
+of the timed image, then a small disk), restores the first, then records
+`perf record -a -g -F 499` over exactly the timed full backup into WORK/perf.data (the JIT's
+symbols go to /tmp/perf-<pid>.map) and prints the backup's wall seconds; then run
+`cpu-by-part.py WORK/perf.data 499 GIB`. SETTLE=SECONDS in the environment waits that long between
+the warm-ups and the timed backup (the JIT's queue drains while the proxy is idle). The proxy's
+output goes to WORK/proxy.log. Needs python3-grpcio and python3-grpc-tools (Debian's: run it with
+/usr/bin/python3).
 """
 import os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
