@@ -12,16 +12,21 @@ import java.util.concurrent.Executor;
  * Moves one disk from a source into a backup following a {@link ChunkPlan}: holes, zero runs
  * and unchanged runs are recorded without reading; every other chunk is fetched through a
  * {@link ParallelReader} and hashed, deduplicated, compressed and stored on the worker threads
- * (the repository's writer does that work in the calling thread, so it spreads over workers). In
- * a repository with frames, a piece of work is up to a frame's worth of consecutive chunks, so
- * each worker compresses its own frames and none waits for another's chunks.
+ * (the repository's writer does that work in the calling thread, so it spreads over workers). A
+ * piece of work is 1 MiB of consecutive chunks or a frame's worth, whichever is more, read in one
+ * request: each worker compresses its own frames and none waits for another's chunks.
  */
 public final class DiskBackup {
     private final DiskWriter writer;
     private final TransferCounters counters;
     private final Cancellation cancellation;
     private final ParallelReader reader;
-    /** Consecutive chunks read and stored as one piece of work: what one frame holds, within the memory bound. */
+    /**
+     * Bytes of consecutive chunks read in one request and stored by one worker, at least: a 128 KiB
+     * request per chunk cost the NBD server and our reader per-request work that 1 MiB amortises.
+     */
+    static final int PIECE_BYTES = 1 << 20;
+    /** Consecutive chunks read and stored as one piece of work: a frame's worth or more, within the memory bound. */
     private final int chunksPerItem;
 
     public DiskBackup(DiskSource source, DiskWriter writer, Executor workers, int chunksInFlight,
@@ -31,7 +36,8 @@ public final class DiskBackup {
         this.cancellation = cancellation;
         this.reader = new ParallelReader(source, workers, chunksInFlight, cancellation, counters, this::store);
         // A quarter of the chunks in flight at most, so that several workers always have work.
-        this.chunksPerItem = Math.max(1, Math.min(writer.frameChunks(), chunksInFlight / 4));
+        int piece = Math.max(writer.frameChunks(), PIECE_BYTES / writer.chunkSize());
+        this.chunksPerItem = Math.max(1, Math.min(piece, chunksInFlight / 4));
     }
 
     public void run(ChunkPlan plan) throws IOException, InterruptedException {
