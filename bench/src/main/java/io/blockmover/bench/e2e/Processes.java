@@ -20,6 +20,7 @@ final class Processes {
 
     /** Runs {@code command} under {@code /usr/bin/time}; fails with its output if it fails. */
     Sample timed(ToolRun command) throws IOException, InterruptedException {
+        settle();
         Path timing = Files.createTempFile(scratch, "time", ".txt");
         List<String> argv = new ArrayList<>(List.of("/usr/bin/time", "-o", timing.toString(), "-f", "%e %M %U %S"));
         argv.addAll(command.argv());
@@ -28,6 +29,18 @@ final class Processes {
         Files.delete(timing);
         return new Sample(Double.parseDouble(f[0]), Long.parseLong(f[1]),
                 Double.parseDouble(f[2]) + Double.parseDouble(f[3]));
+    }
+
+    /**
+     * Writes back what earlier steps left dirty in the page cache before a timed step starts, so
+     * that no step pays for the write-back of another's repository (restic's and borg's are a GiB
+     * each). Each tool's own write-back stays in its time as before, as far as it syncs.
+     */
+    static void settle() throws IOException, InterruptedException {
+        Process sync = new ProcessBuilder("sync").inheritIO().start();
+        if (!sync.waitFor(TIMEOUT_MINUTES, TimeUnit.MINUTES) || sync.exitValue() != 0) {
+            throw new IOException("sync did not finish");
+        }
     }
 
     /** Runs {@code command} to completion and returns its standard output. */

@@ -171,6 +171,12 @@ final class ProxySteps {
     /** Runs a streaming call to its end; it must end with a result event. Peak memory is the proxy's (the first pid). */
     private static <E> Sample timed(List<Long> pids, Supplier<Iterator<E>> call, Predicate<E> isResult, String what)
             throws IOException {
+        try {
+            Processes.settle();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted before " + what, e);
+        }
         double cpuBefore = cpuSeconds(pids);
         long start = System.nanoTime();
         Iterator<E> events = call.get();
