@@ -10,15 +10,17 @@ nbd-client-N) and the JVM's; SHA-256 is C2's intrinsic, counted with the other J
 import re, subprocess, sys
 data, hz = sys.argv[1], float(sys.argv[2])
 gib = float(sys.argv[3]) if len(sys.argv) > 3 else None
-out = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "comm,dso,sym", "-n", "-g", "none"],
-                     capture_output=True, text=True).stdout
+# Tab-separated fields: the columns' widths depend on the longest name in the data.
+out = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "comm,dso,sym", "-n", "-g", "none",
+                      "-t", "\t"], capture_output=True, text=True, check=True).stdout
 parts = {}
 def add(k, n): parts[k] = parts.get(k, 0) + n
 for line in out.splitlines():
-    m = re.match(r"\s*[\d.]+%\s+(\d+)\s+(.{15})\s+(.+?)\s+\[(.)\]\s+(.*)$", line)
+    f = line.split("\t")
+    m = re.match(r"\[(.)\]\s+(.*)$", f[-1].strip()) if len(f) == 5 and not line.startswith("#") else None
     if not m:
         continue
-    n, comm, dso, kind, sym = int(m.group(1)), m.group(2).strip(), m.group(3), m.group(4), m.group(5)
+    n, comm, dso, kind, sym = int(f[1]), f[2].strip(), f[3].strip(), m.group(1), m.group(2)
     if comm == "qemu-nbd": add("qemu-nbd (the NBD server)", n)
     elif comm == "swapper": add("idle", n)
     elif comm.startswith("C2 Compiler") or comm.startswith("C1 Compiler"): add("JIT compilers (C1, C2)", n)
@@ -42,4 +44,4 @@ print(f"{'part':<55} {'CPU-s':>7} {'share':>6}" + (f" {'CPU-s/GiB':>9}" if gib e
 for k, v in sorted(parts.items(), key=lambda kv: -kv[1]):
     s = v / hz
     print(f"{k:<55} {s:7.2f} {100*v/total:5.1f}%" + (f" {s/gib:9.2f}" if gib else ""))
-print(f"{'all samples (2 cores x wall)':<55} {total/hz:7.2f}")
+print(f"{'all samples (every CPU x wall)':<55} {total/hz:7.2f}")

@@ -9,8 +9,8 @@ of the timed image, then a small disk), restores the first, then records
 symbols go to /tmp/perf-<pid>.map) and prints the backup's wall seconds; then run
 `cpu-by-part.py WORK/perf.data 499 GIB`. SETTLE=SECONDS in the environment waits that long between
 the warm-ups and the timed backup (the JIT's queue drains while the proxy is idle). The proxy's
-output goes to WORK/proxy.log. Needs python3-grpcio and python3-grpc-tools (Debian's: run it with
-/usr/bin/python3).
+output goes to WORK/proxy.log. Needs perf (Debian: linux-perf), qemu-nbd, ss, and python3-grpcio and
+python3-grpc-tools (Debian's, which `make bench-deps` installs: run it with /usr/bin/python3).
 """
 import os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
@@ -61,6 +61,7 @@ repo = os.path.join(work, "repo")
 shutil.rmtree(repo, ignore_errors=True)
 subprocess.run([launcher, "init", "--repo", repo, *init_options], check=True, stdout=subprocess.DEVNULL)
 servers = []
+perf = None
 proxy = subprocess.Popen([launcher, "serve", "--no-auth", "--listen", "127.0.0.1:0", "--restore-dir", work,
                           "--allow-source", "127.0.0.1:*", "--repo", repo], stdout=subprocess.PIPE, text=True)
 try:
@@ -114,11 +115,18 @@ try:
     mark("timed full backup ends")
     perf.send_signal(signal.SIGINT)
     perf.wait()
-    subprocess.run(["jcmd", str(proxy.pid), "Compiler.perfmap"], check=True, stdout=subprocess.DEVNULL)
+    perf = None
+    # The proxy's own JDK (the launcher execs java, so its pid is the JVM's): the default jcmd may be older.
+    jcmd = os.path.join(os.path.dirname(os.readlink(f"/proc/{proxy.pid}/exe")), "jcmd")
+    subprocess.run([jcmd, str(proxy.pid), "Compiler.perfmap"], check=True, stdout=subprocess.DEVNULL)
     print(f"timed full backup: {seconds:.2f} s")
 finally:
+    if perf is not None:  # the backup failed: stop recording
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
     proxy.terminate()
     proxy.wait()
     for p in servers:
         p.terminate()
+        p.wait()
     shutil.rmtree(stubs, ignore_errors=True)

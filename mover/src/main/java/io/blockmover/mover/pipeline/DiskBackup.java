@@ -25,7 +25,7 @@ public final class DiskBackup {
      * Bytes of consecutive chunks read in one request and stored by one worker, at least: a 128 KiB
      * request per chunk cost the NBD server and our reader per-request work that 1 MiB amortises.
      */
-    static final int PIECE_BYTES = 1 << 20;
+    private static final int PIECE_BYTES = 1 << 20;
     /** Consecutive chunks read and stored as one piece of work: a frame's worth or more, within the memory bound. */
     private final int chunksPerItem;
 
@@ -78,7 +78,7 @@ public final class DiskBackup {
     private void store(long offset, ByteBuf buf) throws IOException {
         int length = buf.readableBytes();
         counters.read(length);
-        if (chunksPerItem > 1) {
+        if (writer.frameChunks() > 1) {
             // Consecutive chunks, the new ones compressed together in frames.
             RunOutcome r = writer.putRun(offset, DirectView.of(buf));
             if (r.zeroChunks() > 0) {
@@ -92,13 +92,19 @@ public final class DiskBackup {
             }
             return;
         }
-        long outcome = writer.put(offset, DirectView.of(buf));
-        if (outcome == DiskWriter.ZERO) {
-            counters.zeroChunk(length);
-        } else if (outcome == DiskWriter.DUPLICATE) {
-            counters.deduplicated(length);
-        } else {
-            counters.newData(length, outcome);
+        // Each chunk in a record of its own: viewed one by one, a chunk that lies in one socket
+        // buffer of the piece is used in place, and only one that straddles two is copied.
+        int chunkSize = writer.chunkSize();
+        for (int at = 0; at < length; at += chunkSize) {
+            int n = Math.min(chunkSize, length - at);
+            long outcome = writer.put(offset + at, DirectView.of(buf.slice(buf.readerIndex() + at, n)));
+            if (outcome == DiskWriter.ZERO) {
+                counters.zeroChunk(n);
+            } else if (outcome == DiskWriter.DUPLICATE) {
+                counters.deduplicated(n);
+            } else {
+                counters.newData(n, outcome);
+            }
         }
     }
 }

@@ -56,6 +56,41 @@ class QemuDirtyBitmapBackupTest {
         }
     }
 
+    /**
+     * A backup reads 1 MiB pieces of 256 KiB chunks here, and stores each chunk of a piece on its
+     * own: this disk's last piece holds two whole chunks and a 12 KiB one, one piece repeats a chunk
+     * of its own and one of an earlier piece, and one chunk is zeros. Every chunk is accounted for
+     * once and the disk restores exactly.
+     */
+    @Test
+    void piecesOfSeveralChunksEndingInAShortChunkAreStoredChunkByChunk() throws Exception {
+        String image = dir.resolve("pieces.qcow2").toString();
+        int chunks = 18;
+        long size = (long) chunks * CHUNK + (12 << 10);
+        Peers.run(TOOL, "qemu-img", "create", "-q", "-f", "qcow2", image, Long.toString(size)).requireSuccess();
+        List<String> io = new ArrayList<>(List.of("qemu-io", "-f", "qcow2"));
+        for (int k = 0; k < chunks; k++) {
+            int pattern = switch (k) {
+                case 5 -> 0x11; // chunk 1's bytes, in the next piece
+                case 6 -> 0x14; // chunk 4's bytes, in the same piece
+                case 9 -> 0; // zeros, written
+                default -> 0x10 + k;
+            };
+            io.addAll(List.of("-c", "write -P " + pattern + " " + (long) k * CHUNK + " " + CHUNK));
+        }
+        io.addAll(List.of("-c", "write -P 0x77 " + (long) chunks * CHUNK + " 12k", image));
+        Peers.run(TOOL, io.toArray(String[]::new)).requireSuccess();
+
+        try (Repository repo = Repository.init(dir.resolve("repo"), InitOptions.defaults().withChunkSize(CHUNK))) {
+            BackupJob.Result full = backupFromQemu(repo, image, List.of(), Optional.empty(), BackupJob.Mode.FULL);
+            TransferCounters.Snapshot c = full.disks().getFirst().counters();
+            assertEquals(size, c.read() + c.skippedZeros() + c.skippedHoles(), "every byte read or skipped: " + c);
+            assertEquals(c.read(), c.zeroChunks() + c.deduplicated() + c.newData(), "every chunk read is accounted once: " + c);
+            assertEquals(2L * CHUNK, c.deduplicated(), "the two repeated chunks: " + c);
+            assertEquals(rawSha256(image), restoreSha256(repo, full.backupId()));
+        }
+    }
+
     private BackupJob.Result backupFromQemu(Repository repo, String image, List<String> extra, Optional<String> token,
                                             BackupJob.Mode mode) throws Exception {
         int port = FreePorts.find();
